@@ -1,0 +1,244 @@
+//! proxy-wasm glue for `llm-router`.
+//!
+//! The root context parses the plugin configuration into a [`Router`] (configuration +
+//! classifier) once per VM; each HTTP context drives one [`RequestFlow`] and implements the
+//! core's [`Host`] trait over proxy-wasm host calls. Nothing else lives here.
+//!
+//! proxy-wasm 0.2 host calls `panic!` on an unexpected status, which traps the VM. The flow only
+//! calls them in the phases where Envoy accepts them (request headers while paused, response
+//! headers while held, body buffers inside body callbacks).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::UNIX_EPOCH;
+
+use llm_router::flow::{Action as FlowAction, RequestFlow};
+use llm_router::host::{Host, Labels, Level};
+use llm_router::router::Router;
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
+}}
+
+/// Metric ids by full encoded name, defined lazily and shared by all contexts of a VM.
+#[derive(Default)]
+struct Metrics {
+    ids: HashMap<String, Option<u32>>,
+}
+
+/// Encode labels in the stat name as `k=.=v;.;` pairs before the metric name, the form the
+/// shipped `stats_tags` regexes turn into Prometheus labels.
+fn encode_name(name: &str, labels: Labels<'_>) -> String {
+    let mut s = String::with_capacity(name.len() + labels.len() * 24);
+    for (k, v) in labels {
+        s.push_str(k);
+        s.push_str("=.=");
+        s.push_str(v);
+        s.push_str(";.;");
+    }
+    s.push_str(name);
+    s
+}
+
+impl Metrics {
+    fn id(&mut self, kind: MetricType, name: &str, labels: Labels<'_>) -> Option<u32> {
+        let full = encode_name(name, labels);
+        if let Some(id) = self.ids.get(&full) {
+            return *id;
+        }
+        let id = hostcalls::define_metric(kind, &full).ok();
+        self.ids.insert(full, id);
+        id
+    }
+}
+
+#[derive(Default)]
+struct Root {
+    router: Option<Rc<Router>>,
+    metrics: Rc<RefCell<Metrics>>,
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let bytes = self.get_plugin_configuration().unwrap_or_default();
+        match Router::from_json(&bytes) {
+            Ok(router) => {
+                let _ = hostcalls::log(
+                    LogLevel::Info,
+                    &format!(
+                        "llm-router: configured: mode={} tiers={} classifier={} prices={}",
+                        router.config.mode.as_str(),
+                        router.config.tiers.len(),
+                        router.classifier_name(),
+                        router.config.prices.version()
+                    ),
+                );
+                self.router = Some(Rc::new(router));
+                true
+            }
+            Err(e) => {
+                let _ = hostcalls::log(LogLevel::Error, &format!("llm-router: invalid plugin configuration: {e}"));
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        let router = self.router.clone()?;
+        Some(Box::new(Http { router, glue: Glue { metrics: self.metrics.clone() }, flow: RequestFlow::new() }))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}
+
+/// Host-call adapter for one HTTP stream.
+struct Glue {
+    metrics: Rc<RefCell<Metrics>>,
+}
+
+struct Http {
+    router: Rc<Router>,
+    glue: Glue,
+    flow: RequestFlow,
+}
+
+impl Host for Glue {
+    fn request_header(&self, name: &str) -> Option<String> {
+        hostcalls::get_map_value(MapType::HttpRequestHeaders, name).ok().flatten()
+    }
+
+    fn request_header_names(&self) -> Vec<String> {
+        hostcalls::get_map(MapType::HttpRequestHeaders)
+            .map(|m| m.into_iter().map(|(k, _)| k).collect())
+            .unwrap_or_default()
+    }
+
+    fn set_request_header(&mut self, name: &str, value: Option<&str>) {
+        let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value);
+    }
+
+    fn request_body(&self, len: usize) -> Option<Vec<u8>> {
+        hostcalls::get_buffer(BufferType::HttpRequestBody, 0, len).ok().flatten()
+    }
+
+    fn replace_request_body(&mut self, body: &[u8]) {
+        // `usize::MAX` as size replaces the whole buffered body.
+        let _ = hostcalls::set_buffer(BufferType::HttpRequestBody, 0, usize::MAX, body);
+    }
+
+    fn send_json_response(&mut self, status: u32, body: &str) {
+        let _ = hostcalls::send_http_response(status, vec![("content-type", "application/json")], Some(body.as_bytes()));
+    }
+
+    fn response_header(&self, name: &str) -> Option<String> {
+        hostcalls::get_map_value(MapType::HttpResponseHeaders, name).ok().flatten()
+    }
+
+    fn set_response_header(&mut self, name: &str, value: &str) {
+        let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, Some(value));
+    }
+
+    fn response_body(&self, len: usize) -> Option<Vec<u8>> {
+        hostcalls::get_buffer(BufferType::HttpResponseBody, 0, len).ok().flatten()
+    }
+
+    fn append_response_body(&mut self, bytes: &[u8]) {
+        // Start past the end, size 0: append.
+        let _ = hostcalls::set_buffer(BufferType::HttpResponseBody, usize::MAX, 0, bytes);
+    }
+
+    fn set_state(&mut self, key: &str, value: &str) {
+        let _ = hostcalls::set_property(vec![key], Some(value.as_bytes()));
+    }
+
+    fn counter(&mut self, name: &str, labels: Labels<'_>, value: u64) {
+        let id = self.metrics.borrow_mut().id(MetricType::Counter, name, labels);
+        if let (Some(id), Ok(v)) = (id, i64::try_from(value)) {
+            let _ = hostcalls::increment_metric(id, v);
+        }
+    }
+
+    fn histogram(&mut self, name: &str, labels: Labels<'_>, value: u64) {
+        let id = self.metrics.borrow_mut().id(MetricType::Histogram, name, labels);
+        if let Some(id) = id {
+            let _ = hostcalls::record_metric(id, value);
+        }
+    }
+
+    fn route_name(&self) -> Option<String> {
+        hostcalls::get_property(vec!["route_name"])
+            .ok()
+            .flatten()
+            .and_then(|b| String::from_utf8(b).ok())
+    }
+
+    fn now_nanos(&self) -> u64 {
+        hostcalls::get_current_time()
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    fn log(&self, level: Level, message: &str) {
+        let level = match level {
+            Level::Debug => LogLevel::Debug,
+            Level::Info => LogLevel::Info,
+            Level::Warn => LogLevel::Warn,
+        };
+        let _ = hostcalls::log(level, message);
+    }
+}
+
+fn action(a: FlowAction) -> Action {
+    match a {
+        FlowAction::Continue => Action::Continue,
+        FlowAction::Pause => Action::Pause,
+    }
+}
+
+impl Context for Http {}
+
+impl HttpContext for Http {
+    fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        action(self.flow.on_request_headers(&self.router, &mut self.glue, end_of_stream))
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        action(self.flow.on_request_body(&self.router, &mut self.glue, body_size, end_of_stream))
+    }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        action(self.flow.on_response_headers(&self.router, &mut self.glue, end_of_stream))
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        action(self.flow.on_response_body(&self.router, &mut self.glue, body_size, end_of_stream))
+    }
+
+    fn on_log(&mut self) {
+        self.flow.on_log(&self.router, &mut self.glue);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode_name;
+
+    #[test]
+    fn encodes_labels_in_the_name() {
+        assert_eq!(
+            encode_name("llm_router_requests_total", &[("model", "gpt-4o"), ("tier", "cheap")]),
+            "model=.=gpt-4o;.;tier=.=cheap;.;llm_router_requests_total"
+        );
+        assert_eq!(encode_name("x", &[]), "x");
+    }
+}

@@ -1,0 +1,684 @@
+//! Plugin configuration: the JSON users put in the Envoy wasm `configuration`.
+//!
+//! Parsed into raw serde types ([`RawConfig`], unknown fields rejected), then validated into
+//! [`Config`]. Every validation failure is a [`ConfigError`] whose message says exactly what is
+//! wrong, so `on_configure` can log it and refuse the plugin.
+
+use serde::Deserialize;
+
+use crate::pricing::{PriceTable, PricingError, RawPriceTable};
+
+/// Default inspected path.
+pub const DEFAULT_PATH: &str = "/v1/chat/completions";
+/// Default model alias that asks for routing.
+pub const DEFAULT_ALIAS: &str = "auto";
+/// Default largest request body the filter inspects (bytes). Larger bodies pass through.
+pub const DEFAULT_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+/// Default largest non-streaming response body the filter buffers to read usage (bytes).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// Default number of characters of prompt text the features read.
+pub const DEFAULT_MAX_INSPECT_CHARS: usize = 16 * 1024;
+/// Default cap on distinct customer label values per Envoy worker.
+pub const DEFAULT_MAX_CUSTOMERS: usize = 1000;
+
+/// Errors found while parsing or validating the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration is not valid JSON of the expected shape.
+    #[error("invalid configuration json: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The price table is invalid.
+    #[error("invalid price table: {0}")]
+    Prices(#[from] PricingError),
+    /// No tiers were configured.
+    #[error("`tiers` must name at least one tier")]
+    NoTiers,
+    /// Two tiers share a name.
+    #[error("duplicate tier name `{0}`")]
+    DuplicateTier(String),
+    /// A required string is empty.
+    #[error("{0} must not be empty")]
+    Empty(String),
+    /// A tier names a model the price table does not know.
+    #[error("tier `{tier}` uses model `{model}`, which the price table does not price")]
+    UnpricedTierModel {
+        /// Tier name.
+        tier: String,
+        /// Model id.
+        model: String,
+    },
+    /// The baseline model is not in the price table.
+    #[error("baseline_model `{0}` is not in the price table")]
+    UnpricedBaseline(String),
+    /// Wrong number of thresholds.
+    #[error("`thresholds` must have one entry fewer than `tiers` ({expected}), got {got}")]
+    ThresholdCount {
+        /// Expected count.
+        expected: usize,
+        /// Count given.
+        got: usize,
+    },
+    /// A threshold is outside (0, 1) or not finite.
+    #[error("threshold {0} must be a number strictly between 0 and 1")]
+    ThresholdRange(f64),
+    /// Thresholds are not strictly ascending.
+    #[error("thresholds must be strictly ascending, got {0:?}")]
+    ThresholdOrder(Vec<f64>),
+    /// A rule names an unknown tier.
+    #[error("rule `{rule}` names unknown tier `{tier}`")]
+    UnknownTier {
+        /// Rule name.
+        rule: String,
+        /// Tier name given.
+        tier: String,
+    },
+    /// A rule has zero or several actions.
+    #[error("rule `{0}` must have exactly one of `tier`, `min_tier`, `max_tier`")]
+    RuleAction(String),
+    /// A rule has no condition.
+    #[error("rule `{0}` has an empty `when`: give at least one condition")]
+    RuleCondition(String),
+    /// A header condition is malformed.
+    #[error("rule `{0}`: header condition needs `name` and exactly one of `equals`, `one_of`, `present`")]
+    HeaderCondition(String),
+    /// A path does not start with `/`.
+    #[error("path `{0}` must start with `/`")]
+    BadPath(String),
+    /// A limit is zero.
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+    /// A label value source would produce an unusable label.
+    #[error("customer.header `{0}` is not a valid lowercase header name")]
+    BadHeaderName(String),
+}
+
+/// Whether the filter rewrites requests or only measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Decide, rewrite the model and pick the cluster.
+    #[default]
+    Route,
+    /// Decide and account as if routing, but leave the request untouched.
+    Measure,
+}
+
+impl Mode {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Route => "route",
+            Mode::Measure => "measure",
+        }
+    }
+}
+
+/// What to do with a request that names an explicit model (not an alias).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ExplicitModel {
+    /// Leave the model as sent; still priced and counted.
+    #[default]
+    PassThrough,
+    /// Route it as if it were an alias.
+    RouteAnyway,
+}
+
+/// Raw customer configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCustomer {
+    /// Request header carrying the customer id (set by a trusted filter, e.g. auth).
+    pub header: String,
+    /// Hash the value (SHA-256, first 16 hex digits) before using it as a label.
+    #[serde(default)]
+    pub hash: bool,
+    /// Distinct label values per worker before others become `other`.
+    pub max_distinct: Option<usize>,
+}
+
+/// Raw tier.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTier {
+    /// Tier name (`cheap`, `mid`, `frontier`, ...).
+    pub name: String,
+    /// Model id sent upstream; must be in the price table.
+    pub model: String,
+    /// Envoy cluster that serves the model.
+    pub cluster: String,
+}
+
+/// Raw header condition.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeaderMatch {
+    /// Header name (case-insensitive).
+    pub name: String,
+    /// Exact value.
+    pub equals: Option<String>,
+    /// Any of these values.
+    pub one_of: Option<Vec<String>>,
+    /// Present (true) or absent (false).
+    pub present: Option<bool>,
+}
+
+/// Raw rule condition: every given field must hold.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCondition {
+    /// A request header condition.
+    pub header: Option<RawHeaderMatch>,
+    /// Estimated input tokens strictly above.
+    pub input_tokens_above: Option<u64>,
+    /// Estimated input tokens strictly below.
+    pub input_tokens_below: Option<u64>,
+    /// Number of messages strictly above.
+    pub messages_above: Option<u64>,
+    /// Tools present (true) or absent (false).
+    pub has_tools: Option<bool>,
+    /// `response_format` present (true) or absent (false).
+    pub has_response_format: Option<bool>,
+}
+
+/// Raw rule.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    /// Name used in the decision reason; defaults to `rule<N>`.
+    pub name: Option<String>,
+    /// Condition.
+    pub when: RawCondition,
+    /// Send to exactly this tier (first matching `tier` rule wins).
+    pub tier: Option<String>,
+    /// Never below this tier.
+    pub min_tier: Option<String>,
+    /// Never above this tier.
+    pub max_tier: Option<String>,
+}
+
+/// Raw classifier choice.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassifierKind {
+    /// The ONNX model embedded in the binary (run with tract).
+    #[default]
+    Embedded,
+    /// The deterministic heuristic (no model).
+    Heuristic,
+}
+
+/// Raw classifier configuration.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawClassifier {
+    /// Which classifier to run.
+    #[serde(default)]
+    pub kind: ClassifierKind,
+}
+
+/// Raw plugin configuration, exactly as written by users.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `route` (default) or `measure`.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Inspected request paths (exact match, query string ignored).
+    pub paths: Option<Vec<String>>,
+    /// Model names that ask for routing.
+    pub aliases: Option<Vec<String>>,
+    /// `pass_through` (default) or `route_anyway`.
+    #[serde(default)]
+    pub explicit_model: ExplicitModel,
+    /// Model whose price is the counterfactual baseline; default: the last tier's model.
+    pub baseline_model: Option<String>,
+    /// Customer label source.
+    pub customer: Option<RawCustomer>,
+    /// Tiers, cheapest first.
+    pub tiers: Vec<RawTier>,
+    /// Ascending score thresholds, one fewer than tiers.
+    pub thresholds: Vec<f64>,
+    /// Rules, evaluated in order.
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
+    /// Price table; default: the embedded table.
+    pub prices: Option<RawPriceTable>,
+    /// Largest request body inspected.
+    pub max_request_bytes: Option<usize>,
+    /// Largest non-streaming response buffered to read usage.
+    pub max_response_bytes: Option<usize>,
+    /// Characters of prompt text the features read.
+    pub max_inspect_chars: Option<usize>,
+    /// Reject malformed requests on inspected paths with a JSON 400 instead of passing them.
+    #[serde(default)]
+    pub fail_closed: bool,
+    /// Classifier choice.
+    #[serde(default)]
+    pub classifier: RawClassifier,
+}
+
+/// A validated tier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tier {
+    /// Tier name.
+    pub name: String,
+    /// Model id.
+    pub model: String,
+    /// Envoy cluster.
+    pub cluster: String,
+}
+
+/// What a header condition checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeaderTest {
+    /// Exact value.
+    Equals(String),
+    /// One of these values.
+    OneOf(Vec<String>),
+    /// Present or absent.
+    Present(bool),
+}
+
+/// A validated condition (all parts must hold).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Condition {
+    /// Header name (lowercase) and test.
+    pub header: Option<(String, HeaderTest)>,
+    /// Estimated input tokens strictly above.
+    pub input_tokens_above: Option<u64>,
+    /// Estimated input tokens strictly below.
+    pub input_tokens_below: Option<u64>,
+    /// Message count strictly above.
+    pub messages_above: Option<u64>,
+    /// Tools present / absent.
+    pub has_tools: Option<bool>,
+    /// `response_format` present / absent.
+    pub has_response_format: Option<bool>,
+}
+
+/// What a matching rule does, with tier indices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleAction {
+    /// Exactly this tier.
+    Tier(usize),
+    /// At least this tier.
+    MinTier(usize),
+    /// At most this tier.
+    MaxTier(usize),
+}
+
+/// A validated rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// Name used in the reason.
+    pub name: String,
+    /// Condition.
+    pub when: Condition,
+    /// Action.
+    pub action: RuleAction,
+}
+
+/// Validated customer label configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerConfig {
+    /// Lowercase header name.
+    pub header: String,
+    /// Hash values before use.
+    pub hash: bool,
+    /// Distinct values per worker.
+    pub max_distinct: usize,
+}
+
+/// The validated configuration.
+#[derive(Debug)]
+pub struct Config {
+    /// Mode.
+    pub mode: Mode,
+    /// Inspected paths.
+    pub paths: Vec<String>,
+    /// Routing aliases.
+    pub aliases: Vec<String>,
+    /// Explicit-model behaviour.
+    pub explicit_model: ExplicitModel,
+    /// Baseline model id (priced).
+    pub baseline_model: String,
+    /// Customer label source.
+    pub customer: Option<CustomerConfig>,
+    /// Tiers, cheapest first (non-empty).
+    pub tiers: Vec<Tier>,
+    /// Thresholds (`tiers.len() - 1`, ascending, in (0,1)).
+    pub thresholds: Vec<f32>,
+    /// Rules in order.
+    pub rules: Vec<Rule>,
+    /// Price table.
+    pub prices: PriceTable,
+    /// Largest inspected request body.
+    pub max_request_bytes: usize,
+    /// Largest buffered response body.
+    pub max_response_bytes: usize,
+    /// Characters of text the features read.
+    pub max_inspect_chars: usize,
+    /// Fail closed on malformed requests.
+    pub fail_closed: bool,
+    /// Classifier choice.
+    pub classifier: ClassifierKind,
+}
+
+impl Config {
+    /// Parse and validate a configuration from JSON bytes.
+    pub fn from_json(bytes: &[u8]) -> Result<Config, ConfigError> {
+        let raw: RawConfig = serde_json::from_slice(bytes)?;
+        Config::try_from(raw)
+    }
+
+    /// Index of the tier with this name.
+    pub fn tier_index(&self, name: &str) -> Option<usize> {
+        self.tiers.iter().position(|t| t.name == name)
+    }
+
+    /// Index of the first tier whose model is `model` (by id or price-table alias).
+    pub fn tier_for_model(&self, model: &str) -> Option<usize> {
+        let canonical = self.prices.lookup(model).map(|p| p.id.as_str());
+        self.tiers
+            .iter()
+            .position(|t| t.model == model || Some(t.model.as_str()) == canonical)
+    }
+
+    /// Whether `path` (query string ignored) is inspected.
+    pub fn inspects_path(&self, path: &str) -> bool {
+        let path = path.split('?').next().unwrap_or(path);
+        self.paths.iter().any(|p| p == path)
+    }
+
+    /// Whether `model` asks for routing.
+    pub fn is_alias(&self, model: &str) -> bool {
+        self.aliases.iter().any(|a| a == model)
+    }
+}
+
+fn non_empty(value: &str, what: impl Into<String>) -> Result<(), ConfigError> {
+    if value.trim().is_empty() {
+        Err(ConfigError::Empty(what.into()))
+    } else {
+        Ok(())
+    }
+}
+
+fn positive(value: Option<usize>, default: usize, what: &'static str) -> Result<usize, ConfigError> {
+    match value {
+        Some(0) => Err(ConfigError::Zero(what)),
+        Some(v) => Ok(v),
+        None => Ok(default),
+    }
+}
+
+fn valid_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn validate_condition(rule: &str, raw: RawCondition) -> Result<Condition, ConfigError> {
+    let header = match raw.header {
+        None => None,
+        Some(h) => {
+            let name = h.name.to_ascii_lowercase();
+            if !valid_header_name(&name) {
+                return Err(ConfigError::HeaderCondition(rule.to_string()));
+            }
+            let test = match (h.equals, h.one_of, h.present) {
+                (Some(v), None, None) => HeaderTest::Equals(v),
+                (None, Some(v), None) if !v.is_empty() => HeaderTest::OneOf(v),
+                (None, None, Some(p)) => HeaderTest::Present(p),
+                _ => return Err(ConfigError::HeaderCondition(rule.to_string())),
+            };
+            Some((name, test))
+        }
+    };
+    let cond = Condition {
+        header,
+        input_tokens_above: raw.input_tokens_above,
+        input_tokens_below: raw.input_tokens_below,
+        messages_above: raw.messages_above,
+        has_tools: raw.has_tools,
+        has_response_format: raw.has_response_format,
+    };
+    if cond == Condition::default() {
+        return Err(ConfigError::RuleCondition(rule.to_string()));
+    }
+    Ok(cond)
+}
+
+impl TryFrom<RawConfig> for Config {
+    type Error = ConfigError;
+
+    fn try_from(raw: RawConfig) -> Result<Self, Self::Error> {
+        let prices = match raw.prices {
+            Some(p) => PriceTable::try_from(p)?,
+            None => PriceTable::default_table()?,
+        };
+
+        if raw.tiers.is_empty() {
+            return Err(ConfigError::NoTiers);
+        }
+        let mut tiers: Vec<Tier> = Vec::with_capacity(raw.tiers.len());
+        for t in raw.tiers {
+            non_empty(&t.name, "tier name")?;
+            non_empty(&t.model, format!("model of tier `{}`", t.name))?;
+            non_empty(&t.cluster, format!("cluster of tier `{}`", t.name))?;
+            if tiers.iter().any(|x| x.name == t.name) {
+                return Err(ConfigError::DuplicateTier(t.name));
+            }
+            if prices.lookup(&t.model).is_none() {
+                return Err(ConfigError::UnpricedTierModel { tier: t.name, model: t.model });
+            }
+            tiers.push(Tier { name: t.name, model: t.model, cluster: t.cluster });
+        }
+
+        let expected = tiers.len() - 1;
+        if raw.thresholds.len() != expected {
+            return Err(ConfigError::ThresholdCount { expected, got: raw.thresholds.len() });
+        }
+        for &t in &raw.thresholds {
+            if !(t.is_finite() && t > 0.0 && t < 1.0) {
+                return Err(ConfigError::ThresholdRange(t));
+            }
+        }
+        if raw.thresholds.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
+            return Err(ConfigError::ThresholdOrder(raw.thresholds));
+        }
+        let thresholds = raw.thresholds.iter().map(|&t| t as f32).collect();
+
+        let tier_idx = |rule: &str, name: &str| {
+            tiers.iter().position(|t| t.name == name).ok_or_else(|| ConfigError::UnknownTier {
+                rule: rule.to_string(),
+                tier: name.to_string(),
+            })
+        };
+        let mut rules = Vec::with_capacity(raw.rules.len());
+        for (i, r) in raw.rules.into_iter().enumerate() {
+            let name = r.name.unwrap_or_else(|| format!("rule{i}"));
+            non_empty(&name, "rule name")?;
+            let action = match (&r.tier, &r.min_tier, &r.max_tier) {
+                (Some(t), None, None) => RuleAction::Tier(tier_idx(&name, t)?),
+                (None, Some(t), None) => RuleAction::MinTier(tier_idx(&name, t)?),
+                (None, None, Some(t)) => RuleAction::MaxTier(tier_idx(&name, t)?),
+                _ => return Err(ConfigError::RuleAction(name)),
+            };
+            let when = validate_condition(&name, r.when)?;
+            rules.push(Rule { name, when, action });
+        }
+
+        let baseline_model = match raw.baseline_model {
+            Some(m) => m,
+            None => tiers.last().map(|t| t.model.clone()).unwrap_or_default(),
+        };
+        if prices.lookup(&baseline_model).is_none() {
+            return Err(ConfigError::UnpricedBaseline(baseline_model));
+        }
+
+        let paths = raw.paths.unwrap_or_else(|| vec![DEFAULT_PATH.to_string()]);
+        for p in &paths {
+            if !p.starts_with('/') {
+                return Err(ConfigError::BadPath(p.clone()));
+            }
+        }
+        let aliases = raw.aliases.unwrap_or_else(|| vec![DEFAULT_ALIAS.to_string()]);
+        for a in &aliases {
+            non_empty(a, "alias")?;
+        }
+
+        let customer = match raw.customer {
+            None => None,
+            Some(c) => {
+                let header = c.header.to_ascii_lowercase();
+                if !valid_header_name(&header) {
+                    return Err(ConfigError::BadHeaderName(c.header));
+                }
+                Some(CustomerConfig {
+                    header,
+                    hash: c.hash,
+                    max_distinct: positive(c.max_distinct, DEFAULT_MAX_CUSTOMERS, "customer.max_distinct")?,
+                })
+            }
+        };
+
+        Ok(Config {
+            mode: raw.mode,
+            paths,
+            aliases,
+            explicit_model: raw.explicit_model,
+            baseline_model,
+            customer,
+            tiers,
+            thresholds,
+            rules,
+            prices,
+            max_request_bytes: positive(raw.max_request_bytes, DEFAULT_MAX_REQUEST_BYTES, "max_request_bytes")?,
+            max_response_bytes: positive(raw.max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES, "max_response_bytes")?,
+            max_inspect_chars: positive(raw.max_inspect_chars, DEFAULT_MAX_INSPECT_CHARS, "max_inspect_chars")?,
+            fail_closed: raw.fail_closed,
+            classifier: raw.classifier.kind,
+        })
+    }
+}
+
+/// The example configuration shipped in `envoy-config/` and used by the CLI by default.
+pub const DEFAULT_CONFIG_JSON: &str = include_str!("default_config.json");
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    use super::*;
+
+    fn base() -> serde_json::Value {
+        serde_json::from_str(DEFAULT_CONFIG_JSON).unwrap()
+    }
+
+    fn err_of(v: serde_json::Value) -> String {
+        Config::from_json(v.to_string().as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn default_config_is_valid() {
+        let c = Config::from_json(DEFAULT_CONFIG_JSON.as_bytes()).unwrap();
+        assert_eq!(c.tiers.len(), 3);
+        assert_eq!(c.thresholds, vec![0.35, 0.7]);
+        assert_eq!(c.mode, Mode::Route);
+        assert!(c.inspects_path("/v1/chat/completions?x=1"));
+        assert!(!c.inspects_path("/v1/completions"));
+        assert!(c.is_alias("auto"));
+        assert_eq!(c.tier_for_model("claude-sonnet-4-6"), Some(2));
+    }
+
+    #[test]
+    fn rejects_unknown_fields() {
+        let mut v = base();
+        v["tierz"] = serde_json::json!([]);
+        assert!(err_of(v).contains("unknown field `tierz`"));
+    }
+
+    #[test]
+    fn rejects_empty_tiers() {
+        let mut v = base();
+        v["tiers"] = serde_json::json!([]);
+        v["thresholds"] = serde_json::json!([]);
+        assert_eq!(err_of(v), "`tiers` must name at least one tier");
+    }
+
+    #[test]
+    fn rejects_thresholds_out_of_order_or_range_or_count() {
+        let mut v = base();
+        v["thresholds"] = serde_json::json!([0.7, 0.35]);
+        assert!(err_of(v).starts_with("thresholds must be strictly ascending"));
+        let mut v = base();
+        v["thresholds"] = serde_json::json!([0.0, 0.5]);
+        assert!(err_of(v).contains("strictly between 0 and 1"));
+        let mut v = base();
+        v["thresholds"] = serde_json::json!([0.5]);
+        assert!(err_of(v).contains("one entry fewer than `tiers` (2), got 1"));
+    }
+
+    #[test]
+    fn rejects_unpriced_tier_model_and_missing_cluster() {
+        let mut v = base();
+        v["tiers"][0]["model"] = serde_json::json!("no-such-model");
+        assert_eq!(
+            err_of(v),
+            "tier `cheap` uses model `no-such-model`, which the price table does not price"
+        );
+        let mut v = base();
+        v["tiers"][1]["cluster"] = serde_json::json!("");
+        assert_eq!(err_of(v), "cluster of tier `mid` must not be empty");
+        let mut v = base();
+        v["tiers"][1].as_object_mut().unwrap().remove("cluster");
+        assert!(err_of(v).contains("missing field `cluster`"));
+    }
+
+    #[test]
+    fn rejects_bad_rules() {
+        let mut v = base();
+        v["rules"] = serde_json::json!([{"name": "x", "when": {"has_tools": true}, "tier": "nope"}]);
+        assert_eq!(err_of(v), "rule `x` names unknown tier `nope`");
+        let mut v = base();
+        v["rules"] = serde_json::json!([{"name": "x", "when": {"has_tools": true}, "tier": "cheap", "min_tier": "mid"}]);
+        assert!(err_of(v).contains("exactly one of"));
+        let mut v = base();
+        v["rules"] = serde_json::json!([{"name": "x", "when": {}, "tier": "cheap"}]);
+        assert!(err_of(v).contains("empty `when`"));
+        let mut v = base();
+        v["rules"] = serde_json::json!([{"name": "x", "when": {"header": {"name": "a", "equals": "b", "present": true}}, "tier": "cheap"}]);
+        assert!(err_of(v).contains("header condition"));
+    }
+
+    #[test]
+    fn rejects_unpriced_baseline_and_bad_paths() {
+        let mut v = base();
+        v["baseline_model"] = serde_json::json!("mystery");
+        assert_eq!(err_of(v), "baseline_model `mystery` is not in the price table");
+        let mut v = base();
+        v["paths"] = serde_json::json!(["v1/chat"]);
+        assert_eq!(err_of(v), "path `v1/chat` must start with `/`");
+        let mut v = base();
+        v["max_request_bytes"] = serde_json::json!(0);
+        assert_eq!(err_of(v), "max_request_bytes must be greater than zero");
+    }
+
+    #[test]
+    fn not_json_is_an_error_not_a_panic() {
+        let e = Config::from_json(b"{not json").unwrap_err().to_string();
+        assert!(e.starts_with("invalid configuration json"));
+        let e = Config::from_json(b"").unwrap_err().to_string();
+        assert!(e.starts_with("invalid configuration json"));
+    }
+
+    #[test]
+    fn baseline_defaults_to_last_tier() {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("baseline_model");
+        let c = Config::from_json(v.to_string().as_bytes()).unwrap();
+        assert_eq!(c.baseline_model, "claude-sonnet-4.6");
+    }
+}

@@ -1,0 +1,116 @@
+//! A fake [`Host`] for native tests of the flow.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use crate::host::{Host, Labels, Level};
+
+/// Records everything the flow does.
+#[derive(Debug, Default)]
+pub struct FakeHost {
+    pub request_headers: Vec<(String, String)>,
+    pub request_body: Vec<u8>,
+    pub response_headers: Vec<(String, String)>,
+    /// The current response chunk (or the whole buffered body).
+    pub response_chunk: Vec<u8>,
+    /// Bytes appended after the current chunk.
+    pub appended: Vec<u8>,
+    pub local_reply: Option<(u32, String)>,
+    pub state: BTreeMap<String, String>,
+    pub counters: BTreeMap<String, u64>,
+    pub histograms: BTreeMap<String, Vec<u64>>,
+    pub route: Option<String>,
+    pub clock: RefCell<u64>,
+    pub logs: RefCell<Vec<String>>,
+}
+
+/// Render a metric key like the filter encodes it: `name{a=1,b=2}`.
+pub fn key(name: &str, labels: Labels<'_>) -> String {
+    let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{name}{{{}}}", l.join(","))
+}
+
+impl FakeHost {
+    pub fn request(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> FakeHost {
+        let mut h = FakeHost::default();
+        h.request_headers.push((":method".into(), method.into()));
+        h.request_headers.push((":path".into(), path.into()));
+        for (k, v) in headers {
+            h.request_headers.push((k.to_string(), v.to_string()));
+        }
+        h.request_headers.push(("content-length".into(), body.len().to_string()));
+        h.request_body = body.as_bytes().to_vec();
+        h
+    }
+
+    pub fn req_header(&self, name: &str) -> Option<&str> {
+        self.request_headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn resp_header(&self, name: &str) -> Option<&str> {
+        self.response_headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Sum of a counter over all label sets whose key starts with `prefix`.
+    pub fn counter_sum(&self, prefix: &str) -> u64 {
+        self.counters.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(_, v)| v).sum()
+    }
+}
+
+impl Host for FakeHost {
+    fn request_header(&self, name: &str) -> Option<String> {
+        self.req_header(name).map(str::to_string)
+    }
+    fn request_header_names(&self) -> Vec<String> {
+        self.request_headers.iter().map(|(k, _)| k.clone()).collect()
+    }
+    fn set_request_header(&mut self, name: &str, value: Option<&str>) {
+        self.request_headers.retain(|(k, _)| k != name);
+        if let Some(v) = value {
+            self.request_headers.push((name.to_string(), v.to_string()));
+        }
+    }
+    fn request_body(&self, len: usize) -> Option<Vec<u8>> {
+        Some(self.request_body[..len.min(self.request_body.len())].to_vec())
+    }
+    fn replace_request_body(&mut self, body: &[u8]) {
+        self.request_body = body.to_vec();
+    }
+    fn send_json_response(&mut self, status: u32, body: &str) {
+        self.local_reply = Some((status, body.to_string()));
+    }
+    fn response_header(&self, name: &str) -> Option<String> {
+        self.resp_header(name).map(str::to_string)
+    }
+    fn set_response_header(&mut self, name: &str, value: &str) {
+        self.response_headers.retain(|(k, _)| k != name);
+        self.response_headers.push((name.to_string(), value.to_string()));
+    }
+    fn response_body(&self, len: usize) -> Option<Vec<u8>> {
+        Some(self.response_chunk[..len.min(self.response_chunk.len())].to_vec())
+    }
+    fn append_response_body(&mut self, bytes: &[u8]) {
+        self.appended.extend_from_slice(bytes);
+    }
+    fn set_state(&mut self, key: &str, value: &str) {
+        self.state.insert(key.to_string(), value.to_string());
+    }
+    fn counter(&mut self, name: &str, labels: Labels<'_>, value: u64) {
+        *self.counters.entry(key(name, labels)).or_default() += value;
+    }
+    fn histogram(&mut self, name: &str, labels: Labels<'_>, value: u64) {
+        self.histograms.entry(key(name, labels)).or_default().push(value);
+    }
+    fn route_name(&self) -> Option<String> {
+        self.route.clone()
+    }
+    fn now_nanos(&self) -> u64 {
+        let mut c = self.clock.borrow_mut();
+        *c += 7_000;
+        *c
+    }
+    fn log(&self, level: Level, message: &str) {
+        self.logs.borrow_mut().push(format!("{level:?}: {message}"));
+    }
+}

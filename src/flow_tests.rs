@@ -1,0 +1,340 @@
+//! Native tests of the request flow against the fake host.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use crate::classifier::{Classifier, ClassifierError, HeuristicClassifier};
+use crate::config::{Config, DEFAULT_CONFIG_JSON};
+use crate::fake_host::FakeHost;
+use crate::flow::{Action, RequestFlow};
+use crate::names;
+use crate::router::Router;
+
+/// A classifier returning a fixed score.
+struct Fixed(f32);
+impl Classifier for Fixed {
+    fn score(&self, _: &[f32]) -> Result<f32, ClassifierError> {
+        Ok(self.0)
+    }
+    fn name(&self) -> &'static str {
+        "fixed"
+    }
+}
+
+fn router_with(patch: impl FnOnce(&mut serde_json::Value), score: f32) -> Router {
+    let mut v: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON).unwrap();
+    patch(&mut v);
+    Router::new(Config::from_json(v.to_string().as_bytes()).unwrap(), Box::new(Fixed(score)))
+}
+
+fn router(score: f32) -> Router {
+    router_with(|_| {}, score)
+}
+
+const SIMPLE: &str = r#"{"model":"auto","messages":[{"role":"user","content":"hi"}]}"#;
+
+fn usage_body(model: &str, p: u64, c: u64, cached: u64) -> String {
+    format!(
+        r#"{{"id":"x","object":"chat.completion","model":"{model}","choices":[{{"index":0,"message":{{"role":"assistant","content":"ok"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":{p},"completion_tokens":{c},"total_tokens":{},"prompt_tokens_details":{{"cached_tokens":{cached}}}}}}}"#,
+        p + c
+    )
+}
+
+/// Run the request side; returns the flow and the host.
+fn send(r: &Router, headers: &[(&str, &str)], body: &str) -> (RequestFlow, FakeHost) {
+    let mut h = FakeHost::request("POST", "/v1/chat/completions", headers, body);
+    let mut f = RequestFlow::new();
+    assert_eq!(f.on_request_headers(r, &mut h, false), Action::Pause);
+    let n = h.request_body.len();
+    assert_eq!(f.on_request_body(r, &mut h, n, true), Action::Continue);
+    (f, h)
+}
+
+/// Complete a non-streaming JSON response through the held-headers path.
+fn respond_json(r: &Router, f: &mut RequestFlow, h: &mut FakeHost, body: &str) {
+    h.response_headers = vec![
+        (":status".into(), "200".into()),
+        ("content-type".into(), "application/json".into()),
+        ("content-length".into(), body.len().to_string()),
+    ];
+    assert_eq!(f.on_response_headers(r, h, false), Action::Pause);
+    h.response_chunk = body.as_bytes().to_vec();
+    assert_eq!(f.on_response_body(r, h, body.len() / 2, false), Action::Pause);
+    assert_eq!(f.on_response_body(r, h, body.len(), true), Action::Continue);
+    f.on_log(r, h);
+}
+
+#[test]
+fn routes_alias_by_score_and_rewrites_body() {
+    let r = router(0.1);
+    let (_, h) = send(&r, &[("x-customer-id", "acme")], SIMPLE);
+    let body: serde_json::Value = serde_json::from_slice(&h.request_body).unwrap();
+    assert_eq!(body["model"], "gpt-5-nano");
+    assert_eq!(h.req_header(names::HEADER_CLUSTER), Some("llm_cheap"));
+    assert_eq!(h.req_header("content-length"), Some(h.request_body.len().to_string().as_str()));
+    assert_eq!(h.req_header("accept-encoding"), Some("identity"));
+    assert_eq!(h.state["llm_router_tier"], "cheap");
+    assert_eq!(h.state["llm_router_score"], "0.1000");
+    assert_eq!(h.state["llm_router_customer"], "acme");
+    assert_eq!(h.counter_sum("llm_router_decisions_total{route=default,tier=cheap,mode=route,reason=score}"), 1);
+    assert_eq!(h.histograms["llm_router_decision_time_us{}"], vec![7]);
+
+    let r = router(0.5);
+    let (_, h) = send(&r, &[], SIMPLE);
+    assert_eq!(h.req_header(names::HEADER_CLUSTER), Some("llm_mid"));
+    let r = router(0.9);
+    let (_, h) = send(&r, &[], SIMPLE);
+    assert_eq!(h.req_header(names::HEADER_CLUSTER), Some("llm_frontier"));
+}
+
+#[test]
+fn strips_client_headers_in_namespace_on_every_request() {
+    let r = router(0.1);
+    let spoof = [("x-llm-router-cluster", "llm_frontier"), ("x-llm-router-cost-micro-usd", "1"), ("X-LLM-Router-Tier", "frontier")];
+    let (_, h) = send(&r, &spoof[..2], SIMPLE);
+    assert_eq!(h.req_header(names::HEADER_CLUSTER), Some("llm_cheap"));
+    assert_eq!(h.req_header("x-llm-router-cost-micro-usd"), None);
+
+    let mut h = FakeHost::request("GET", "/v1/models", &spoof[..1], "");
+    let mut f = RequestFlow::new();
+    assert_eq!(f.on_request_headers(&r, &mut h, true), Action::Continue);
+    assert_eq!(h.req_header(names::HEADER_CLUSTER), None);
+}
+
+#[test]
+fn prices_json_response_and_sets_headers() {
+    let r = router(0.1);
+    let (mut f, mut h) = send(&r, &[("x-customer-id", "acme")], SIMPLE);
+    respond_json(&r, &mut f, &mut h, &usage_body("gpt-5-nano", 1000, 500, 0));
+    // gpt-5-nano 0.05/0.40 per Mtok: 1000*0.05 + 500*0.40 = 250 micro-USD; sonnet 3/15: 10500.
+    assert_eq!(h.resp_header(names::HEADER_COST), Some("250"));
+    assert_eq!(h.resp_header(names::HEADER_BASELINE_COST), Some("10500"));
+    assert_eq!(h.resp_header(names::HEADER_MODEL), Some("gpt-5-nano"));
+    assert_eq!(h.resp_header(names::HEADER_TIER), Some("cheap"));
+    assert_eq!(h.resp_header(names::HEADER_REASON), Some("score"));
+    assert_eq!(h.resp_header(names::HEADER_PRICE_VERSION), Some("2026-04"));
+    assert_eq!(h.resp_header(names::HEADER_STATUS), Some("priced"));
+    let labels = "route=default,tier=cheap,model=gpt-5-nano,customer=acme,mode=route";
+    assert_eq!(h.counters[&format!("llm_router_cost_micro_usd_total{{{labels}}}")], 250);
+    assert_eq!(h.counters[&format!("llm_router_baseline_cost_micro_usd_total{{{labels}}}")], 10500);
+    assert_eq!(h.counters[&format!("llm_router_input_tokens_total{{{labels}}}")], 1000);
+    assert_eq!(h.counters[&format!("llm_router_requests_total{{{labels},status=priced}}")], 1);
+    assert_eq!(h.state["llm_router_cost_micro_usd"], "250");
+    // on_log after completion must not count twice
+    assert_eq!(h.counter_sum("llm_router_requests_total"), 1);
+}
+
+#[test]
+fn cached_tokens_use_cached_rate() {
+    let r = router(0.9);
+    let (mut f, mut h) = send(&r, &[], SIMPLE);
+    respond_json(&r, &mut f, &mut h, &usage_body("claude-sonnet-4.6", 1000, 100, 800));
+    // 200*3 + 800*0.30 + 100*15 = 600 + 240 + 1500 = 2340
+    assert_eq!(h.resp_header(names::HEADER_COST), Some("2340"));
+    assert_eq!(h.resp_header(names::HEADER_BASELINE_COST), Some("2340"));
+}
+
+#[test]
+fn explicit_model_passes_through_unchanged_but_priced() {
+    let r = router(0.1);
+    let body = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":0}"#;
+    let (mut f, mut h) = send(&r, &[], body);
+    assert_eq!(h.request_body, body.as_bytes());
+    assert_eq!(h.req_header(names::HEADER_CLUSTER), None);
+    assert_eq!(h.state["llm_router_reason"], "explicit");
+    respond_json(&r, &mut f, &mut h, &usage_body("gpt-4o-2024-08-06", 1000, 100, 0));
+    assert_eq!(h.resp_header(names::HEADER_COST), Some("3500"));
+    assert_eq!(h.counter_sum("llm_router_passthrough_total"), 1);
+
+    // An explicit model that a tier serves goes to that tier's cluster.
+    let body = r#"{"model":"claude-haiku-4.5","messages":[]}"#;
+    let (_, h) = send(&r, &[], body);
+    assert_eq!(h.req_header(names::HEADER_CLUSTER), Some("llm_mid"));
+    assert_eq!(h.request_body, body.as_bytes());
+}
+
+#[test]
+fn unknown_explicit_model_is_unpriced_not_free() {
+    let r = router(0.1);
+    let (mut f, mut h) = send(&r, &[], r#"{"model":"mystery-1","messages":[]}"#);
+    respond_json(&r, &mut f, &mut h, &usage_body("mystery-1", 10, 10, 0));
+    assert_eq!(h.resp_header(names::HEADER_COST), None);
+    assert_eq!(h.resp_header(names::HEADER_STATUS), Some("unpriced"));
+    assert_eq!(h.counter_sum("llm_router_unpriced_total"), 1);
+    assert_eq!(h.counter_sum("llm_router_cost_micro_usd_total"), 0);
+    assert_eq!(h.state["llm_router_cost_micro_usd"], "");
+}
+
+#[test]
+fn route_anyway_routes_explicit_models() {
+    let r = router_with(|v| v["explicit_model"] = "route_anyway".into(), 0.1);
+    let (_, h) = send(&r, &[], r#"{"model":"gpt-4o","messages":[]}"#);
+    let body: serde_json::Value = serde_json::from_slice(&h.request_body).unwrap();
+    assert_eq!(body["model"], "gpt-5-nano");
+}
+
+#[test]
+fn measure_mode_decides_but_does_not_touch_the_request() {
+    let r = router_with(|v| v["mode"] = "measure".into(), 0.1);
+    let body = r#"{"model":"claude-sonnet-4.6","messages":[{"role":"user","content":"hi"}]}"#;
+    let (mut f, mut h) = send(&r, &[], body);
+    assert_eq!(h.request_body, body.as_bytes());
+    assert_eq!(h.req_header(names::HEADER_CLUSTER), None);
+    assert_eq!(h.state["llm_router_tier"], "cheap");
+    respond_json(&r, &mut f, &mut h, &usage_body("claude-sonnet-4.6", 1000, 500, 0));
+    assert_eq!(h.resp_header(names::HEADER_MODE), Some("measure"));
+    assert_eq!(h.resp_header(names::HEADER_COST), Some("250"));
+}
+
+#[test]
+fn streaming_forces_usage_and_accounts_at_end() {
+    let r = router(0.1);
+    let (mut f, mut h) = send(&r, &[], r#"{"model":"auto","stream":true,"messages":[{"role":"user","content":"hi"}]}"#);
+    let body: serde_json::Value = serde_json::from_slice(&h.request_body).unwrap();
+    assert_eq!(body["stream_options"]["include_usage"], true);
+
+    h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "text/event-stream; charset=utf-8".into())];
+    assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Continue);
+    let stream = "data: {\"id\":\"1\",\"model\":\"gpt-5-nano\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n\
+                  data: {\"id\":\"1\",\"model\":\"gpt-5-nano\",\"choices\":[],\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":500}}\n\ndata: [DONE]\n\n";
+    for (i, chunk) in stream.as_bytes().chunks(7).enumerate() {
+        h.response_chunk = chunk.to_vec();
+        assert_eq!(f.on_response_body(&r, &mut h, chunk.len(), false), Action::Continue, "chunk {i}");
+    }
+    h.response_chunk.clear();
+    assert_eq!(f.on_response_body(&r, &mut h, 0, true), Action::Continue);
+    let tail = String::from_utf8(h.appended.clone()).unwrap();
+    assert!(tail.starts_with(": llm-router {"), "{tail}");
+    assert!(tail.contains("\"cost_micro_usd\":250"), "{tail}");
+    assert!(tail.ends_with("\n\n"));
+    assert_eq!(h.counter_sum("llm_router_cost_micro_usd_total"), 250);
+    f.on_log(&r, &mut h);
+    assert_eq!(h.counter_sum("llm_router_requests_total"), 1);
+}
+
+#[test]
+fn stream_cut_before_usage_is_usage_missing_in_on_log() {
+    let r = router(0.1);
+    let (mut f, mut h) = send(&r, &[], r#"{"model":"auto","stream":true,"messages":[]}"#);
+    h.response_headers = vec![("content-type".into(), "text/event-stream".into())];
+    f.on_response_headers(&r, &mut h, false);
+    h.response_chunk = b"data: {\"choices\":[{\"delta\":{\"content\":\"h".to_vec();
+    let n = h.response_chunk.len();
+    f.on_response_body(&r, &mut h, n, false);
+    f.on_log(&r, &mut h);
+    assert_eq!(h.counter_sum("llm_router_usage_missing_total"), 1);
+    assert_eq!(h.state["llm_router_status"], "usage_missing");
+}
+
+#[test]
+fn chunked_json_response_is_not_held_but_accounted() {
+    let r = router(0.1);
+    let (mut f, mut h) = send(&r, &[], SIMPLE);
+    h.response_headers = vec![("content-type".into(), "application/json".into())];
+    assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Continue);
+    assert_eq!(h.resp_header(names::HEADER_TIER), Some("cheap"));
+    let body = usage_body("gpt-5-nano", 1000, 500, 0);
+    for chunk in body.as_bytes().chunks(10) {
+        h.response_chunk = chunk.to_vec();
+        assert_eq!(f.on_response_body(&r, &mut h, chunk.len(), false), Action::Continue);
+    }
+    h.response_chunk.clear();
+    f.on_response_body(&r, &mut h, 0, true);
+    assert_eq!(h.resp_header(names::HEADER_COST), None);
+    assert_eq!(h.state["llm_router_cost_micro_usd"], "250");
+}
+
+#[test]
+fn malformed_requests_fail_open_by_default() {
+    let r = router(0.1);
+    for (body, kind) in [("{not json", "invalid_json"), (r#"{"model":"auto","messages":"x"}"#, "bad_messages"), ("[]", "not_object")] {
+        let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], body);
+        let mut f = RequestFlow::new();
+        f.on_request_headers(&r, &mut h, false);
+        assert_eq!(f.on_request_body(&r, &mut h, body.len(), true), Action::Continue);
+        assert_eq!(h.request_body, body.as_bytes());
+        assert_eq!(h.req_header(names::HEADER_CLUSTER), None);
+        assert_eq!(h.counters[&format!("llm_router_errors_total{{kind={kind}}}")], 1);
+        assert!(h.local_reply.is_none());
+        assert_eq!(h.logs.borrow().len(), 1);
+        // the response passes untouched
+        h.response_headers = vec![("content-type".into(), "application/json".into())];
+        assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Continue);
+        assert_eq!(h.resp_header(names::HEADER_TIER), None);
+        f.on_log(&r, &mut h);
+        assert_eq!(h.counter_sum("llm_router_requests_total"), 0);
+    }
+}
+
+#[test]
+fn malformed_requests_fail_closed_when_configured() {
+    let r = router_with(|v| v["fail_closed"] = true.into(), 0.1);
+    let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], "{oops");
+    let mut f = RequestFlow::new();
+    f.on_request_headers(&r, &mut h, false);
+    assert_eq!(f.on_request_body(&r, &mut h, 5, true), Action::Pause);
+    let (status, body) = h.local_reply.clone().unwrap();
+    assert_eq!(status, 400);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert_eq!(v["error"]["code"], "invalid_json");
+}
+
+#[test]
+fn oversized_bodies_pass_through() {
+    let r = router_with(|v| v["max_request_bytes"] = 64.into(), 0.1);
+    let body = format!(r#"{{"model":"auto","messages":[{{"role":"user","content":"{}"}}]}}"#, "x".repeat(100));
+    let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], &body);
+    let mut f = RequestFlow::new();
+    assert_eq!(f.on_request_headers(&r, &mut h, false), Action::Continue);
+    assert_eq!(h.counters["llm_router_errors_total{kind=too_large}"], 1);
+    // without content-length, the limit is found while buffering
+    h.request_headers.retain(|(k, _)| k != "content-length");
+    let mut f = RequestFlow::new();
+    assert_eq!(f.on_request_headers(&r, &mut h, false), Action::Pause);
+    assert_eq!(f.on_request_body(&r, &mut h, 60, false), Action::Pause);
+    assert_eq!(f.on_request_body(&r, &mut h, 120, false), Action::Continue);
+    assert_eq!(f.on_request_body(&r, &mut h, 130, true), Action::Continue);
+    assert_eq!(h.counters["llm_router_errors_total{kind=too_large}"], 2);
+}
+
+#[test]
+fn other_methods_and_paths_are_untouched() {
+    let r = router(0.1);
+    for (m, p) in [("GET", "/v1/chat/completions"), ("POST", "/v1/embeddings"), ("POST", "/v1/chat/completions/x")] {
+        let mut h = FakeHost::request(m, p, &[], SIMPLE);
+        let mut f = RequestFlow::new();
+        assert_eq!(f.on_request_headers(&r, &mut h, false), Action::Continue);
+        assert_eq!(f.on_request_body(&r, &mut h, SIMPLE.len(), true), Action::Continue);
+        assert_eq!(h.request_body, SIMPLE.as_bytes());
+        assert!(h.counters.is_empty());
+    }
+}
+
+#[test]
+fn rules_apply_through_the_flow() {
+    let r = router(0.9);
+    let (_, h) = send(&r, &[("x-feature", "summarization")], SIMPLE);
+    assert_eq!(h.req_header(names::HEADER_CLUSTER), Some("llm_cheap"));
+    assert_eq!(h.state["llm_router_reason"], "rule:summarization");
+    assert_eq!(h.state["llm_router_score"], "-");
+    let r = router(0.1);
+    let (_, h) = send(&r, &[("x-user-tier", "enterprise")], SIMPLE);
+    assert_eq!(h.req_header(names::HEADER_CLUSTER), Some("llm_mid"));
+}
+
+#[test]
+fn error_response_without_usage_is_usage_missing() {
+    let r = router(0.1);
+    let (mut f, mut h) = send(&r, &[], SIMPLE);
+    respond_json(&r, &mut f, &mut h, r#"{"error":{"message":"overloaded"}}"#);
+    assert_eq!(h.resp_header(names::HEADER_STATUS), Some("usage_missing"));
+    assert_eq!(h.resp_header(names::HEADER_COST), None);
+    assert_eq!(h.counter_sum("llm_router_usage_missing_total"), 1);
+}
+
+#[test]
+fn heuristic_router_end_to_end() {
+    let c = Config::from_json(DEFAULT_CONFIG_JSON.as_bytes()).unwrap();
+    let r = Router::new(c, Box::new(HeuristicClassifier::default()));
+    let (_, h) = send(&r, &[], r#"{"model":"auto","messages":[{"role":"user","content":"Translate hello to French"}]}"#);
+    assert_eq!(h.state["llm_router_tier"], "cheap");
+}

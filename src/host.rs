@@ -1,0 +1,57 @@
+//! What the core needs from its host (Envoy via proxy-wasm, or a fake in tests).
+//!
+//! The filter crate implements [`Host`] over proxy-wasm host calls. Every method must be safe
+//! to call in the phase where the flow calls it; the flow only touches request headers during
+//! the request phases and response headers while they are held.
+
+/// Log levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Debug detail.
+    Debug,
+    /// Something worth one line.
+    Info,
+    /// A request that could not be handled as intended.
+    Warn,
+}
+
+/// A label set: (label name, value) pairs; values must already be sanitized.
+pub type Labels<'a> = &'a [(&'a str, &'a str)];
+
+/// Host operations used by [`crate::flow::RequestFlow`].
+pub trait Host {
+    /// A request header (lowercase name).
+    fn request_header(&self, name: &str) -> Option<String>;
+    /// Names of all request headers (lowercase).
+    fn request_header_names(&self) -> Vec<String>;
+    /// Set (`Some`) or remove (`None`) a request header.
+    fn set_request_header(&mut self, name: &str, value: Option<&str>);
+    /// The first `len` bytes of the buffered request body.
+    fn request_body(&self, len: usize) -> Option<Vec<u8>>;
+    /// Replace the whole buffered request body.
+    fn replace_request_body(&mut self, body: &[u8]);
+    /// Answer locally (fail-closed path) with a JSON body.
+    fn send_json_response(&mut self, status: u32, body: &str);
+
+    /// A response header (lowercase name).
+    fn response_header(&self, name: &str) -> Option<String>;
+    /// Set a response header; only called while response headers are held.
+    fn set_response_header(&mut self, name: &str, value: &str);
+    /// The current response body chunk (or the whole buffered body), `len` bytes.
+    fn response_body(&self, len: usize) -> Option<Vec<u8>>;
+    /// Append bytes after the current response body chunk.
+    fn append_response_body(&mut self, bytes: &[u8]);
+
+    /// Write a filter-state value (readable in access logs).
+    fn set_state(&mut self, key: &str, value: &str);
+    /// Add to a counter.
+    fn counter(&mut self, name: &str, labels: Labels<'_>, value: u64);
+    /// Record a histogram value.
+    fn histogram(&mut self, name: &str, labels: Labels<'_>, value: u64);
+    /// The Envoy route name, when known.
+    fn route_name(&self) -> Option<String>;
+    /// A monotonic-enough clock in nanoseconds.
+    fn now_nanos(&self) -> u64;
+    /// Log one line.
+    fn log(&self, level: Level, message: &str);
+}

@@ -1,0 +1,25 @@
+//! Core of `llm-router`: an LLM cost router that runs inside Envoy as a proxy-wasm filter.
+//!
+//! This crate is pure Rust with no proxy-wasm import: request parsing, features, the classifier,
+//! the routing policy, pricing and usage accounting, and the per-request flow, which talks to its
+//! host through the small [`host::Host`] trait. The filter crate (`filters/llm-router`)
+//! implements that trait over proxy-wasm host calls; tests use a fake host.
+#![forbid(unsafe_code)]
+
+pub mod classifier;
+pub mod config;
+pub mod features;
+pub mod flow;
+pub mod host;
+pub mod names;
+pub mod policy;
+pub mod pricing;
+pub mod request;
+pub mod router;
+pub mod sse;
+pub mod usage;
+
+#[cfg(test)]
+mod fake_host;
+#[cfg(test)]
+mod flow_tests;

@@ -1,0 +1,115 @@
+//! Every header, filter-state key, property and stat name the filter uses, in one place.
+//!
+//! The crate name `llm-router` is used consistently: headers start with `x-llm-router-`,
+//! filter-state keys with `llm_router_` (Envoy prefixes them with `wasm.`), stats with
+//! `llm_router_`.
+
+/// Prefix of every header this filter owns. Client-sent request headers with this prefix are
+/// removed before any decision is made.
+pub const HEADER_PREFIX: &str = "x-llm-router-";
+
+/// Request header set for Envoy's route (`cluster_header`) to pick the upstream cluster.
+pub const HEADER_CLUSTER: &str = "x-llm-router-cluster";
+/// Response header: the model the request was sent to (or would be, in measure mode).
+pub const HEADER_MODEL: &str = "x-llm-router-model";
+/// Response header: the tier chosen.
+pub const HEADER_TIER: &str = "x-llm-router-tier";
+/// Response header: the classifier score, 4 decimals, or `-` when no score was computed.
+pub const HEADER_SCORE: &str = "x-llm-router-score";
+/// Response header: why the tier was chosen (`score`, `rule:<name>`, `floor:<name>`, `explicit`, ...).
+pub const HEADER_REASON: &str = "x-llm-router-reason";
+/// Response header: the cost of this request in integer micro-USD.
+pub const HEADER_COST: &str = "x-llm-router-cost-micro-usd";
+/// Response header: what the same tokens would have cost on the baseline model, micro-USD.
+pub const HEADER_BASELINE_COST: &str = "x-llm-router-baseline-cost-micro-usd";
+/// Response header: the price table version used.
+pub const HEADER_PRICE_VERSION: &str = "x-llm-router-price-version";
+/// Response header: `route` or `measure`.
+pub const HEADER_MODE: &str = "x-llm-router-mode";
+/// Response header: accounting status (`priced`, `unpriced`, `usage_missing`, ...).
+pub const HEADER_STATUS: &str = "x-llm-router-status";
+
+/// Filter-state keys (Envoy stores them as `wasm.<key>`; read them in an access log with
+/// `%FILTER_STATE(wasm.<key>:PLAIN)%`).
+pub mod state {
+    /// The model the client asked for.
+    pub const REQUESTED_MODEL: &str = "llm_router_requested_model";
+    /// The model sent upstream (or projected, in measure mode).
+    pub const MODEL: &str = "llm_router_model";
+    /// The tier chosen.
+    pub const TIER: &str = "llm_router_tier";
+    /// The classifier score.
+    pub const SCORE: &str = "llm_router_score";
+    /// The decision reason.
+    pub const REASON: &str = "llm_router_reason";
+    /// `route` or `measure`.
+    pub const MODE: &str = "llm_router_mode";
+    /// The customer label value.
+    pub const CUSTOMER: &str = "llm_router_customer";
+    /// Prompt tokens reported by the upstream.
+    pub const INPUT_TOKENS: &str = "llm_router_input_tokens";
+    /// Completion tokens reported by the upstream.
+    pub const OUTPUT_TOKENS: &str = "llm_router_output_tokens";
+    /// Cached prompt tokens reported by the upstream.
+    pub const CACHED_TOKENS: &str = "llm_router_cached_tokens";
+    /// Cost in micro-USD.
+    pub const COST: &str = "llm_router_cost_micro_usd";
+    /// Baseline cost in micro-USD.
+    pub const BASELINE_COST: &str = "llm_router_baseline_cost_micro_usd";
+    /// Price table version.
+    pub const PRICE_VERSION: &str = "llm_router_price_version";
+    /// Accounting status.
+    pub const STATUS: &str = "llm_router_status";
+}
+
+/// Stat names (Prometheus conventions: `_total` for counters, unit in the name).
+pub mod stat {
+    /// Requests seen by the filter on inspected paths, by outcome labels.
+    pub const REQUESTS: &str = "llm_router_requests_total";
+    /// Prompt tokens.
+    pub const INPUT_TOKENS: &str = "llm_router_input_tokens_total";
+    /// Completion tokens.
+    pub const OUTPUT_TOKENS: &str = "llm_router_output_tokens_total";
+    /// Cached prompt tokens.
+    pub const CACHED_TOKENS: &str = "llm_router_cached_tokens_total";
+    /// Cost in micro-USD.
+    pub const COST: &str = "llm_router_cost_micro_usd_total";
+    /// Baseline (counterfactual) cost in micro-USD.
+    pub const BASELINE_COST: &str = "llm_router_baseline_cost_micro_usd_total";
+    /// Requests whose model has no price (never counted as zero cost).
+    pub const UNPRICED: &str = "llm_router_unpriced_total";
+    /// Responses without readable usage.
+    pub const USAGE_MISSING: &str = "llm_router_usage_missing_total";
+    /// Routing decisions, by tier and reason.
+    pub const DECISIONS: &str = "llm_router_decisions_total";
+    /// Requests on an inspected path that could not be inspected, by kind.
+    pub const ERRORS: &str = "llm_router_errors_total";
+    /// Requests passed through without routing (explicit model, not inspected).
+    pub const PASSTHROUGH: &str = "llm_router_passthrough_total";
+    /// Customers folded into `other` because the distinct-customer cap was reached.
+    pub const CUSTOMER_OVERFLOW: &str = "llm_router_customer_overflow_total";
+    /// Histogram: decision time in microseconds (parse + features + inference + policy).
+    pub const DECISION_TIME_US: &str = "llm_router_decision_time_us";
+    /// Histogram: per-request cost in micro-USD.
+    pub const REQUEST_COST: &str = "llm_router_request_cost_micro_usd";
+}
+
+/// Label names used in stat names.
+pub mod label {
+    /// Envoy route name.
+    pub const ROUTE: &str = "route";
+    /// Tier name.
+    pub const TIER: &str = "tier";
+    /// Model id.
+    pub const MODEL: &str = "model";
+    /// Customer label value.
+    pub const CUSTOMER: &str = "customer";
+    /// `route` or `measure`.
+    pub const MODE: &str = "mode";
+    /// Decision reason.
+    pub const REASON: &str = "reason";
+    /// Accounting status.
+    pub const STATUS: &str = "status";
+    /// Error kind.
+    pub const KIND: &str = "kind";
+}

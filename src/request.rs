@@ -1,0 +1,383 @@
+//! OpenAI chat-completions request bodies: parse, read what routing needs, rewrite.
+//!
+//! The body is parsed once into a `serde_json::Value` (key order preserved), viewed through
+//! [`ChatRequest`] (borrowing strings from that value), and, when the route changes, the same
+//! value is edited and serialized again, so fields this filter does not know are kept.
+//!
+//! Only text is inspected: string contents and `text` content parts. Images, audio, files and
+//! tool calls are counted, never read. Unknown roles are accepted and counted as `other`.
+
+use serde_json::{Map, Value};
+
+/// Tokens added per message to the estimate (role and framing overhead).
+pub const TOKENS_PER_MESSAGE: u64 = 4;
+/// Characters per token in the estimate.
+pub const CHARS_PER_TOKEN: u64 = 4;
+/// Deepest JSON nesting accepted (serde_json's own recursion limit is 128).
+pub const MAX_DEPTH: usize = 64;
+
+/// Why a body is not a usable chat-completions request.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RequestError {
+    /// Not valid JSON (includes invalid UTF-8 and truncated bodies).
+    #[error("body is not valid json: {0}")]
+    Json(String),
+    /// JSON, but not an object.
+    #[error("body is not a json object")]
+    NotObject,
+    /// `model` missing.
+    #[error("`model` is missing")]
+    MissingModel,
+    /// `model` not a non-empty string.
+    #[error("`model` must be a non-empty string")]
+    BadModel,
+    /// `messages` missing.
+    #[error("`messages` is missing")]
+    MissingMessages,
+    /// `messages` not an array.
+    #[error("`messages` must be an array")]
+    MessagesNotArray,
+    /// A message is not an object.
+    #[error("message {0} is not an object")]
+    MessageNotObject(usize),
+    /// A message content has an unexpected type.
+    #[error("message {0} has a `content` that is neither a string, an array nor null")]
+    BadContent(usize),
+    /// `stream` is not a boolean.
+    #[error("`stream` must be a boolean")]
+    BadStream,
+    /// The body nests deeper than [`MAX_DEPTH`].
+    #[error("body nests deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+}
+
+impl RequestError {
+    /// A short stable label for stats (`kind` label).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RequestError::Json(_) => "invalid_json",
+            RequestError::TooDeep => "too_deep",
+            RequestError::NotObject => "not_object",
+            RequestError::MissingModel | RequestError::BadModel => "bad_model",
+            RequestError::MissingMessages
+            | RequestError::MessagesNotArray
+            | RequestError::MessageNotObject(_)
+            | RequestError::BadContent(_) => "bad_messages",
+            RequestError::BadStream => "bad_stream",
+        }
+    }
+}
+
+/// A message role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// `system` or `developer`.
+    System,
+    /// `user`.
+    User,
+    /// `assistant`.
+    Assistant,
+    /// `tool` or `function`.
+    Tool,
+    /// Anything else.
+    Other,
+}
+
+impl Role {
+    fn parse(s: Option<&str>) -> Role {
+        match s {
+            Some("system") | Some("developer") => Role::System,
+            Some("user") => Role::User,
+            Some("assistant") => Role::Assistant,
+            Some("tool") | Some("function") => Role::Tool,
+            _ => Role::Other,
+        }
+    }
+}
+
+/// One message, as far as routing cares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message<'a> {
+    /// Role.
+    pub role: Role,
+    /// Text pieces, in order.
+    pub text: Vec<&'a str>,
+    /// Total characters of text (Unicode scalar values).
+    pub chars: u64,
+    /// Image parts.
+    pub images: u32,
+    /// Audio, file and other non-text parts.
+    pub other_parts: u32,
+    /// Tool calls made by an assistant message.
+    pub tool_calls: u32,
+}
+
+/// The parts of a chat-completions request the router reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRequest<'a> {
+    /// `model` as sent.
+    pub model: &'a str,
+    /// Messages.
+    pub messages: Vec<Message<'a>>,
+    /// `stream: true`.
+    pub stream: bool,
+    /// `stream_options.include_usage: true` already set.
+    pub include_usage: bool,
+    /// `max_completion_tokens`, else `max_tokens`.
+    pub max_tokens: Option<u64>,
+    /// `response_format.type`, when present.
+    pub response_format: Option<&'a str>,
+    /// Number of tools.
+    pub tools: u32,
+}
+
+impl<'a> ChatRequest<'a> {
+    /// Estimated input tokens: `ceil(chars / 4) + 4` per message.
+    pub fn estimated_input_tokens(&self) -> u64 {
+        self.messages
+            .iter()
+            .map(|m| m.chars.div_ceil(CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE)
+            .sum()
+    }
+
+    /// Total characters of text across messages.
+    pub fn total_chars(&self) -> u64 {
+        self.messages.iter().map(|m| m.chars).sum()
+    }
+}
+
+fn depth_ok(v: &Value, depth: usize) -> bool {
+    if depth > MAX_DEPTH {
+        return false;
+    }
+    match v {
+        Value::Array(a) => a.iter().all(|x| depth_ok(x, depth + 1)),
+        Value::Object(o) => o.values().all(|x| depth_ok(x, depth + 1)),
+        _ => true,
+    }
+}
+
+/// Parse a body into a JSON value (checking nesting depth).
+pub fn parse_body(body: &[u8]) -> Result<Value, RequestError> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        if e.to_string().contains("recursion limit") {
+            RequestError::TooDeep
+        } else {
+            RequestError::Json(e.to_string())
+        }
+    })?;
+    if !depth_ok(&v, 0) {
+        return Err(RequestError::TooDeep);
+    }
+    Ok(v)
+}
+
+fn count_chars(s: &str) -> u64 {
+    s.chars().count() as u64
+}
+
+fn parse_message(i: usize, v: &Value) -> Result<Message<'_>, RequestError> {
+    let obj = v.as_object().ok_or(RequestError::MessageNotObject(i))?;
+    let role = Role::parse(obj.get("role").and_then(Value::as_str));
+    let mut msg = Message { role, text: Vec::new(), chars: 0, images: 0, other_parts: 0, tool_calls: 0 };
+    match obj.get("content") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => {
+            msg.chars += count_chars(s);
+            msg.text.push(s.as_str());
+        }
+        Some(Value::Array(parts)) => {
+            for part in parts {
+                match part.get("type").and_then(Value::as_str) {
+                    Some("text") | Some("input_text") => {
+                        if let Some(s) = part.get("text").and_then(Value::as_str) {
+                            msg.chars += count_chars(s);
+                            msg.text.push(s);
+                        }
+                    }
+                    Some("image_url") | Some("image") | Some("input_image") => msg.images += 1,
+                    _ => {
+                        // A bare string part is tolerated as text; anything else is counted.
+                        if let Some(s) = part.as_str() {
+                            msg.chars += count_chars(s);
+                            msg.text.push(s);
+                        } else {
+                            msg.other_parts += 1;
+                        }
+                    }
+                }
+            }
+        }
+        Some(_) => return Err(RequestError::BadContent(i)),
+    }
+    if let Some(Value::Array(calls)) = obj.get("tool_calls") {
+        msg.tool_calls = u32::try_from(calls.len()).unwrap_or(u32::MAX);
+    }
+    Ok(msg)
+}
+
+impl<'a> TryFrom<&'a Value> for ChatRequest<'a> {
+    type Error = RequestError;
+
+    fn try_from(v: &'a Value) -> Result<Self, Self::Error> {
+        let obj = v.as_object().ok_or(RequestError::NotObject)?;
+        let model = match obj.get("model") {
+            None => return Err(RequestError::MissingModel),
+            Some(Value::String(s)) if !s.trim().is_empty() => s.as_str(),
+            Some(_) => return Err(RequestError::BadModel),
+        };
+        let messages = match obj.get("messages") {
+            None => return Err(RequestError::MissingMessages),
+            Some(Value::Array(a)) => a
+                .iter()
+                .enumerate()
+                .map(|(i, m)| parse_message(i, m))
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(_) => return Err(RequestError::MessagesNotArray),
+        };
+        let stream = match obj.get("stream") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => return Err(RequestError::BadStream),
+        };
+        let include_usage = obj
+            .get("stream_options")
+            .and_then(|o| o.get("include_usage"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let max_tokens = obj
+            .get("max_completion_tokens")
+            .and_then(Value::as_u64)
+            .or_else(|| obj.get("max_tokens").and_then(Value::as_u64));
+        let response_format = obj
+            .get("response_format")
+            .and_then(|r| r.get("type"))
+            .and_then(Value::as_str);
+        let tools = match obj.get("tools") {
+            Some(Value::Array(a)) => u32::try_from(a.len()).unwrap_or(u32::MAX),
+            _ => 0,
+        } + match obj.get("functions") {
+            Some(Value::Array(a)) => u32::try_from(a.len()).unwrap_or(u32::MAX),
+            _ => 0,
+        };
+        Ok(ChatRequest { model, messages, stream, include_usage, max_tokens, response_format, tools })
+    }
+}
+
+/// Edit a parsed request body: set `model` (when given) and, for streaming requests, force
+/// `stream_options.include_usage = true`. Returns the new body, or `None` when nothing changed.
+pub fn rewrite(body: &mut Value, model: Option<&str>, force_include_usage: bool) -> Option<Vec<u8>> {
+    let obj = body.as_object_mut()?;
+    let mut changed = false;
+    if let Some(m) = model {
+        if obj.get("model").and_then(Value::as_str) != Some(m) {
+            obj.insert("model".to_string(), Value::String(m.to_string()));
+            changed = true;
+        }
+    }
+    if force_include_usage {
+        let opts = obj
+            .entry("stream_options")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !opts.is_object() {
+            *opts = Value::Object(Map::new());
+        }
+        if let Some(o) = opts.as_object_mut() {
+            if o.get("include_usage").and_then(Value::as_bool) != Some(true) {
+                o.insert("include_usage".to_string(), Value::Bool(true));
+                changed = true;
+            }
+        }
+    }
+    if !changed {
+        return None;
+    }
+    serde_json::to_vec(body).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    use super::*;
+
+    fn parse(s: &str) -> Result<Value, RequestError> {
+        parse_body(s.as_bytes())
+    }
+
+    #[test]
+    fn parses_string_and_part_contents() {
+        let v = parse(r#"{"model":"auto","messages":[
+            {"role":"system","content":"be brief"},
+            {"role":"user","content":[{"type":"text","text":"héllo"},{"type":"image_url","image_url":{"url":"data:x"}},{"type":"input_audio","input_audio":{}}]},
+            {"role":"assistant","content":null,"tool_calls":[{"id":"1"}]},
+            {"role":"wizard","content":"?"}],
+            "stream":true,"max_tokens":50,"response_format":{"type":"json_object"},"tools":[{},{}]}"#).unwrap();
+        let r = ChatRequest::try_from(&v).unwrap();
+        assert_eq!(r.model, "auto");
+        assert_eq!(r.messages.len(), 4);
+        assert_eq!(r.messages[0].role, Role::System);
+        assert_eq!(r.messages[1].text, vec!["héllo"]);
+        assert_eq!(r.messages[1].chars, 5);
+        assert_eq!(r.messages[1].images, 1);
+        assert_eq!(r.messages[1].other_parts, 1);
+        assert_eq!(r.messages[2].tool_calls, 1);
+        assert_eq!(r.messages[3].role, Role::Other);
+        assert!(r.stream);
+        assert!(!r.include_usage);
+        assert_eq!(r.max_tokens, Some(50));
+        assert_eq!(r.response_format, Some("json_object"));
+        assert_eq!(r.tools, 2);
+        // ceil(8/4)+4 + ceil(5/4)+4 + 0+4 + ceil(1/4)+4
+        assert_eq!(r.estimated_input_tokens(), 6 + 6 + 4 + 5);
+    }
+
+    #[test]
+    fn errors_are_specific() {
+        let cases = [
+            ("{", "invalid_json"),
+            ("[1]", "not_object"),
+            (r#"{"messages":[]}"#, "bad_model"),
+            (r#"{"model":3,"messages":[]}"#, "bad_model"),
+            (r#"{"model":"","messages":[]}"#, "bad_model"),
+            (r#"{"model":"auto"}"#, "bad_messages"),
+            (r#"{"model":"auto","messages":"hi"}"#, "bad_messages"),
+            (r#"{"model":"auto","messages":[1]}"#, "bad_messages"),
+            (r#"{"model":"auto","messages":[{"role":"user","content":5}]}"#, "bad_messages"),
+            (r#"{"model":"auto","messages":[],"stream":"yes"}"#, "bad_stream"),
+        ];
+        for (body, kind) in cases {
+            let err = parse(body).and_then(|v| ChatRequest::try_from(&v).map(|_| ()));
+            assert_eq!(err.unwrap_err().kind(), kind, "{body}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_and_deep_nesting_are_errors() {
+        assert_eq!(parse_body(b"{\"model\":\"\xff\"}").unwrap_err().kind(), "invalid_json");
+        let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+        assert_eq!(parse(&deep).unwrap_err(), RequestError::TooDeep);
+        let very_deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(parse(&very_deep).unwrap_err(), RequestError::TooDeep);
+    }
+
+    #[test]
+    fn rewrite_sets_model_and_usage_keeping_other_fields_in_order() {
+        let mut v = parse(r#"{"model":"auto","temperature":0.2,"messages":[],"stream":true,"x_custom":{"a":1}}"#).unwrap();
+        let out = rewrite(&mut v, Some("gpt-5-nano"), true).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"model":"gpt-5-nano","temperature":0.2,"messages":[],"stream":true,"x_custom":{"a":1},"stream_options":{"include_usage":true}}"#
+        );
+    }
+
+    #[test]
+    fn rewrite_is_none_when_nothing_changes() {
+        let mut v = parse(r#"{"model":"gpt-4o","messages":[]}"#).unwrap();
+        assert!(rewrite(&mut v, Some("gpt-4o"), false).is_none());
+        let mut v = parse(r#"{"model":"gpt-4o","messages":[],"stream_options":{"include_usage":true}}"#).unwrap();
+        assert!(rewrite(&mut v, None, true).is_none());
+        let mut v = parse(r#"{"model":"gpt-4o","messages":[],"stream_options":"bogus"}"#).unwrap();
+        let out = rewrite(&mut v, None, true).unwrap();
+        assert!(String::from_utf8(out).unwrap().ends_with(r#""stream_options":{"include_usage":true}}"#));
+    }
+}

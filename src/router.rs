@@ -1,0 +1,183 @@
+//! The router: a validated configuration plus a classifier, shared by all requests of a VM.
+
+use std::cell::RefCell;
+use std::collections::HashSet;
+
+use sha2::{Digest, Sha256};
+
+use crate::classifier::{self, Classifier, ClassifierError};
+use crate::config::{Config, ConfigError};
+use crate::features;
+use crate::policy::{self, Decision, Facts};
+use crate::request::{ChatRequest, RequestError};
+
+/// Errors building a router.
+#[derive(Debug, thiserror::Error)]
+pub enum RouterError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The classifier could not be built.
+    #[error("classifier: {0}")]
+    Classifier(#[from] ClassifierError),
+}
+
+/// Label value for a missing customer.
+pub const CUSTOMER_UNKNOWN: &str = "unknown";
+/// Label value for customers beyond the cap.
+pub const CUSTOMER_OTHER: &str = "other";
+/// Longest label value kept (longer ones are cut).
+pub const MAX_LABEL_LEN: usize = 64;
+
+/// Make a string safe as a label value encoded in an Envoy stat name: only ASCII letters,
+/// digits, `-`, `_`, `:` and `.` are kept (others become `_`), at most [`MAX_LABEL_LEN`]
+/// characters, never empty.
+pub fn sanitize_label(value: &str) -> String {
+    let mut out: String = value
+        .chars()
+        .take(MAX_LABEL_LEN)
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.') { c } else { '_' })
+        .collect();
+    if out.is_empty() {
+        out.push('_');
+    }
+    out
+}
+
+/// Configuration, classifier and per-VM state (the customer label set).
+pub struct Router {
+    /// The validated configuration.
+    pub config: Config,
+    classifier: Box<dyn Classifier>,
+    rule_headers: Vec<String>,
+    customers: RefCell<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router").field("classifier", &self.classifier.name()).finish_non_exhaustive()
+    }
+}
+
+impl Router {
+    /// Build from configuration JSON, loading the configured classifier.
+    pub fn from_json(bytes: &[u8]) -> Result<Router, RouterError> {
+        let config = Config::from_json(bytes)?;
+        let classifier = classifier::build(config.classifier)?;
+        Ok(Router::new(config, classifier))
+    }
+
+    /// Build from parts.
+    pub fn new(config: Config, classifier: Box<dyn Classifier>) -> Router {
+        let rule_headers = policy::rule_headers(&config);
+        Router { config, classifier, rule_headers, customers: RefCell::new(HashSet::new()) }
+    }
+
+    /// Name of the classifier in use.
+    pub fn classifier_name(&self) -> &'static str {
+        self.classifier.name()
+    }
+
+    /// Request headers the rules read (lowercase).
+    pub fn rule_headers(&self) -> &[String] {
+        &self.rule_headers
+    }
+
+    /// Score a request with the classifier (features + inference).
+    pub fn score(&self, req: &ChatRequest<'_>) -> Result<f32, ClassifierError> {
+        let f = features::extract(req, self.config.max_inspect_chars);
+        self.classifier.score(f.as_slice())
+    }
+
+    /// Decide a tier for a parsed request with the given rule headers.
+    pub fn decide(&self, req: &ChatRequest<'_>, headers: Vec<(String, String)>) -> Decision {
+        let facts = Facts {
+            headers,
+            input_tokens: req.estimated_input_tokens(),
+            messages: req.messages.len() as u64,
+            has_tools: req.tools > 0,
+            has_response_format: req.response_format.is_some(),
+        };
+        policy::decide(&self.config, &facts, || self.score(req))
+    }
+
+    /// Parse a body and decide, as the CLI does (no headers).
+    pub fn decide_body(&self, body: &[u8]) -> Result<Decision, RequestError> {
+        let v = crate::request::parse_body(body)?;
+        let req = ChatRequest::try_from(&v)?;
+        Ok(self.decide(&req, Vec::new()))
+    }
+
+    /// The customer label for a header value: hashed if configured, sanitized, and capped.
+    /// Returns the label and whether the cap folded it into `other`.
+    pub fn customer_label(&self, raw: Option<&str>) -> (String, bool) {
+        let Some(cfg) = &self.config.customer else {
+            return (CUSTOMER_UNKNOWN.to_string(), false);
+        };
+        let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+            return (CUSTOMER_UNKNOWN.to_string(), false);
+        };
+        let value = if cfg.hash {
+            let digest = Sha256::digest(raw.as_bytes());
+            digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+        } else {
+            sanitize_label(raw)
+        };
+        let mut seen = self.customers.borrow_mut();
+        if seen.contains(&value) {
+            return (value, false);
+        }
+        if seen.len() < cfg.max_distinct {
+            seen.insert(value.clone());
+            return (value, false);
+        }
+        (CUSTOMER_OTHER.to_string(), true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    use super::*;
+    use crate::classifier::HeuristicClassifier;
+    use crate::config::DEFAULT_CONFIG_JSON;
+
+    fn router(max: usize, hash: bool) -> Router {
+        let mut v: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON).unwrap();
+        v["customer"] = serde_json::json!({"header": "x-customer-id", "hash": hash, "max_distinct": max});
+        let c = Config::from_json(v.to_string().as_bytes()).unwrap();
+        Router::new(c, Box::new(HeuristicClassifier::default()))
+    }
+
+    #[test]
+    fn sanitizes_labels() {
+        assert_eq!(sanitize_label("claude-sonnet-4.6"), "claude-sonnet-4.6");
+        assert_eq!(sanitize_label("a;b=c d/é"), "a_b_c_d__");
+        assert_eq!(sanitize_label(""), "_");
+        assert_eq!(sanitize_label(&"x".repeat(200)).len(), MAX_LABEL_LEN);
+    }
+
+    #[test]
+    fn customer_cardinality_is_capped() {
+        let r = router(3, false);
+        for i in 0..3 {
+            assert_eq!(r.customer_label(Some(&format!("c{i}"))), (format!("c{i}"), false));
+        }
+        assert_eq!(r.customer_label(Some("c4")), ("other".to_string(), true));
+        assert_eq!(r.customer_label(Some("c1")), ("c1".to_string(), false));
+        assert_eq!(r.customer_label(None), ("unknown".to_string(), false));
+        for i in 0..10_000 {
+            r.customer_label(Some(&format!("many{i}")));
+        }
+        assert_eq!(r.customers.borrow().len(), 3);
+    }
+
+    #[test]
+    fn customer_hashing_hides_the_value() {
+        let r = router(10, true);
+        let (label, _) = r.customer_label(Some("sk-secret-key"));
+        assert_eq!(label.len(), 16);
+        assert!(!label.contains("secret"));
+        assert_eq!(r.customer_label(Some("sk-secret-key")).0, label);
+    }
+}

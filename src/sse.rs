@@ -1,0 +1,1101 @@
+//! Incremental scanner that extracts usage accounting from a streamed
+//! (Server-Sent Events) OpenAI chat completion.
+//!
+//! Bytes are fed with [`SseScanner::push`] exactly as they arrive, split
+//! anywhere (mid-line, mid-UTF-8 sequence, between `\r` and `\n`), and
+//! [`SseScanner::finish`] is called at the end of the stream.
+//!
+//! # Parsing
+//!
+//! Lines and events follow the WHATWG "event stream interpretation" rules:
+//!
+//! - a line ends with CRLF, LF or CR; a CR at the end of one chunk followed
+//!   by an LF at the start of the next is a single line end;
+//! - a line starting with `:` is a comment and is ignored;
+//! - `data:value` (or `data: value`, one leading space removed; or a bare
+//!   `data`, an empty value) appends to the event's data, several data lines
+//!   being joined with `\n`;
+//! - every other field (`event`, `id`, `retry`, unknown names) is ignored;
+//! - a blank line dispatches the event if it has data;
+//! - a single UTF-8 byte order mark at the very start of the stream is skipped.
+//!
+//! Unlike WHATWG (which discards an unterminated last event),
+//! [`SseScanner::finish`] treats the stream end as the end of the current
+//! line and dispatches any pending data, so a stream missing its final blank
+//! line still yields its usage, while a stream cut in the middle of a JSON
+//! payload yields a bad event.
+//!
+//! # What is extracted
+//!
+//! Each dispatched event whose data is `[DONE]` sets [`SseScanner::saw_done`].
+//! Any other data is parsed as JSON; data that is not valid JSON or not a JSON
+//! object is counted in [`SseScanner::bad_events`], never an error. From each
+//! object the scanner takes:
+//!
+//! - `model`: the first non-empty top-level `model` string of the stream;
+//! - `choices[0].finish_reason`: the last non-null string seen;
+//! - `usage`: when it is present and not `null`, it is validated like a
+//!   non-streaming body ([`crate::usage`]) and replaces the previous usage.
+//!   An invalid usage object (e.g. a negative count) is counted as a bad
+//!   event and clears the usage: the last reported usage is the one that
+//!   counts, and if it is unusable the stream's usage is unknown.
+//!
+//! # Cost
+//!
+//! Memory is bounded: the only buffer holds the pending event's data, at most
+//! `max_event_bytes` bytes (capacity included). An event whose data would
+//! exceed it is dropped as soon as the limit is crossed and counted in
+//! [`SseScanner::oversized_events`]; later events are unaffected. Non-data
+//! lines (comments, `id`, ...) are skipped without buffering whatever their
+//! length. Line scanning works on whole runs of bytes, not byte by byte, and
+//! payloads are parsed with a borrowing visitor that skips everything except
+//! `model`, `choices[0].finish_reason` and `usage`, so content deltas cost no
+//! allocation.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+use crate::usage::{usage_from_usage_object, Usage};
+
+/// The only field name the scanner keeps.
+const DATA: &[u8] = b"data";
+/// UTF-8 byte order mark.
+const BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
+/// Smallest capacity allocated for the event buffer.
+const MIN_CAPACITY: usize = 256;
+
+/// Where the scanner is within the current line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    /// At the start of the line, or the first `n` bytes of the line are a
+    /// prefix of `data` (`Name(0)` is the start of the line).
+    Name(u8),
+    /// Just after `data:`: one space here is dropped.
+    ValueStart,
+    /// Inside a data value: bytes go to the event buffer.
+    Value,
+    /// The rest of the line is ignored (comment, other field, oversized).
+    Skip,
+}
+
+/// Progress through a possible byte order mark at the start of the stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bom {
+    /// The stream so far consists of the first `n` bytes of a BOM.
+    Matched(u8),
+    /// Past the start of the stream.
+    Done,
+}
+
+/// Incremental SSE scanner collecting the usage, model, finish reason and
+/// stream statistics of a streamed chat completion.
+#[derive(Debug, Clone)]
+pub struct SseScanner {
+    max_event_bytes: usize,
+    line: Line,
+    /// The last byte was a CR ending a line: an LF right after it is part of
+    /// the same line end.
+    after_cr: bool,
+    bom: Bom,
+    /// Data of the pending event (data lines joined with `\n`).
+    data: Vec<u8>,
+    /// The pending event has at least one data field.
+    has_data: bool,
+    /// The pending event went over `max_event_bytes` and is being dropped.
+    oversized: bool,
+    usage: Option<Usage>,
+    model: Option<String>,
+    finish_reason: Option<String>,
+    saw_done: bool,
+    events: u64,
+    bad_events: u64,
+    oversized_events: u64,
+}
+
+impl SseScanner {
+    /// Creates a scanner that drops (and counts) any event whose data is
+    /// longer than `max_event_bytes` instead of buffering it.
+    pub fn new(max_event_bytes: usize) -> Self {
+        SseScanner {
+            max_event_bytes,
+            line: Line::Name(0),
+            after_cr: false,
+            bom: Bom::Matched(0),
+            data: Vec::new(),
+            has_data: false,
+            oversized: false,
+            usage: None,
+            model: None,
+            finish_reason: None,
+            saw_done: false,
+            events: 0,
+            bad_events: 0,
+            oversized_events: 0,
+        }
+    }
+
+    /// Feeds the next bytes of the stream; chunk boundaries may fall anywhere.
+    pub fn push(&mut self, chunk: &[u8]) {
+        let mut rest = self.skip_bom(chunk);
+        while let Some((&byte, tail)) = rest.split_first() {
+            if std::mem::take(&mut self.after_cr) && byte == b'\n' {
+                rest = tail;
+                continue;
+            }
+            match self.line {
+                Line::Value | Line::Skip => {
+                    let end = rest
+                        .iter()
+                        .position(|&b| b == b'\n' || b == b'\r')
+                        .unwrap_or(rest.len());
+                    let (segment, after) = rest.split_at_checked(end).unwrap_or((rest, &[]));
+                    if self.line == Line::Value {
+                        self.append(segment);
+                    }
+                    rest = match after.split_first() {
+                        Some((&eol, tail)) => {
+                            self.end_line(eol == b'\r');
+                            tail
+                        }
+                        None => after,
+                    };
+                }
+                Line::ValueStart => {
+                    // The byte is processed again in `Value` unless it is the
+                    // one optional space.
+                    self.line = Line::Value;
+                    if byte == b' ' {
+                        rest = tail;
+                    }
+                }
+                Line::Name(n) => {
+                    rest = tail;
+                    match byte {
+                        b'\n' | b'\r' => self.end_line(byte == b'\r'),
+                        b':' if usize::from(n) == DATA.len() => self.start_data_field(),
+                        // A comment (n == 0) or a field other than `data`.
+                        b':' => self.line = Line::Skip,
+                        _ if DATA.get(usize::from(n)) == Some(&byte) => {
+                            self.line = Line::Name(n.saturating_add(1));
+                        }
+                        _ => self.line = Line::Skip,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the stream: an unterminated last line is treated as complete and
+    /// a pending event with data is dispatched. The scanner can then be fed
+    /// again as if a new stream started (results accumulate).
+    pub fn finish(&mut self) {
+        if self.line != Line::Name(0) {
+            self.end_line(false);
+        }
+        self.dispatch();
+        self.after_cr = false;
+    }
+
+    /// Usage of the last data event whose JSON has a non-null `usage`
+    /// object; `None` if there was none or the last one was invalid.
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    /// Top-level `model` of the first data event that has a non-empty one.
+    pub fn model(&self) -> Option<&str> {
+        self.model.as_deref()
+    }
+
+    /// Whether a `data: [DONE]` event was seen.
+    pub fn saw_done(&self) -> bool {
+        self.saw_done
+    }
+
+    /// Number of dispatched events with data, including `[DONE]`, bad and
+    /// oversized ones.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Number of events whose data was not a JSON object, or whose `usage`
+    /// object was invalid.
+    pub fn bad_events(&self) -> u64 {
+        self.bad_events
+    }
+
+    /// Number of events dropped because their data exceeded `max_event_bytes`.
+    pub fn oversized_events(&self) -> u64 {
+        self.oversized_events
+    }
+
+    /// Last non-null `choices[0].finish_reason` seen.
+    pub fn finish_reason(&self) -> Option<&str> {
+        self.finish_reason.as_deref()
+    }
+
+    /// Drops a UTF-8 BOM at the very start of the stream, possibly split over
+    /// several chunks.
+    fn skip_bom<'c>(&mut self, mut chunk: &'c [u8]) -> &'c [u8] {
+        while let Bom::Matched(n) = self.bom {
+            let Some((&byte, tail)) = chunk.split_first() else {
+                break;
+            };
+            if BOM.get(usize::from(n)) == Some(&byte) {
+                chunk = tail;
+                self.bom = if usize::from(n) + 1 == BOM.len() {
+                    Bom::Done
+                } else {
+                    Bom::Matched(n.saturating_add(1))
+                };
+            } else {
+                if n > 0 {
+                    // The partial BOM bytes began a line that is not a field
+                    // we keep.
+                    self.line = Line::Skip;
+                }
+                self.bom = Bom::Done;
+            }
+        }
+        chunk
+    }
+
+    fn end_line(&mut self, cr: bool) {
+        self.after_cr = cr;
+        match self.line {
+            Line::Name(0) => self.dispatch(),
+            // `data` alone on its line: a data field with an empty value.
+            Line::Name(n) if usize::from(n) == DATA.len() => self.start_data_field(),
+            _ => {}
+        }
+        self.line = Line::Name(0);
+    }
+
+    fn start_data_field(&mut self) {
+        if self.has_data {
+            self.append(b"\n");
+        }
+        self.has_data = true;
+        self.line = if self.oversized {
+            Line::Skip
+        } else {
+            Line::ValueStart
+        };
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        if self.oversized || bytes.is_empty() {
+            return;
+        }
+        let needed = self.data.len().saturating_add(bytes.len());
+        if needed > self.max_event_bytes {
+            self.oversized = true;
+            self.data.clear();
+            return;
+        }
+        if needed > self.data.capacity() {
+            // Grow geometrically, but never past the limit.
+            let target = needed
+                .max(self.data.capacity().saturating_mul(2))
+                .max(MIN_CAPACITY)
+                .min(self.max_event_bytes);
+            self.data
+                .reserve_exact(target.saturating_sub(self.data.len()));
+        }
+        self.data.extend_from_slice(bytes);
+    }
+
+    fn dispatch(&mut self) {
+        if !self.has_data && !self.oversized {
+            return;
+        }
+        self.events = self.events.saturating_add(1);
+        if self.oversized {
+            self.oversized_events = self.oversized_events.saturating_add(1);
+        } else {
+            let data = std::mem::take(&mut self.data);
+            self.handle_payload(&data);
+            self.data = data;
+        }
+        self.data.clear();
+        self.has_data = false;
+        self.oversized = false;
+    }
+
+    fn handle_payload(&mut self, data: &[u8]) {
+        if data.trim_ascii() == b"[DONE]" {
+            self.saw_done = true;
+            return;
+        }
+        let fields = match serde_json::from_slice::<Chunk<'_>>(data) {
+            Ok(Chunk::Object(fields)) => fields,
+            Ok(Chunk::NotObject) | Err(_) => {
+                self.bad_events = self.bad_events.saturating_add(1);
+                return;
+            }
+        };
+        if self.model.is_none() {
+            if let Some(model) = fields.model.filter(|m| !m.is_empty()) {
+                self.model = Some(model.into_owned());
+            }
+        }
+        if let Some(reason) = fields.finish_reason {
+            if self.finish_reason.as_deref() != Some(reason.as_ref()) {
+                self.finish_reason = Some(reason.into_owned());
+            }
+        }
+        if let Some(usage) = fields.usage {
+            match usage_from_usage_object(&usage) {
+                Ok(usage) => self.usage = Some(usage),
+                Err(_) => {
+                    self.usage = None;
+                    self.bad_events = self.bad_events.saturating_add(1);
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Borrowing, lenient JSON views: they validate the whole payload but keep only
+// what the scanner needs, tolerating any type for every member.
+
+/// The parts of one chunk object the scanner uses.
+#[derive(Debug, Default)]
+struct ChunkFields<'a> {
+    model: Option<Cow<'a, str>>,
+    finish_reason: Option<Cow<'a, str>>,
+    /// `usage`, absent when missing or `null`.
+    usage: Option<Value>,
+}
+
+/// A parsed event payload.
+#[derive(Debug, Default)]
+enum Chunk<'a> {
+    Object(ChunkFields<'a>),
+    #[default]
+    NotObject,
+}
+
+/// A string, or `None` for any other JSON value.
+#[derive(Debug, Default)]
+struct LenientStr<'a>(Option<Cow<'a, str>>);
+
+/// `finish_reason` of the first element of a `choices` array.
+#[derive(Debug, Default)]
+struct FirstChoice<'a>(Option<Cow<'a, str>>);
+
+/// Object keys the scanner looks at.
+enum Key {
+    Model,
+    Choices,
+    Usage,
+    FinishReason,
+    Other,
+}
+
+/// Visitor methods mapping every non-string scalar to the default value.
+macro_rules! default_for_scalars {
+    () => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+    };
+}
+
+fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+    Ok(())
+}
+
+struct KeyVisitor;
+
+impl Visitor<'_> for KeyVisitor {
+    type Value = Key;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
+        Ok(match v {
+            "model" => Key::Model,
+            "choices" => Key::Choices,
+            "usage" => Key::Usage,
+            "finish_reason" => Key::FinishReason,
+            _ => Key::Other,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+struct LenientStrVisitor;
+
+impl<'de> Visitor<'de> for LenientStrVisitor {
+    type Value = LenientStr<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any json value")
+    }
+
+    default_for_scalars!();
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(LenientStr(Some(Cow::Borrowed(v))))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(LenientStr(Some(Cow::Owned(v.to_owned()))))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(LenientStr(Some(Cow::Owned(v))))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        drain_seq(seq)?;
+        Ok(LenientStr(None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        drain_map(map)?;
+        Ok(LenientStr(None))
+    }
+}
+
+impl<'de> Deserialize<'de> for LenientStr<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LenientStrVisitor)
+    }
+}
+
+/// Reads `finish_reason` out of one choice object (anything else: `None`).
+struct ChoiceVisitor;
+
+impl<'de> Visitor<'de> for ChoiceVisitor {
+    type Value = FirstChoice<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any json value")
+    }
+
+    default_for_scalars!();
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(FirstChoice(None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        drain_seq(seq)?;
+        Ok(FirstChoice(None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut reason = None;
+        while let Some(key) = map.next_key::<Key>()? {
+            if let Key::FinishReason = key {
+                reason = map.next_value::<LenientStr<'de>>()?.0;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(FirstChoice(reason))
+    }
+}
+
+/// A newtype so a choice object is deserialized with [`ChoiceVisitor`].
+struct Choice<'a>(FirstChoice<'a>);
+
+impl<'de> Deserialize<'de> for Choice<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ChoiceVisitor).map(Choice)
+    }
+}
+
+/// Reads the first element of `choices` (anything but an array: `None`).
+struct ChoicesVisitor;
+
+impl<'de> Visitor<'de> for ChoicesVisitor {
+    type Value = FirstChoice<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any json value")
+    }
+
+    default_for_scalars!();
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(FirstChoice(None))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let first = seq.next_element::<Choice<'de>>()?;
+        drain_seq(seq)?;
+        Ok(first.map(|c| c.0).unwrap_or_default())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        drain_map(map)?;
+        Ok(FirstChoice(None))
+    }
+}
+
+impl<'de> Deserialize<'de> for FirstChoice<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ChoicesVisitor)
+    }
+}
+
+struct ChunkVisitor;
+
+impl<'de> Visitor<'de> for ChunkVisitor {
+    type Value = Chunk<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any json value")
+    }
+
+    default_for_scalars!();
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Chunk::NotObject)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        drain_seq(seq)?;
+        Ok(Chunk::NotObject)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut fields = ChunkFields::default();
+        while let Some(key) = map.next_key::<Key>()? {
+            match key {
+                Key::Model => fields.model = map.next_value::<LenientStr<'de>>()?.0,
+                Key::Choices => fields.finish_reason = map.next_value::<FirstChoice<'de>>()?.0,
+                Key::Usage => fields.usage = map.next_value::<Option<Value>>()?,
+                Key::FinishReason | Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Chunk::Object(fields))
+    }
+}
+
+impl<'de> Deserialize<'de> for Chunk<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ChunkVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
+
+    use super::*;
+
+    const MAX: usize = 64 * 1024;
+
+    const ROLE: &str = r#"{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion.chunk","created":1741569952,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_f9f4fb6dbf","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null}"#;
+    const FINISH: &str = r#"{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion.chunk","created":1741569952,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_f9f4fb6dbf","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}"#;
+    const USAGE: &str = r#"{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion.chunk","created":1741569952,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_f9f4fb6dbf","choices":[],"usage":{"prompt_tokens":1219,"completion_tokens":10,"total_tokens":1229,"prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}"#;
+
+    const EXPECTED_USAGE: Usage = Usage {
+        prompt_tokens: 1219,
+        completion_tokens: 10,
+        cached_tokens: 1024,
+    };
+
+    /// A content delta chunk; `text` is already JSON-escaped.
+    fn content(text: &str) -> String {
+        format!(
+            r#"{{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion.chunk","created":1741569952,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_f9f4fb6dbf","choices":[{{"index":0,"delta":{{"content":"{text}"}},"logprobs":null,"finish_reason":null}}],"usage":null}}"#
+        )
+    }
+
+    /// Payloads of a realistic OpenAI stream with `stream_options.include_usage`.
+    fn payloads() -> Vec<String> {
+        vec![
+            ROLE.to_string(),
+            content("Hello"),
+            content(" w\u{f6}rld \u{1f30d}"),
+            content(r#" \"usage\": {\"prompt_tokens\": 1}, \"finish_reason\": \"length\""#),
+            content(r"line\nbreak\r\ndata: [DONE]\n\n"),
+            content(r#": \u00e9\ud83c\udf0d"#),
+            FINISH.to_string(),
+            USAGE.to_string(),
+            "[DONE]".to_string(),
+        ]
+    }
+
+    fn stream_with(payloads: &[String], eol: &str) -> Vec<u8> {
+        let mut s = String::new();
+        for p in payloads {
+            s.push_str("data: ");
+            s.push_str(p);
+            s.push_str(eol);
+            s.push_str(eol);
+        }
+        s.into_bytes()
+    }
+
+    fn stream(eol: &str) -> Vec<u8> {
+        stream_with(&payloads(), eol)
+    }
+
+    #[derive(Debug, PartialEq)]
+    struct Outcome {
+        usage: Option<Usage>,
+        model: Option<String>,
+        finish_reason: Option<String>,
+        saw_done: bool,
+        events: u64,
+        bad: u64,
+        oversized: u64,
+    }
+
+    fn outcome(s: &SseScanner) -> Outcome {
+        Outcome {
+            usage: s.usage(),
+            model: s.model().map(str::to_string),
+            finish_reason: s.finish_reason().map(str::to_string),
+            saw_done: s.saw_done(),
+            events: s.events(),
+            bad: s.bad_events(),
+            oversized: s.oversized_events(),
+        }
+    }
+
+    fn scan<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, max: usize) -> Outcome {
+        let mut s = SseScanner::new(max);
+        for c in chunks {
+            s.push(c);
+            assert!(s.data.capacity() <= max, "buffer grew past the limit");
+        }
+        s.finish();
+        outcome(&s)
+    }
+
+    fn expected_full() -> Outcome {
+        Outcome {
+            usage: Some(EXPECTED_USAGE),
+            model: Some("gpt-4o-2024-08-06".into()),
+            finish_reason: Some("stop".into()),
+            saw_done: true,
+            events: 9,
+            bad: 0,
+            oversized: 0,
+        }
+    }
+
+    /// Feeds `bytes` whole, split in two at every boundary, one byte at a
+    /// time, and in pseudo-random pieces; every way must give `expected`.
+    fn check_every_split(bytes: &[u8], max: usize, expected: &Outcome) {
+        assert_eq!(&scan([bytes], max), expected, "whole");
+        for i in 0..=bytes.len() {
+            let (a, b) = bytes.split_at(i);
+            assert_eq!(&scan([a, b], max), expected, "split at {i}");
+        }
+        assert_eq!(&scan(bytes.chunks(1), max), expected, "byte by byte");
+        let mut seed = 0x2545_f491_u32;
+        for round in 0..50 {
+            let mut chunks = Vec::new();
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                let n = ((seed >> 16) as usize % 97 + 1).min(rest.len());
+                let (a, b) = rest.split_at(n);
+                chunks.push(a);
+                rest = b;
+            }
+            assert_eq!(&scan(chunks, max), expected, "random round {round}");
+        }
+    }
+
+    #[test]
+    fn openai_stream_lf() {
+        check_every_split(&stream("\n"), MAX, &expected_full());
+    }
+
+    #[test]
+    fn openai_stream_crlf() {
+        check_every_split(&stream("\r\n"), MAX, &expected_full());
+    }
+
+    #[test]
+    fn openai_stream_cr() {
+        check_every_split(&stream("\r"), MAX, &expected_full());
+    }
+
+    #[test]
+    fn openai_stream_mixed_line_ends() {
+        let mut s = String::new();
+        for (i, p) in payloads().iter().enumerate() {
+            let (a, b) = [("\n", "\r\n"), ("\n", "\r"), ("\r\n", "\r"), ("\r", "\r")][i % 4];
+            s.push_str(&format!("data: {p}{a}{b}"));
+        }
+        check_every_split(s.as_bytes(), MAX, &expected_full());
+    }
+
+    #[test]
+    fn comments_and_other_fields_interleaved() {
+        let mut s = String::from(": this is a comment\n:\n\n");
+        for (i, p) in payloads().iter().enumerate() {
+            s.push_str(&format!(
+                "event: message\nid: {i}\n: keep-alive\nretry: 1000\ndata: {p}\nunknown: x\n:{p}\n\n: ping\n\n"
+            ));
+        }
+        s.push_str("event: end\nid: 99\n\n");
+        check_every_split(s.as_bytes(), MAX, &expected_full());
+    }
+
+    #[test]
+    fn missing_done() {
+        let mut p = payloads();
+        p.pop();
+        let expected = Outcome {
+            saw_done: false,
+            events: 8,
+            ..expected_full()
+        };
+        check_every_split(&stream_with(&p, "\n"), MAX, &expected);
+    }
+
+    #[test]
+    fn missing_final_blank_line_is_dispatched_by_finish() {
+        let mut p = payloads();
+        p.pop();
+        let mut bytes = stream_with(&p, "\n");
+        bytes.pop(); // ends with one "\n"
+        let expected = Outcome {
+            saw_done: false,
+            events: 8,
+            ..expected_full()
+        };
+        check_every_split(&bytes, MAX, &expected);
+        bytes.pop(); // no line end at all
+        check_every_split(&bytes, MAX, &expected);
+    }
+
+    #[test]
+    fn stream_cut_mid_event() {
+        let mut p = payloads();
+        p.truncate(8); // up to and including the usage chunk
+        let bytes = stream_with(&p, "\n");
+        let cut = bytes.len() - 40; // inside the usage JSON
+        let bytes = &bytes[..cut];
+        let expected = Outcome {
+            usage: None,
+            saw_done: false,
+            events: 8,
+            bad: 1,
+            ..expected_full()
+        };
+        check_every_split(bytes, MAX, &expected);
+
+        // Without finish() the partial event is simply pending.
+        let mut s = SseScanner::new(MAX);
+        s.push(bytes);
+        assert_eq!(s.usage(), None);
+        assert_eq!(s.events(), 7);
+        assert_eq!(s.bad_events(), 0);
+    }
+
+    #[test]
+    fn stream_cut_between_events_keeps_earlier_results() {
+        let mut p = payloads();
+        p.truncate(4);
+        let expected = Outcome {
+            usage: None,
+            model: Some("gpt-4o-2024-08-06".into()),
+            finish_reason: None,
+            saw_done: false,
+            events: 4,
+            bad: 0,
+            oversized: 0,
+        };
+        check_every_split(&stream_with(&p, "\r\n"), MAX, &expected);
+    }
+
+    #[test]
+    fn oversized_event_skipped_later_events_parse() {
+        let big = content(&"x".repeat(3000));
+        let mut p = payloads();
+        p.insert(3, big.clone());
+        let max = 1024;
+        let expected = Outcome {
+            events: 10,
+            oversized: 1,
+            ..expected_full()
+        };
+        check_every_split(&stream_with(&p, "\n"), max, &expected);
+
+        // Oversized through many short data lines of one event.
+        let mut s = String::new();
+        s.push_str(&format!("data: {ROLE}\n\n"));
+        for _ in 0..200 {
+            s.push_str("data: [1,2,3,4,5,6,7,8,9,10]\n");
+        }
+        s.push_str(&format!("\ndata: {USAGE}\n\n"));
+        let o = scan([s.as_bytes()], max);
+        assert_eq!((o.events, o.oversized, o.bad, o.usage), (3, 1, 0, Some(EXPECTED_USAGE)));
+
+        // An event of exactly the limit is kept; one byte more is not.
+        let exact = format!("data: {USAGE}\n\n");
+        let o = scan([exact.as_bytes()], USAGE.len());
+        assert_eq!((o.oversized, o.usage), (0, Some(EXPECTED_USAGE)));
+        let o = scan([exact.as_bytes()], USAGE.len() - 1);
+        assert_eq!((o.oversized, o.usage), (1, None));
+    }
+
+    #[test]
+    fn long_non_data_lines_are_not_buffered() {
+        let mut s = SseScanner::new(128);
+        s.push(b": ");
+        for _ in 0..1000 {
+            s.push(&[b'c'; 1000]);
+        }
+        s.push(b"\nid: ");
+        s.push(&[b'9'; 10_000]);
+        s.push(b"\n");
+        s.push(b"data: {\"model\":\"m\"}\n\n");
+        s.finish();
+        assert!(s.data.capacity() <= 128);
+        assert_eq!((s.events(), s.oversized_events(), s.model()), (1, 0, Some("m")));
+    }
+
+    #[test]
+    fn zero_limit_drops_every_non_empty_event() {
+        let o = scan([stream("\n").as_slice()], 0);
+        assert_eq!((o.events, o.oversized, o.usage, o.saw_done), (9, 9, None, false));
+    }
+
+    #[test]
+    fn garbage_bytes_do_not_panic() {
+        let mut bytes = b"data: \xff\xfe\xc3\x28 {\"model\":\"m\xff\"}\n\n\xef\xbb\n\x80\x81: \xff\n\n".to_vec();
+        bytes.extend_from_slice(b"data: {\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2},\"x\":\"\xc3\"}\n\n");
+        bytes.extend_from_slice(&stream("\n"));
+        let o = scan(bytes.chunks(3), MAX);
+        assert_eq!(o.usage, Some(EXPECTED_USAGE));
+        assert_eq!(o.model.as_deref(), Some("gpt-4o-2024-08-06"));
+        assert!(o.bad >= 1);
+
+        // Pseudo-random byte soup, biased towards SSE syntax.
+        let alphabet: &[u8] = b"data: {}\"[]\r\n\n:usage,model0123\xff\xc3\xef\xbb\xbf";
+        let mut seed = 7_u32;
+        for len in [1, 2, 3, 10, 100, 1000, 5000] {
+            for _ in 0..20 {
+                let soup: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                        alphabet[(seed >> 16) as usize % alphabet.len()]
+                    })
+                    .collect();
+                let mut s = SseScanner::new(64);
+                for c in soup.chunks(7) {
+                    s.push(c);
+                    assert!(s.data.len() <= 64 && s.data.capacity() <= 64);
+                }
+                s.finish();
+                assert!(s.bad_events() + s.oversized_events() <= s.events());
+            }
+        }
+    }
+
+    #[test]
+    fn null_usage_chunks_before_and_after_final_usage() {
+        // Every chunk before the last has "usage":null (see `payloads`).
+        let mut p = payloads();
+        p.insert(8, FINISH.replace("\"stop\"", "null")); // usage:null after the real one
+        let expected = Outcome {
+            events: 10,
+            ..expected_full()
+        };
+        check_every_split(&stream_with(&p, "\n"), MAX, &expected);
+    }
+
+    #[test]
+    fn last_usage_wins_and_invalid_last_usage_clears() {
+        let u = |p: i64, c: i64| format!(r#"{{"choices":[],"usage":{{"prompt_tokens":{p},"completion_tokens":{c}}}}}"#);
+        let s = format!("data: {}\n\ndata: {}\n\n", u(1, 2), u(30, 40));
+        let o = scan([s.as_bytes()], MAX);
+        assert_eq!(o.usage, Some(Usage { prompt_tokens: 30, completion_tokens: 40, cached_tokens: 0 }));
+
+        let s = format!("data: {}\n\ndata: {}\n\n", u(1, 2), u(-3, 4));
+        let o = scan([s.as_bytes()], MAX);
+        assert_eq!((o.usage, o.bad), (None, 1));
+
+        let s = "data: {\"usage\": \"lots\"}\n\n";
+        let o = scan([s.as_bytes()], MAX);
+        assert_eq!((o.usage, o.bad), (None, 1));
+    }
+
+    #[test]
+    fn cr_at_chunk_end_then_lf_is_one_line_end() {
+        let first = b"data: {\"model\":\"m\",\r";
+        let second = "\ndata: \"usage\":{\"prompt_tokens\":5,\"completion_tokens\":6}}\r";
+        let third = b"\n\r\n";
+        let mut s = SseScanner::new(MAX);
+        s.push(first);
+        s.push(second.as_bytes());
+        s.push(third);
+        assert_eq!((s.events(), s.bad_events()), (1, 0));
+        assert_eq!(s.usage(), Some(Usage { prompt_tokens: 5, completion_tokens: 6, cached_tokens: 0 }));
+        assert_eq!(s.model(), Some("m"));
+        // A lone CR still ends a line even if nothing follows it yet.
+        let mut s = SseScanner::new(MAX);
+        s.push(b"data: {}\r\r");
+        assert_eq!(s.events(), 1);
+    }
+
+    #[test]
+    fn multi_line_data_is_joined_with_lf() {
+        let s = "data: {\"model\":\"m\",\ndata:\"usage\":\ndata\ndata:  {\"prompt_tokens\":7,\"completion_tokens\":8}}\n\n";
+        let o = scan([s.as_bytes()], MAX);
+        assert_eq!((o.events, o.bad), (1, 0));
+        assert_eq!(o.usage, Some(Usage { prompt_tokens: 7, completion_tokens: 8, cached_tokens: 0 }));
+
+        let mut sc = SseScanner::new(MAX);
+        sc.push(b"data: a\ndata\ndata:\ndata: b\n");
+        assert_eq!(sc.data, b"a\n\n\nb");
+        // `data:` field names are case-sensitive and exact.
+        let mut sc = SseScanner::new(MAX);
+        sc.push(b"Data: {}\ndat: {}\ndatas: {}\n data: {}\n\n");
+        assert_eq!((sc.events(), sc.has_data), (0, false));
+    }
+
+    #[test]
+    fn done_detection() {
+        let o = scan([b"data: [DONE]\n\n".as_slice()], MAX);
+        assert_eq!((o.saw_done, o.events, o.bad), (true, 1, 0));
+        let o = scan([b"data:[DONE]\r\n\r\n".as_slice()], MAX);
+        assert!(o.saw_done);
+        let o = scan([b"data: [DONE] \n\n".as_slice()], MAX);
+        assert!(o.saw_done);
+        let o = scan([b"data: [DONE]x\n\n".as_slice()], MAX);
+        assert_eq!((o.saw_done, o.bad), (false, 1));
+        let o = scan([b": data: [DONE]\n\nid: [DONE]\n\n".as_slice()], MAX);
+        assert_eq!((o.saw_done, o.events), (false, 0));
+    }
+
+    #[test]
+    fn non_object_json_is_bad() {
+        for payload in ["1", "\"s\"", "[1,{\"usage\":{}}]", "null", "true", "{", "", "{}{}"] {
+            let s = format!("data: {payload}\n\n");
+            let o = scan([s.as_bytes()], MAX);
+            assert_eq!((o.events, o.bad), (1, 1), "{payload:?}");
+        }
+        let o = scan([b"data: {}\n\n".as_slice()], MAX);
+        assert_eq!((o.events, o.bad), (1, 0));
+    }
+
+    #[test]
+    fn model_first_and_finish_reason_last_non_null() {
+        let s = concat!(
+            "data: {\"choices\":[{\"finish_reason\":null}]}\n\n",
+            "data: {\"model\":\"\",\"choices\":[]}\n\n",
+            "data: {\"model\":\"first\",\"choices\":[{\"finish_reason\":\"length\"},{\"finish_reason\":\"stop\"}]}\n\n",
+            "data: {\"model\":\"second\",\"choices\":[{\"finish_reason\":null}]}\n\n",
+            "data: {\"model\":7,\"choices\":[{\"index\":0}]}\n\n",
+            "data: {\"choices\":{\"finish_reason\":\"stop\"}}\n\n",
+            "data: {\"choices\":[\"stop\", 1]}\n\n",
+            "data: {\"choices\":[{\"finish_reason\":{\"a\":[1]}}],\"finish_reason\":\"tool_calls\"}\n\n",
+        );
+        let o = scan([s.as_bytes()], MAX);
+        assert_eq!(o.model.as_deref(), Some("first"));
+        assert_eq!(o.finish_reason.as_deref(), Some("length"));
+        assert_eq!((o.events, o.bad), (8, 0));
+        // Escaped strings are decoded.
+        let o = scan([br#"data: {"model":"gpt\u002d4o","choices":[{"finish_reason":"st\u006fp"}]}"#.as_slice()], MAX);
+        assert_eq!(o.model.as_deref(), Some("gpt-4o"));
+        assert_eq!(o.finish_reason.as_deref(), Some("stop"));
+    }
+
+    #[test]
+    fn escaped_usage_key_is_found() {
+        let o = scan(
+            [br#"data: {"\u0075sage":{"prompt_tokens":2,"completion_tokens":3}}"#.as_slice()],
+            MAX,
+        );
+        assert_eq!(o.usage, Some(Usage { prompt_tokens: 2, completion_tokens: 3, cached_tokens: 0 }));
+    }
+
+    #[test]
+    fn byte_order_mark_is_skipped() {
+        let mut bytes = b"\xef\xbb\xbf".to_vec();
+        bytes.extend_from_slice(&stream("\n"));
+        check_every_split(&bytes, MAX, &expected_full());
+        // A BOM later in the stream is not special.
+        let mut s = SseScanner::new(MAX);
+        s.push(b"\n\xef\xbb\xbfdata: {}\n\n");
+        assert_eq!(s.events(), 0);
+        // A partial BOM makes the first line an unknown field.
+        let mut s = SseScanner::new(MAX);
+        s.push(b"\xef\xbbdata: {}\n\ndata: {}\n\n");
+        assert_eq!(s.events(), 1);
+    }
+
+    #[test]
+    fn events_without_data_are_not_dispatched() {
+        let o = scan([b"event: ping\n\nid: 1\nretry: 5\n\n\n\n:x\n\n".as_slice()], MAX);
+        assert_eq!(o.events, 0);
+        // `data:` with an empty value is an event with empty data (bad JSON).
+        let o = scan([b"data:\n\ndata\n\n".as_slice()], MAX);
+        assert_eq!((o.events, o.bad), (2, 2));
+    }
+
+    #[test]
+    fn finish_is_idempotent_and_push_after_finish_is_safe() {
+        let mut s = SseScanner::new(MAX);
+        s.push(&stream("\n"));
+        s.finish();
+        s.finish();
+        assert_eq!(outcome(&s), expected_full());
+        s.push(b"data: {\"usage\":null}");
+        s.finish();
+        assert_eq!(s.events(), 10);
+        assert_eq!(s.usage(), Some(EXPECTED_USAGE));
+    }
+
+    #[test]
+    fn deeply_nested_json_is_bad_not_a_crash() {
+        let mut s = String::from("data: {\"x\":");
+        s.push_str(&"[".repeat(100_000));
+        s.push_str("\n\n");
+        let o = scan([s.as_bytes()], 1 << 20);
+        assert_eq!((o.events, o.bad), (1, 1));
+    }
+}
