@@ -13,7 +13,7 @@ use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
 
 use llm_router::classifier::{heuristic_dense_weights, HEURISTIC_BIAS};
-use llm_router::config::DEFAULT_CONFIG_JSON;
+use llm_router::config::{Config, DEFAULT_CONFIG_JSON};
 use llm_router::features::{self, feature_names, FEATURE_DIM, FEATURE_VERSION};
 use llm_router::request::{parse_body, ChatRequest};
 use llm_router::router::Router;
@@ -41,12 +41,19 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
+fn config_bytes(path: Option<&str>) -> Result<Vec<u8>, String> {
+    match path {
+        Some(p) => std::fs::read(p).map_err(|e| format!("cannot read {p}: {e}")),
+        None => Ok(DEFAULT_CONFIG_JSON.as_bytes().to_vec()),
+    }
+}
+
 fn load_router(path: Option<&str>) -> Result<Router, String> {
-    let bytes = match path {
-        Some(p) => std::fs::read(p).map_err(|e| format!("cannot read {p}: {e}"))?,
-        None => DEFAULT_CONFIG_JSON.as_bytes().to_vec(),
-    };
-    Router::from_json(&bytes).map_err(|e| format!("invalid configuration: {e}"))
+    Router::from_json(&config_bytes(path)?).map_err(|e| format!("invalid configuration: {e}"))
+}
+
+fn load_config(path: Option<&str>) -> Result<Config, String> {
+    Config::from_json(&config_bytes(path)?).map_err(|e| format!("invalid configuration: {e}"))
 }
 
 fn each_line(mut f: impl FnMut(usize, &str) -> Result<String, String>) -> Result<usize, String> {
@@ -84,8 +91,8 @@ fn score(router: &Router) -> Result<usize, String> {
     })
 }
 
-fn features_cmd(router: &Router) -> Result<usize, String> {
-    let cap = router.config.max_inspect_chars;
+fn features_cmd(config: &Config) -> Result<usize, String> {
+    let cap = config.max_inspect_chars;
     each_line(|_, line| {
         let v = parse_body(line.as_bytes()).map_err(|e| e.to_string())?;
         let req = ChatRequest::try_from(&v).map_err(|e| e.to_string())?;
@@ -104,7 +111,7 @@ fn run() -> Result<usize, String> {
             }
             Ok(0)
         }
-        "features" => features_cmd(&load_router(args.config.as_deref())?),
+        "features" => features_cmd(&load_config(args.config.as_deref())?),
         "export-heuristic" => {
             let j = serde_json::json!({
                 "feature_version": FEATURE_VERSION,

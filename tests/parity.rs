@@ -1,0 +1,40 @@
+//! Parity: the embedded ONNX model run by tract (exactly what the filter runs) gives the scores
+//! the training framework computed (tests/data/parity_sample.jsonl, written by the script that
+//! produced models/router.onnx), within 1e-5.
+#![cfg(feature = "onnx")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use llm_router::classifier::{Classifier, OnnxClassifier};
+use llm_router::config::{Config, DEFAULT_CONFIG_JSON};
+use llm_router::features::extract;
+use llm_router::request::{parse_body, ChatRequest};
+
+#[test]
+fn tract_matches_training_scores() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/parity_sample.jsonl")).unwrap();
+    let cfg = Config::from_json(DEFAULT_CONFIG_JSON.as_bytes()).unwrap();
+    let model = OnnxClassifier::embedded().unwrap();
+    let mut n = 0;
+    let mut worst = 0.0f64;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        let body = serde_json::to_vec(&row["request"]).unwrap();
+        let v = parse_body(&body).unwrap();
+        let req = ChatRequest::try_from(&v).unwrap();
+        let f = extract(&req, cfg.max_inspect_chars);
+        let got = f64::from(model.score(f.as_slice()).unwrap());
+        let want = row["score"].as_f64().unwrap();
+        let diff = (got - want).abs();
+        worst = worst.max(diff);
+        assert!(diff <= 1e-5, "{}: tract {got} vs training {want} (diff {diff})", row["id"]);
+        n += 1;
+    }
+    assert!(n >= 10, "parity sample too small: {n} rows");
+    eprintln!("parity: {n} rows, worst abs diff {worst:e}");
+}
+
+#[test]
+fn bad_model_is_rejected_with_a_clear_error() {
+    let e = OnnxClassifier::from_bytes(&[0x08, 0x07, 0x12, 0x00]).unwrap_err().to_string();
+    assert!(e.starts_with("cannot load model"), "{e}");
+}
