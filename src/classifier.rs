@@ -181,13 +181,16 @@ mod onnx {
 pub use onnx::OnnxClassifier;
 
 /// Build the classifier a configuration asks for.
-pub fn build(kind: crate::config::ClassifierKind) -> Result<Box<dyn Classifier>, ClassifierError> {
+pub fn build(kind: &crate::config::ClassifierKind) -> Result<Box<dyn Classifier>, ClassifierError> {
+    use crate::config::ClassifierKind;
     match kind {
-        crate::config::ClassifierKind::Heuristic => Ok(Box::new(HeuristicClassifier::default())),
+        ClassifierKind::Heuristic => Ok(Box::new(HeuristicClassifier::default())),
         #[cfg(feature = "onnx")]
-        crate::config::ClassifierKind::Embedded => Ok(Box::new(OnnxClassifier::embedded()?)),
+        ClassifierKind::Embedded => Ok(Box::new(OnnxClassifier::embedded()?)),
+        #[cfg(feature = "onnx")]
+        ClassifierKind::Inline(bytes) => Ok(Box::new(OnnxClassifier::from_bytes(bytes)?)),
         #[cfg(not(feature = "onnx"))]
-        crate::config::ClassifierKind::Embedded => Err(ClassifierError::NoOnnx),
+        ClassifierKind::Embedded | ClassifierKind::Inline(_) => Err(ClassifierError::NoOnnx),
     }
 }
 

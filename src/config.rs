@@ -87,6 +87,9 @@ pub enum ConfigError {
     /// A limit is zero.
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
+    /// The classifier section is invalid.
+    #[error("classifier: {0}")]
+    Classifier(String),
     /// A label value source would produce an unusable label.
     #[error("customer.header `{0}` is not a valid lowercase header name")]
     BadHeaderName(String),
@@ -197,13 +200,15 @@ pub struct RawRule {
     pub max_tier: Option<String>,
 }
 
-/// Raw classifier choice.
+/// Raw classifier kind.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum ClassifierKind {
+pub enum RawClassifierKind {
     /// The ONNX model embedded in the binary (run with tract).
     #[default]
     Embedded,
+    /// An ONNX model carried in the configuration (`onnx_base64`).
+    Inline,
     /// The deterministic heuristic (no model).
     Heuristic,
 }
@@ -214,7 +219,51 @@ pub enum ClassifierKind {
 pub struct RawClassifier {
     /// Which classifier to run.
     #[serde(default)]
-    pub kind: ClassifierKind,
+    pub kind: RawClassifierKind,
+    /// The ONNX model, base64 (standard alphabet), for `kind: inline`.
+    pub onnx_base64: Option<String>,
+}
+
+/// The validated classifier choice.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub enum ClassifierKind {
+    /// The embedded ONNX model.
+    #[default]
+    Embedded,
+    /// An ONNX model from the configuration (decoded bytes).
+    Inline(Vec<u8>),
+    /// The heuristic.
+    Heuristic,
+}
+
+impl std::fmt::Debug for ClassifierKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClassifierKind::Embedded => write!(f, "Embedded"),
+            ClassifierKind::Inline(b) => write!(f, "Inline({} bytes)", b.len()),
+            ClassifierKind::Heuristic => write!(f, "Heuristic"),
+        }
+    }
+}
+
+fn validate_classifier(raw: RawClassifier) -> Result<ClassifierKind, ConfigError> {
+    use base64::Engine as _;
+    match (raw.kind, raw.onnx_base64) {
+        (RawClassifierKind::Inline, Some(b64)) => {
+            let cleaned: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(cleaned.as_bytes())
+                .map_err(|e| ConfigError::Classifier(format!("onnx_base64 is not valid base64: {e}")))?;
+            if bytes.is_empty() {
+                return Err(ConfigError::Classifier("onnx_base64 is empty".into()));
+            }
+            Ok(ClassifierKind::Inline(bytes))
+        }
+        (RawClassifierKind::Inline, None) => Err(ConfigError::Classifier("kind `inline` needs `onnx_base64`".into())),
+        (_, Some(_)) => Err(ConfigError::Classifier("`onnx_base64` is only allowed with kind `inline`".into())),
+        (RawClassifierKind::Embedded, None) => Ok(ClassifierKind::Embedded),
+        (RawClassifierKind::Heuristic, None) => Ok(ClassifierKind::Heuristic),
+    }
 }
 
 /// Raw plugin configuration, exactly as written by users.
@@ -560,7 +609,7 @@ impl TryFrom<RawConfig> for Config {
             max_response_bytes: positive(raw.max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES, "max_response_bytes")?,
             max_inspect_chars: positive(raw.max_inspect_chars, DEFAULT_MAX_INSPECT_CHARS, "max_inspect_chars")?,
             fail_closed: raw.fail_closed,
-            classifier: raw.classifier.kind,
+            classifier: validate_classifier(raw.classifier)?,
         })
     }
 }
@@ -672,6 +721,23 @@ mod tests {
         assert!(e.starts_with("invalid configuration json"));
         let e = Config::from_json(b"").unwrap_err().to_string();
         assert!(e.starts_with("invalid configuration json"));
+    }
+
+    #[test]
+    fn classifier_section_is_validated() {
+        let mut v = base();
+        v["classifier"] = serde_json::json!({"kind": "inline"});
+        assert_eq!(err_of(v), "classifier: kind `inline` needs `onnx_base64`");
+        let mut v = base();
+        v["classifier"] = serde_json::json!({"kind": "inline", "onnx_base64": "***"});
+        assert!(err_of(v).starts_with("classifier: onnx_base64 is not valid base64"));
+        let mut v = base();
+        v["classifier"] = serde_json::json!({"kind": "heuristic", "onnx_base64": "AAAA"});
+        assert!(err_of(v).contains("only allowed with kind `inline`"));
+        let mut v = base();
+        v["classifier"] = serde_json::json!({"kind": "inline", "onnx_base64": "AAEC\nAw=="});
+        let c = Config::from_json(v.to_string().as_bytes()).unwrap();
+        assert_eq!(c.classifier, ClassifierKind::Inline(vec![0, 1, 2, 3]));
     }
 
     #[test]

@@ -63,7 +63,7 @@ impl Router {
     /// Build from configuration JSON, loading the configured classifier.
     pub fn from_json(bytes: &[u8]) -> Result<Router, RouterError> {
         let config = Config::from_json(bytes)?;
-        let classifier = classifier::build(config.classifier)?;
+        let classifier = classifier::build(&config.classifier)?;
         Ok(Router::new(config, classifier))
     }
 

@@ -38,3 +38,25 @@ fn bad_model_is_rejected_with_a_clear_error() {
     let e = OnnxClassifier::from_bytes(&[0x08, 0x07, 0x12, 0x00]).unwrap_err().to_string();
     assert!(e.starts_with("cannot load model"), "{e}");
 }
+
+fn config_with_classifier(classifier: serde_json::Value) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON).unwrap();
+    v["classifier"] = classifier;
+    v.to_string().into_bytes()
+}
+
+#[test]
+fn model_from_configuration_replaces_the_embedded_one() {
+    use base64::Engine as _;
+    use llm_router::classifier::EMBEDDED_MODEL;
+    use llm_router::router::Router;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(EMBEDDED_MODEL);
+    let r = Router::from_json(&config_with_classifier(serde_json::json!({"kind": "inline", "onnx_base64": b64}))).unwrap();
+    assert_eq!(r.classifier_name(), "onnx");
+    let d = r.decide_body(br#"{"model":"auto","messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+    assert!(d.score.is_some());
+
+    let junk = base64::engine::general_purpose::STANDARD.encode(b"this is not a model");
+    let e = Router::from_json(&config_with_classifier(serde_json::json!({"kind": "inline", "onnx_base64": junk}))).unwrap_err();
+    assert!(e.to_string().starts_with("classifier: cannot load model"), "{e}");
+}

@@ -1,0 +1,93 @@
+//! The native CLI, run as a process.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn run(args: &[&str], stdin: &str) -> (String, String, bool) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_llm-router"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_string();
+    let writer = std::thread::spawn(move || input.write_all(data.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap(), out.status.success())
+}
+
+fn body(text: &str) -> String {
+    serde_json::json!({"model": "auto", "messages": [{"role": "user", "content": text}]}).to_string()
+}
+
+#[test]
+fn score_keeps_line_alignment_and_reports_errors() {
+    let input = format!("{}\nnot json\n{}\n{{\"model\":\"auto\"}}\n", body("hi"), body("Prove the theorem rigorously."));
+    let (out, err, ok) = run(&["score"], &input);
+    assert!(ok);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    assert!(lines[0]["score"].as_f64().unwrap() >= 0.0);
+    assert_eq!(lines[0]["tier"], "cheap");
+    assert_eq!(lines[0]["model"], "gpt-5-nano");
+    assert!(lines[1]["error"].as_str().unwrap().contains("not valid json"));
+    assert!(lines[2]["tier"].is_string());
+    assert_eq!(lines[3]["error"], "`messages` is missing");
+    assert!(err.contains("line 2:") && err.contains("line 4:"), "{err}");
+}
+
+#[test]
+fn score_handles_ten_thousand_lines() {
+    let input: String = (0..10_000).map(|i| body(&format!("question number {i}: what is {i} + {i}?")) + "\n").collect();
+    let (out, _, ok) = run(&["score"], &input);
+    assert!(ok);
+    assert_eq!(out.lines().count(), 10_000);
+}
+
+#[test]
+fn calibrate_hits_the_requested_strong_share() {
+    let words = ["hi", "prove", "theorem", "algorithm", "translate", "list", "derive", "explain", "why", "code"];
+    let input: String = (0..200)
+        .map(|i| body(&(0..(i % 17)).map(|j| words[(i * 7 + j) % words.len()]).collect::<Vec<_>>().join(" ")) + "\n")
+        .collect();
+    let (out, _, ok) = run(&["calibrate", "--strong-share", "0.3"], &input);
+    assert!(ok, "{out}");
+    let line = out.lines().find(|l| l.starts_with("\"thresholds\"")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&format!("{{{line}}}")).unwrap();
+    let t: Vec<f64> = v["thresholds"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(t.len(), 2);
+    assert!(t[0] < t[1] && t[0] > 0.0 && t[1] < 1.0);
+    // Re-score and check the share that lands at or above the top threshold.
+    let (scores, _, _) = run(&["score"], &input);
+    let above = scores
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["score"].as_f64().unwrap())
+        .filter(|s| *s >= t[1] - 1e-6)
+        .count();
+    let share = above as f64 / 200.0;
+    assert!((share - 0.3).abs() < 0.1, "strong share {share}");
+}
+
+#[test]
+fn bad_arguments_fail_clearly() {
+    let (_, err, ok) = run(&["calibrate", "--strong-share", "1.5"], "");
+    assert!(!ok);
+    assert!(err.contains("strictly between 0 and 1"), "{err}");
+    let (_, err, ok) = run(&["frobnicate"], "");
+    assert!(!ok);
+    assert!(err.contains("usage:"), "{err}");
+}
+
+#[test]
+fn features_have_the_documented_dimension() {
+    let (names, _, ok) = run(&["features", "--names"], "");
+    assert!(ok);
+    let (out, _, ok) = run(&["features"], &(body("hello") + "\n"));
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["features"].as_array().unwrap().len(), names.lines().count());
+}
