@@ -71,7 +71,8 @@ struct Routing {
     score: Option<f32>,
     reason: String,
     customer: String,
-    route: String,
+    /// The policy decided (alias, `route_anyway` or measure mode); else passed through.
+    decided: bool,
 }
 
 impl Routing {
@@ -229,7 +230,7 @@ impl RequestFlow {
             Ok(v) => v,
             Err(e) => return self.fail(router, host, e.kind(), &e.to_string()),
         };
-        let (routing, rewrite_model, force_usage) = match self.route(router, host, &value, headers, customer) {
+        let (routing, rewrite_model, force_usage) = match Self::route(router, &value, headers, customer) {
             Ok(r) => r,
             Err(e) => return self.fail(router, host, e.kind(), &e.to_string()),
         };
@@ -254,10 +255,8 @@ impl RequestFlow {
 
     /// Decide for a parsed body. Returns the routing, the model to write (if any) and whether
     /// to force `include_usage`.
-    fn route<H: Host>(
-        &self,
+    fn route(
         router: &Router,
-        host: &mut H,
         value: &serde_json::Value,
         headers: Vec<(String, String)>,
         customer: String,
@@ -265,7 +264,6 @@ impl RequestFlow {
         let cfg = &router.config;
         let req = ChatRequest::try_from(value)?;
         let is_alias = cfg.is_alias(req.model);
-        let route = host.route_name().filter(|r| !r.is_empty()).unwrap_or_else(|| "default".to_string());
         let decide = is_alias || cfg.explicit_model == ExplicitModel::RouteAnyway || cfg.mode == Mode::Measure;
         let decision = if decide {
             Some(router.decide(&req, headers))
@@ -282,7 +280,7 @@ impl RequestFlow {
                     score: *score,
                     reason: reason.clone(),
                     customer,
-                    route,
+                    decided: true,
                 }
             }
             None => Routing {
@@ -295,21 +293,9 @@ impl RequestFlow {
                 score: None,
                 reason: "explicit".to_string(),
                 customer,
-                route,
+                decided: false,
             },
         };
-        let labels = [
-            (label::ROUTE, sanitize_label(&routing.route)),
-            (label::TIER, sanitize_label(&routing.tier)),
-            (label::MODE, cfg.mode.as_str().to_string()),
-            (label::REASON, sanitize_label(&routing.reason)),
-        ];
-        let borrowed: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        if decision.is_some() {
-            host.counter(stat::DECISIONS, &borrowed, 1);
-        } else {
-            host.counter(stat::PASSTHROUGH, &borrowed, 1);
-        }
         let rewrite_model = decision.is_some().then(|| routing.model.clone());
         let force_usage = req.stream && !req.include_usage;
         Ok((routing, rewrite_model, force_usage))
@@ -460,8 +446,11 @@ impl RequestFlow {
             price_version: prices.version().to_string(),
         };
 
+        // Envoy fills in the route name only once the router filter has run, so it is read
+        // here, at the end, when the route is final.
+        let route = host.route_name().filter(|n| !n.is_empty()).unwrap_or_else(|| "unknown".to_string());
         let values = [
-            sanitize_label(&r.route),
+            sanitize_label(&route),
             sanitize_label(&r.tier),
             sanitize_label(&r.model),
             r.customer.clone(),
@@ -476,6 +465,9 @@ impl RequestFlow {
             (label::MODE, mode),
         ];
         let [b0, b1, b2, b3, b4] = base;
+        let reason = sanitize_label(&r.reason);
+        let decision_stat = if r.decided { stat::DECISIONS } else { stat::PASSTHROUGH };
+        host.counter(decision_stat, &[b0, b1, b4, (label::REASON, &reason)], 1);
         host.counter(stat::REQUESTS, &[b0, b1, b2, b3, b4, (label::STATUS, status.as_str())], 1);
         match status {
             Status::UsageMissing => host.counter(stat::USAGE_MISSING, &base, 1),

@@ -41,6 +41,7 @@ fn usage_body(model: &str, p: u64, c: u64, cached: u64) -> String {
 /// Run the request side; returns the flow and the host.
 fn send(r: &Router, headers: &[(&str, &str)], body: &str) -> (RequestFlow, FakeHost) {
     let mut h = FakeHost::request("POST", "/v1/chat/completions", headers, body);
+    h.route = Some("chat".into());
     let mut f = RequestFlow::new();
     assert_eq!(f.on_request_headers(r, &mut h, false), Action::Pause);
     let n = h.request_body.len();
@@ -74,7 +75,6 @@ fn routes_alias_by_score_and_rewrites_body() {
     assert_eq!(h.state["llm_router_tier"], "cheap");
     assert_eq!(h.state["llm_router_score"], "0.1000");
     assert_eq!(h.state["llm_router_customer"], "acme");
-    assert_eq!(h.counter_sum("llm_router_decisions_total{route=default,tier=cheap,mode=route,reason=score}"), 1);
     assert_eq!(h.histograms["llm_router_decision_time_us{}"], vec![7]);
 
     let r = router(0.5);
@@ -112,7 +112,8 @@ fn prices_json_response_and_sets_headers() {
     assert_eq!(h.resp_header(names::HEADER_REASON), Some("score"));
     assert_eq!(h.resp_header(names::HEADER_PRICE_VERSION), Some("2026-04"));
     assert_eq!(h.resp_header(names::HEADER_STATUS), Some("priced"));
-    let labels = "route=default,tier=cheap,model=gpt-5-nano,customer=acme,mode=route";
+    let labels = "route=chat,tier=cheap,model=gpt-5-nano,customer=acme,mode=route";
+    assert_eq!(h.counters["llm_router_decisions_total{route=chat,tier=cheap,mode=route,reason=score}"], 1);
     assert_eq!(h.counters[&format!("llm_router_cost_micro_usd_total{{{labels}}}")], 250);
     assert_eq!(h.counters[&format!("llm_router_baseline_cost_micro_usd_total{{{labels}}}")], 10500);
     assert_eq!(h.counters[&format!("llm_router_input_tokens_total{{{labels}}}")], 1000);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# THE test command (also what CI runs via .ci/run):
+#   setup -> cargo test -> clippy -> wasm build -> envoy config validation -> integration tests
+# Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "setup"
+bash scripts/setup.sh
+if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
+  # shellcheck disable=SC1091
+  . "$HOME/.cargo/env"
+fi
+
+step "cargo test --workspace"
+cargo test --workspace
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "build the wasm filter"
+bash scripts/build.sh
+
+step "envoy --mode validate (every envoy-config/*.yaml)"
+shopt -s nullglob
+configs=(envoy-config/*.yaml envoy-config/*.yml)
+[ ${#configs[@]} -gt 0 ] || { echo "no Envoy configs under envoy-config/" >&2; exit 1; }
+for cfg in "${configs[@]}"; do
+  # Validation instantiates the wasm module, so it runs after the build, from the repo root.
+  if out=$(.venv/bin/envoy --mode validate -c "$cfg" --disable-hot-restart -l warn 2>&1); then
+    echo "ok: $cfg"
+  else
+    printf '%s\nFAILED: envoy --mode validate -c %s\n' "$out" "$cfg" >&2
+    exit 1
+  fi
+done
+
+step "integration tests (pytest tests/integration)"
+# pytest exits 5 when it collected no tests, which fails this script too.
+.venv/bin/pytest tests/integration -q -p no:cacheprovider
