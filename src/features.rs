@@ -5,6 +5,9 @@
 //! tools, images...) followed by [`HASH_DIM`] hashed word unigrams and bigrams (FNV-1a 32 over
 //! ASCII-lowercased words, `log(1 + count)`, L2-normalised).
 //!
+//! Words are maximal runs of ASCII letters, digits, `_` and any non-ASCII bytes (so words in
+//! other scripts hash whole); math symbols counted are ASCII `$ ^ \`.
+//!
 //! Inspection cap: the features read at most `max_chars` characters of text, taken from the
 //! newest message backwards (the last message first). Lengths and token estimates still cover
 //! the whole request. Cost is therefore linear in the prompt up to the cap and flat beyond it
@@ -72,32 +75,118 @@ pub const fn fnv1a_lower(bytes: &[u8]) -> u32 {
     h
 }
 
-macro_rules! hashes {
-    ($($w:literal),* $(,)?) => { [$(fnv1a_lower($w.as_bytes())),*] };
+const K_REASONING: u8 = 1;
+const K_HARD: u8 = 2;
+const K_CONSTRAINT: u8 = 4;
+const K_EASY: u8 = 8;
+const K_CODE: u8 = 16;
+
+/// Keyword lists behind the `*_words` features (matched on the lowercased word).
+const KEYWORDS: [(&str, u8); 84] = [
+    ("explain", K_REASONING), ("why", K_REASONING), ("analyze", K_REASONING), ("analyse", K_REASONING),
+    ("compare", K_REASONING), ("evaluate", K_REASONING), ("reason", K_REASONING), ("step", K_REASONING),
+    ("justify", K_REASONING), ("tradeoffs", K_REASONING), ("tradeoff", K_REASONING), ("critique", K_REASONING),
+    ("discuss", K_REASONING), ("implications", K_REASONING), ("detailed", K_REASONING), ("thoroughly", K_REASONING),
+    ("prove", K_HARD), ("proof", K_HARD), ("theorem", K_HARD), ("lemma", K_HARD), ("derive", K_HARD),
+    ("derivation", K_HARD), ("rigorous", K_HARD), ("optimize", K_HARD), ("optimise", K_HARD),
+    ("algorithm", K_HARD), ("complexity", K_HARD), ("architecture", K_HARD), ("concurrency", K_HARD),
+    ("distributed", K_HARD), ("asymptotic", K_HARD), ("integral", K_HARD), ("eigenvalue", K_HARD),
+    ("polynomial", K_HARD), ("recursion", K_HARD), ("formally", K_HARD), ("invariant", K_HARD),
+    ("probability", K_HARD), ("combinatorics", K_HARD), ("olympiad", K_HARD),
+    ("must", K_CONSTRAINT), ("exactly", K_CONSTRAINT), ("without", K_CONSTRAINT), ("only", K_CONSTRAINT),
+    ("least", K_CONSTRAINT), ("most", K_CONSTRAINT), ("ensure", K_CONSTRAINT), ("should", K_CONSTRAINT),
+    ("format", K_CONSTRAINT), ("strictly", K_CONSTRAINT), ("constraints", K_CONSTRAINT), ("requirements", K_CONSTRAINT),
+    ("translate", K_EASY), ("summarize", K_EASY), ("summarise", K_EASY), ("summary", K_EASY), ("extract", K_EASY),
+    ("list", K_EASY), ("classify", K_EASY), ("rewrite", K_EASY), ("convert", K_EASY), ("hello", K_EASY),
+    ("hi", K_EASY), ("thanks", K_EASY), ("thank", K_EASY), ("spell", K_EASY), ("reformat", K_EASY),
+    ("capital", K_EASY),
+    ("function", K_CODE), ("def", K_CODE), ("class", K_CODE), ("return", K_CODE), ("import", K_CODE),
+    ("const", K_CODE), ("let", K_CODE), ("fn", K_CODE), ("struct", K_CODE), ("impl", K_CODE),
+    ("public", K_CODE), ("void", K_CODE), ("select", K_CODE), ("async", K_CODE), ("await", K_CODE),
+    ("lambda", K_CODE),
+];
+
+// Const tables are built with index loops; bounds are the array lengths.
+#[allow(clippy::indexing_slicing)]
+const KEYWORD_HASHES: [u32; KEYWORDS.len()] = {
+    let mut a = [0u32; KEYWORDS.len()];
+    let mut i = 0;
+    while i < KEYWORDS.len() {
+        a[i] = fnv1a_lower(KEYWORDS[i].0.as_bytes());
+        i += 1;
+    }
+    a
+};
+
+/// 4096-bit filter over keyword hashes: most words are rejected with one bit test.
+#[allow(clippy::indexing_slicing)]
+const KEYWORD_FILTER: [u64; 64] = {
+    let mut bits = [0u64; 64];
+    let mut i = 0;
+    while i < KEYWORDS.len() {
+        let b = (KEYWORD_HASHES[i] & 4095) as usize;
+        bits[b >> 6] |= 1u64 << (b & 63);
+        i += 1;
+    }
+    bits
+};
+
+fn keyword_flags(h: u32) -> u8 {
+    let b = (h & 4095) as usize;
+    let word = KEYWORD_FILTER.get(b >> 6).copied().unwrap_or(0);
+    if word & (1u64 << (b & 63)) == 0 {
+        return 0;
+    }
+    KEYWORD_HASHES
+        .iter()
+        .zip(KEYWORDS.iter())
+        .filter(|(kh, _)| **kh == h)
+        .fold(0, |acc, (_, (_, f))| acc | f)
 }
 
-const REASONING: [u32; 16] = hashes!(
-    "explain", "why", "analyze", "analyse", "compare", "evaluate", "reason", "step", "justify",
-    "tradeoffs", "tradeoff", "critique", "discuss", "implications", "detailed", "thoroughly"
-);
-const HARD: [u32; 24] = hashes!(
-    "prove", "proof", "theorem", "lemma", "derive", "derivation", "rigorous", "optimize",
-    "optimise", "algorithm", "complexity", "architecture", "concurrency", "distributed",
-    "asymptotic", "integral", "eigenvalue", "polynomial", "recursion", "formally", "invariant",
-    "probability", "combinatorics", "olympiad"
-);
-const CONSTRAINT: [u32; 12] = hashes!(
-    "must", "exactly", "without", "only", "least", "most", "ensure", "should", "format", "strictly",
-    "constraints", "requirements"
-);
-const EASY: [u32; 16] = hashes!(
-    "translate", "summarize", "summarise", "summary", "extract", "list", "classify", "rewrite",
-    "convert", "hello", "hi", "thanks", "thank", "spell", "reformat", "capital"
-);
-const CODE: [u32; 16] = hashes!(
-    "function", "def", "class", "return", "import", "const", "let", "fn", "struct", "impl",
-    "public", "void", "select", "async", "await", "lambda"
-);
+const C_WORD: u8 = 1;
+const C_CODE: u8 = 2;
+const C_MATH: u8 = 4;
+const C_DIGIT: u8 = 8;
+const C_UPPER: u8 = 16;
+const C_QUESTION: u8 = 32;
+const C_NEWLINE: u8 = 64;
+
+/// Byte classes. Bytes >= 0x80 (any non-ASCII UTF-8 byte) count as word bytes, so words in
+/// any script are hashed as wholes; ASCII punctuation separates words.
+#[allow(clippy::indexing_slicing)]
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0usize;
+    while b < 256 {
+        let c = b as u8;
+        let mut k = 0u8;
+        if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
+            k |= C_WORD;
+        }
+        if c.is_ascii_digit() {
+            k |= C_DIGIT;
+        }
+        if c.is_ascii_uppercase() {
+            k |= C_UPPER;
+        }
+        if matches!(c, b'{' | b'}' | b';' | b'(' | b')' | b'[' | b']' | b'<' | b'>' | b'=') {
+            k |= C_CODE;
+        }
+        if matches!(c, b'$' | b'^' | b'\\') {
+            k |= C_MATH;
+        }
+        if c == b'?' {
+            k |= C_QUESTION;
+        }
+        if c == b'\n' {
+            k |= C_NEWLINE;
+        }
+        t[b] = k;
+        b += 1;
+    }
+    t
+};
 
 /// A feature vector of length [`FEATURE_DIM`].
 #[derive(Debug, Clone, PartialEq)]
@@ -163,26 +252,16 @@ impl Scanner<'_> {
         }
     }
 
-    fn word(&mut self, w: &str) {
-        let h = fnv1a_lower(w.as_bytes());
+    fn word(&mut self, h: u32, chars: u64) {
+        let flags = keyword_flags(h);
         let s = &mut self.stats;
         s.words += 1;
-        s.word_chars += w.chars().count() as u64;
-        if REASONING.contains(&h) {
-            s.reasoning += 1;
-        }
-        if HARD.contains(&h) {
-            s.hard += 1;
-        }
-        if CONSTRAINT.contains(&h) {
-            s.constraint += 1;
-        }
-        if EASY.contains(&h) {
-            s.easy += 1;
-        }
-        if CODE.contains(&h) {
-            s.code_words += 1;
-        }
+        s.word_chars += chars;
+        s.reasoning += u64::from(flags & K_REASONING != 0);
+        s.hard += u64::from(flags & K_HARD != 0);
+        s.constraint += u64::from(flags & K_CONSTRAINT != 0);
+        s.easy += u64::from(flags & K_EASY != 0);
+        s.code_words += u64::from(flags & K_CODE != 0);
         self.bump(h);
         if let Some(p) = self.prev_word {
             self.bump(p.wrapping_mul(FNV_PRIME) ^ h.rotate_left(13) ^ 0x9e37_79b9);
@@ -190,75 +269,94 @@ impl Scanner<'_> {
         self.prev_word = Some(h);
     }
 
-    fn line_start(&mut self, line: &str) {
-        let t = line.trim_start();
+    /// Called at the first non-blank byte of a line.
+    fn line_start(&mut self, rest: &[u8]) {
         let s = &mut self.stats;
-        s.lines += 1;
-        if t.starts_with("```") {
+        if rest.starts_with(b"```") {
             s.fences += 1;
         }
-        let b = t.as_bytes();
-        if matches!(b.first(), Some(b'-') | Some(b'*') | Some(b'+'))
-            || (b.first().is_some_and(u8::is_ascii_digit) && matches!(b.get(1), Some(b'.') | Some(b')')))
+        let first = rest.first().copied();
+        let second = rest.get(1).copied();
+        if matches!(first, Some(b'-') | Some(b'*') | Some(b'+'))
+            || (first.is_some_and(|b| b.is_ascii_digit()) && matches!(second, Some(b'.') | Some(b')')))
         {
             s.list_lines += 1;
         }
-        if matches!(b.first(), Some(b'A'..=b'H')) && matches!(b.get(1), Some(b'.') | Some(b')')) {
+        if matches!(first, Some(b'A'..=b'H')) && matches!(second, Some(b'.') | Some(b')')) {
             s.choice_lines += 1;
         }
     }
 
-    fn text(&mut self, text: &str) {
-        for line in text.split('\n') {
-            self.line_start(line);
-        }
-        let mut word_start: Option<usize> = None;
-        for (i, c) in text.char_indices() {
-            let s = &mut self.stats;
-            s.chars += 1;
-            match c {
-                '{' | '}' | ';' | '(' | ')' | '[' | ']' | '<' | '>' | '=' => s.code_sym += 1,
-                '$' | '^' | '\\' | '∑' | '∫' | '√' | '≤' | '≥' | '≠' | '±' | '×' | '÷' | '∞' | 'π' => {
-                    s.math_sym += 1
+    /// Scan `text`, reading at most `budget` characters; returns the characters read.
+    /// One pass over the bytes: character classes from a table, FNV hashing of each word as
+    /// its bytes go by.
+    fn text(&mut self, text: &str, budget: usize) -> usize {
+        let bytes = text.as_bytes();
+        // Counters live in locals (registers) during the loop and are stored once at the end.
+        let (mut chars, mut non_ascii, mut digits, mut upper) = (0usize, 0u64, 0u64, 0u64);
+        let (mut code, mut math, mut questions, mut lines) = (0u64, 0u64, 0u64, 1u64);
+        let mut hash = FNV_OFFSET;
+        let mut word_chars = 0u64;
+        let mut at_line_start = true;
+        for (i, &b) in bytes.iter().enumerate() {
+            let lead = b & 0xC0 != 0x80;
+            if lead {
+                if chars == budget {
+                    break;
                 }
-                '?' => s.questions += 1,
-                _ => {}
+                chars += 1;
             }
-            if c.is_ascii_digit() {
-                s.digits += 1;
-            }
-            if c.is_ascii_uppercase() {
-                s.upper += 1;
-            }
-            if !c.is_ascii() {
-                s.non_ascii += 1;
-            }
-            let is_word = c.is_alphanumeric() || c == '_';
-            match (is_word, word_start) {
-                (true, None) => word_start = Some(i),
-                (false, Some(st)) => {
-                    if let Some(w) = text.get(st..i) {
-                        self.word(w);
-                    }
-                    word_start = None;
+            let c = CLASS.get(usize::from(b)).copied().unwrap_or(0);
+            if c & C_WORD != 0 {
+                hash = (hash ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
+                word_chars += u64::from(lead);
+                non_ascii += u64::from(b >= 0xC0);
+                digits += u64::from(c & C_DIGIT != 0);
+                upper += u64::from(c & C_UPPER != 0);
+                if at_line_start {
+                    at_line_start = false;
+                    self.line_start(bytes.get(i..).unwrap_or_default());
                 }
-                _ => {}
+                continue;
+            }
+            if word_chars > 0 {
+                self.word(hash, word_chars);
+                hash = FNV_OFFSET;
+                word_chars = 0;
+            }
+            if c == 0 {
+                // Space and other plain punctuation: only line starts care.
+                if at_line_start && b != b' ' && b != b'\t' && b != b'\r' {
+                    at_line_start = false;
+                    self.line_start(bytes.get(i..).unwrap_or_default());
+                }
+                continue;
+            }
+            code += u64::from(c & C_CODE != 0);
+            math += u64::from(c & C_MATH != 0);
+            questions += u64::from(c & C_QUESTION != 0);
+            if c & C_NEWLINE != 0 {
+                lines += 1;
+                at_line_start = true;
+            } else if at_line_start {
+                at_line_start = false;
+                self.line_start(bytes.get(i..).unwrap_or_default());
             }
         }
-        if let Some(st) = word_start {
-            if let Some(w) = text.get(st..) {
-                self.word(w);
-            }
+        if word_chars > 0 {
+            self.word(hash, word_chars);
         }
+        let s = &mut self.stats;
+        s.chars += chars as u64;
+        s.non_ascii += non_ascii;
+        s.digits += digits;
+        s.upper += upper;
+        s.code_sym += code;
+        s.math_sym += math;
+        s.questions += questions;
+        s.lines += lines;
         self.prev_word = None;
-    }
-}
-
-/// Cut `s` to at most `max` characters, on a character boundary.
-fn take_chars(s: &str, max: usize) -> (&str, usize) {
-    match s.char_indices().nth(max) {
-        Some((i, _)) => (s.get(..i).unwrap_or(s), max),
-        None => (s, s.chars().count()),
+        chars
     }
 }
 
@@ -274,16 +372,20 @@ pub fn extract(req: &ChatRequest<'_>, max_chars: usize) -> Features {
             if budget == 0 {
                 break 'outer;
             }
-            let (t, n) = take_chars(piece, budget);
-            budget -= n;
-            sc.text(t);
+            budget -= sc.text(piece, budget).min(budget);
         }
     }
 
-    let norm = sc.hashed.iter().map(|x| x.ln_1p().powi(2)).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        for x in sc.hashed.iter_mut() {
-            *x = x.ln_1p() / norm;
+    // Most buckets are zero: transform only the counts that are set.
+    let mut sum_sq = 0.0f32;
+    for x in sc.hashed.iter_mut().filter(|x| **x > 0.0) {
+        *x = x.ln_1p();
+        sum_sq += *x * *x;
+    }
+    if sum_sq > 0.0 {
+        let inv = 1.0 / sum_sq.sqrt();
+        for x in sc.hashed.iter_mut().filter(|x| **x > 0.0) {
+            *x *= inv;
         }
     }
 
@@ -397,6 +499,26 @@ mod tests {
             let f = feats(body, cap);
             assert!(f.0.iter().all(|x| x.is_finite()));
         }
+    }
+
+    #[test]
+    fn keyword_table_has_no_collisions_and_the_filter_finds_every_keyword() {
+        let mut seen = std::collections::HashSet::new();
+        for (w, f) in KEYWORDS {
+            let h = fnv1a_lower(w.as_bytes());
+            assert!(seen.insert(h), "hash collision on {w}");
+            assert_eq!(keyword_flags(h), f, "{w}");
+        }
+        assert_eq!(keyword_flags(fnv1a_lower(b"banana")), 0);
+    }
+
+    #[test]
+    fn words_split_on_ascii_punctuation_and_keep_other_scripts_whole() {
+        let f = feats(r#"{"model":"auto","messages":[{"role":"user","content":"Prove,theorem; 日本語 x"}]}"#, 1000);
+        assert_eq!(f.0[idx("hard_words")], 0.2);
+        // 4 words: prove, theorem, 日本語, x
+        assert!((f.0[idx("log_words")] - (5.0f32).ln() / 10.0).abs() < 1e-6);
+        assert!(f.0[idx("non_ascii_ratio")] > 0.0);
     }
 
     #[test]
