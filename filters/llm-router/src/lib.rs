@@ -175,9 +175,10 @@ impl Host for Glue {
     }
 
     fn route_name(&self) -> Option<String> {
-        hostcalls::get_property(vec!["route_name"])
-            .ok()
-            .flatten()
+        // Envoy's attribute is `xds.route_name`; older Envoys answered `route_name`.
+        [vec!["xds", "route_name"], vec!["route_name"]]
+            .into_iter()
+            .find_map(|path| hostcalls::get_property(path).ok().flatten())
             .and_then(|b| String::from_utf8(b).ok())
     }
 
