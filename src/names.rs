@@ -26,6 +26,9 @@ pub const HEADER_BASELINE_COST: &str = "x-llm-router-baseline-cost-micro-usd";
 pub const HEADER_PRICE_VERSION: &str = "x-llm-router-price-version";
 /// Response header: `route` or `measure`.
 pub const HEADER_MODE: &str = "x-llm-router-mode";
+/// Response header: `fallback:<reason>` or `escalation:<reason>` when the answer came from a
+/// second attempt on a stronger tier.
+pub const HEADER_RETRY: &str = "x-llm-router-retry";
 /// Response header: accounting status (`priced`, `unpriced`, `usage_missing`, ...).
 pub const HEADER_STATUS: &str = "x-llm-router-status";
 
@@ -88,6 +91,11 @@ pub mod stat {
     pub const PASSTHROUGH: &str = "llm_router_passthrough_total";
     /// Customers folded into `other` because the distinct-customer cap was reached.
     pub const CUSTOMER_OVERFLOW: &str = "llm_router_customer_overflow_total";
+    /// Requests re-sent to the next tier because the routed upstream failed (5xx, 429, reset,
+    /// timeout), by the tier/model that failed and the reason.
+    pub const FALLBACKS: &str = "llm_router_fallbacks_total";
+    /// Requests re-sent to the next tier because the answer was unusable, by reason.
+    pub const ESCALATIONS: &str = "llm_router_escalations_total";
     /// Histogram: decision time in microseconds (parse + features + inference + policy).
     pub const DECISION_TIME_US: &str = "llm_router_decision_time_us";
     /// Histogram: per-request cost in micro-USD.
