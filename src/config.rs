@@ -90,6 +90,12 @@ pub enum ConfigError {
     /// The classifier section is invalid.
     #[error("classifier: {0}")]
     Classifier(String),
+    /// A tier's escalation settings are invalid.
+    #[error("tier `{0}` escalate: {1}")]
+    Escalate(String, String),
+    /// The fallback settings are invalid.
+    #[error("fallback: {0}")]
+    Fallback(String),
     /// A label value source would produce an unusable label.
     #[error("customer.header `{0}` is not a valid lowercase header name")]
     BadHeaderName(String),
@@ -150,6 +156,66 @@ pub struct RawTier {
     pub model: String,
     /// Envoy cluster that serves the model.
     pub cluster: String,
+    /// Quality-triggered escalation of this tier's non-streaming answers (opt-in).
+    pub escalate: Option<RawEscalate>,
+}
+
+/// Raw escalation settings of a tier.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEscalate {
+    /// Triggers: `length`, `empty`, `invalid_json`, `refusal`.
+    pub on: Vec<EscalateOn>,
+    /// Case-insensitive substrings of the answer that mark a refusal (for `refusal`).
+    #[serde(default)]
+    pub refusal_patterns: Vec<String>,
+}
+
+/// What makes an answer unusable.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalateOn {
+    /// `finish_reason: "length"` while the client's own token limit was not the cause.
+    Length,
+    /// No content and no tool calls.
+    Empty,
+    /// Content that is not JSON although `response_format` asked for JSON, or tool-call
+    /// arguments that are not JSON.
+    InvalidJson,
+    /// A configured refusal pattern in the content, or a non-null `refusal`.
+    Refusal,
+}
+
+impl EscalateOn {
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EscalateOn::Length => "length",
+            EscalateOn::Empty => "empty",
+            EscalateOn::InvalidJson => "invalid_json",
+            EscalateOn::Refusal => "refusal",
+        }
+    }
+}
+
+/// Raw fallback settings.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawFallback {
+    /// Re-send on upstream failure (default true).
+    pub enabled: Option<bool>,
+    /// Upstream statuses that trigger a fallback (default 429, 500, 502, 503, 504; Envoy
+    /// answers 503 for resets and 504 for timeouts).
+    pub statuses: Option<Vec<u16>>,
+    /// Re-sends at most (default 1).
+    pub max_attempts: Option<u32>,
+    /// Timeout of each re-sent attempt in milliseconds (default 60000).
+    pub timeout_ms: Option<u64>,
+    /// Tier names in escalation order (default: the tiers in order); a failed tier falls back
+    /// to the next one in this list.
+    pub order: Option<Vec<String>>,
+    /// Also move explicit-model requests (default false: never silently change their model).
+    pub explicit: Option<bool>,
 }
 
 /// Raw header condition.
@@ -305,6 +371,43 @@ pub struct RawConfig {
     /// Classifier choice.
     #[serde(default)]
     pub classifier: RawClassifier,
+    /// Fallback on upstream failure.
+    #[serde(default)]
+    pub fallback: RawFallback,
+}
+
+/// Validated escalation settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escalate {
+    /// Triggers.
+    pub on: Vec<EscalateOn>,
+    /// Lowercased refusal patterns.
+    pub refusal_patterns: Vec<String>,
+}
+
+/// Validated fallback settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallback {
+    /// Enabled.
+    pub enabled: bool,
+    /// Trigger statuses.
+    pub statuses: Vec<u16>,
+    /// Re-sends at most.
+    pub max_attempts: u32,
+    /// Per-attempt timeout, ms.
+    pub timeout_ms: u64,
+    /// Tier indices in escalation order.
+    pub order: Vec<usize>,
+    /// Also explicit-model requests.
+    pub explicit: bool,
+}
+
+impl Fallback {
+    /// The tier after `tier` in the escalation order.
+    pub fn next_tier(&self, tier: usize) -> Option<usize> {
+        let pos = self.order.iter().position(|t| *t == tier)?;
+        self.order.get(pos + 1).copied()
+    }
 }
 
 /// A validated tier.
@@ -316,6 +419,8 @@ pub struct Tier {
     pub model: String,
     /// Envoy cluster.
     pub cluster: String,
+    /// Quality escalation, when enabled for this tier.
+    pub escalate: Option<Escalate>,
 }
 
 /// What a header condition checks.
@@ -412,6 +517,8 @@ pub struct Config {
     pub fail_closed: bool,
     /// Classifier choice.
     pub classifier: ClassifierKind,
+    /// Fallback on upstream failure.
+    pub fallback: Fallback,
 }
 
 impl Config {
@@ -523,7 +630,19 @@ impl TryFrom<RawConfig> for Config {
             if prices.lookup(&t.model).is_none() {
                 return Err(ConfigError::UnpricedTierModel { tier: t.name, model: t.model });
             }
-            tiers.push(Tier { name: t.name, model: t.model, cluster: t.cluster });
+            let escalate = match t.escalate {
+                None => None,
+                Some(e) => {
+                    if e.on.is_empty() {
+                        return Err(ConfigError::Escalate(t.name, "`on` must list at least one trigger".into()));
+                    }
+                    if e.on.contains(&EscalateOn::Refusal) && e.refusal_patterns.iter().all(|p| p.trim().is_empty()) {
+                        return Err(ConfigError::Escalate(t.name, "`refusal` needs non-empty `refusal_patterns`".into()));
+                    }
+                    Some(Escalate { on: e.on, refusal_patterns: e.refusal_patterns.iter().map(|p| p.to_lowercase()).collect() })
+                }
+            };
+            tiers.push(Tier { name: t.name, model: t.model, cluster: t.cluster, escalate });
         }
 
         let expected = tiers.len() - 1;
@@ -594,6 +713,43 @@ impl TryFrom<RawConfig> for Config {
             }
         };
 
+        let fallback = {
+            let f = raw.fallback;
+            let statuses = f.statuses.unwrap_or_else(|| vec![429, 500, 502, 503, 504]);
+            if let Some(bad) = statuses.iter().find(|s| !(400..=599).contains(*s)) {
+                return Err(ConfigError::Fallback(format!("status {bad} is not a 4xx or 5xx status")));
+            }
+            let order = match f.order {
+                None => (0..tiers.len()).collect(),
+                Some(names) => {
+                    let mut idx = Vec::with_capacity(names.len());
+                    for n in &names {
+                        let i = tiers
+                            .iter()
+                            .position(|t| &t.name == n)
+                            .ok_or_else(|| ConfigError::Fallback(format!("order names unknown tier `{n}`")))?;
+                        if idx.contains(&i) {
+                            return Err(ConfigError::Fallback(format!("order names tier `{n}` twice")));
+                        }
+                        idx.push(i);
+                    }
+                    idx
+                }
+            };
+            let timeout_ms = f.timeout_ms.unwrap_or(60_000);
+            if timeout_ms == 0 {
+                return Err(ConfigError::Zero("fallback.timeout_ms"));
+            }
+            Fallback {
+                enabled: f.enabled.unwrap_or(true),
+                statuses,
+                max_attempts: f.max_attempts.unwrap_or(1),
+                timeout_ms,
+                order,
+                explicit: f.explicit.unwrap_or(false),
+            }
+        };
+
         Ok(Config {
             mode: raw.mode,
             paths,
@@ -610,6 +766,7 @@ impl TryFrom<RawConfig> for Config {
             max_inspect_chars: positive(raw.max_inspect_chars, DEFAULT_MAX_INSPECT_CHARS, "max_inspect_chars")?,
             fail_closed: raw.fail_closed,
             classifier: validate_classifier(raw.classifier)?,
+            fallback,
         })
     }
 }
@@ -738,6 +895,32 @@ mod tests {
         v["classifier"] = serde_json::json!({"kind": "inline", "onnx_base64": "AAEC\nAw=="});
         let c = Config::from_json(v.to_string().as_bytes()).unwrap();
         assert_eq!(c.classifier, ClassifierKind::Inline(vec![0, 1, 2, 3]));
+    }
+
+    #[test]
+    fn fallback_and_escalation_are_validated() {
+        let c = Config::from_json(DEFAULT_CONFIG_JSON.as_bytes()).unwrap();
+        assert!(c.fallback.enabled);
+        assert_eq!(c.fallback.next_tier(0), Some(1));
+        assert_eq!(c.fallback.next_tier(2), None);
+        let mut v = base();
+        v["fallback"] = serde_json::json!({"order": ["cheap", "frontier"]});
+        let c = Config::from_json(v.to_string().as_bytes()).unwrap();
+        assert_eq!(c.fallback.next_tier(0), Some(2));
+        assert_eq!(c.fallback.next_tier(1), None);
+        let mut v = base();
+        v["fallback"] = serde_json::json!({"order": ["cheap", "nope"]});
+        assert_eq!(err_of(v), "fallback: order names unknown tier `nope`");
+        let mut v = base();
+        v["fallback"] = serde_json::json!({"statuses": [200]});
+        assert_eq!(err_of(v), "fallback: status 200 is not a 4xx or 5xx status");
+        let mut v = base();
+        v["tiers"][0]["escalate"] = serde_json::json!({"on": ["refusal"]});
+        assert_eq!(err_of(v), "tier `cheap` escalate: `refusal` needs non-empty `refusal_patterns`");
+        let mut v = base();
+        v["tiers"][0]["escalate"] = serde_json::json!({"on": ["length", "refusal"], "refusal_patterns": ["I CAN'T"]});
+        let c = Config::from_json(v.to_string().as_bytes()).unwrap();
+        assert_eq!(c.tiers[0].escalate.as_ref().unwrap().refusal_patterns, vec!["i can't".to_string()]);
     }
 
     #[test]

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 
 use crate::host::{Host, Labels, Level};
 
+/// A dispatched call: (cluster, headers, body, timeout_ms).
+pub type Call = (String, Vec<(String, String)>, Vec<u8>, u64);
+
 /// Records everything the flow does.
 #[derive(Debug, Default)]
 pub struct FakeHost {
@@ -17,6 +20,10 @@ pub struct FakeHost {
     /// Bytes appended after the current chunk.
     pub appended: Vec<u8>,
     pub local_reply: Option<(u32, String)>,
+    /// Calls dispatched: (cluster, headers, body, timeout_ms).
+    pub calls: Vec<Call>,
+    /// Make `dispatch_call` refuse.
+    pub refuse_calls: bool,
     pub state: BTreeMap<String, String>,
     pub counters: BTreeMap<String, u64>,
     pub histograms: BTreeMap<String, Vec<u64>>,
@@ -62,8 +69,8 @@ impl Host for FakeHost {
     fn request_header(&self, name: &str) -> Option<String> {
         self.req_header(name).map(str::to_string)
     }
-    fn request_header_names(&self) -> Vec<String> {
-        self.request_headers.iter().map(|(k, _)| k.clone()).collect()
+    fn request_headers(&self) -> Vec<(String, String)> {
+        self.request_headers.clone()
     }
     fn set_request_header(&mut self, name: &str, value: Option<&str>) {
         self.request_headers.retain(|(k, _)| k != name);
@@ -83,15 +90,30 @@ impl Host for FakeHost {
     fn response_header(&self, name: &str) -> Option<String> {
         self.resp_header(name).map(str::to_string)
     }
-    fn set_response_header(&mut self, name: &str, value: &str) {
+    fn response_headers(&self) -> Vec<(String, String)> {
+        self.response_headers.clone()
+    }
+    fn set_response_header(&mut self, name: &str, value: Option<&str>) {
         self.response_headers.retain(|(k, _)| k != name);
-        self.response_headers.push((name.to_string(), value.to_string()));
+        if let Some(v) = value {
+            self.response_headers.push((name.to_string(), v.to_string()));
+        }
     }
     fn response_body(&self, len: usize) -> Option<Vec<u8>> {
         Some(self.response_chunk[..len.min(self.response_chunk.len())].to_vec())
     }
     fn append_response_body(&mut self, bytes: &[u8]) {
         self.appended.extend_from_slice(bytes);
+    }
+    fn replace_response_body(&mut self, body: &[u8]) {
+        self.response_chunk = body.to_vec();
+    }
+    fn dispatch_call(&mut self, cluster: &str, headers: &[(String, String)], body: &[u8], timeout_ms: u64) -> bool {
+        if self.refuse_calls {
+            return false;
+        }
+        self.calls.push((cluster.to_string(), headers.to_vec(), body.to_vec(), timeout_ms));
+        true
     }
     fn set_state(&mut self, key: &str, value: &str) {
         self.state.insert(key.to_string(), value.to_string());

@@ -15,15 +15,26 @@
 //! SSE comment line `: llm-router {json}` carrying the cost is appended (clients ignore
 //! comments; HTTP/1.1 responses have no trailers to put it in).
 //!
+//! Fallback and escalation: when the routed upstream answers a configured failure status
+//! (429/5xx by default; Envoy's own answers for resets and timeouts are 503/504), nothing has
+//! reached the client yet because the response headers are held; the failed body is buffered,
+//! the request is re-sent with `dispatch_http_call` to the next tier's cluster with `model`
+//! rewritten, and the held response is replaced by the new answer. Quality escalation works the
+//! same way for a held, usable-looking but unusable non-streaming answer of a tier that opts in.
+//! If the re-sent call fails too, the original answer goes on unchanged.
+//!
 //! Accounting happens exactly once per inspected request: at the end of the response, or in
-//! `on_log` if the response never completed (then as `usage_missing`).
+//! `on_log` if the response never completed (then as `usage_missing`). Escalated requests add
+//! the cost of the first answer to the cost of the one the client receives.
 
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::config::{ExplicitModel, Mode};
 use crate::host::{Host, Level};
 use crate::names::{self, label, stat, state};
 use crate::policy::Decision;
+use crate::quality::{self, Expectation};
 use crate::request::{self, ChatRequest, RequestError};
 use crate::router::{sanitize_label, Router};
 use crate::sse::SseScanner;
@@ -61,6 +72,33 @@ impl Status {
     }
 }
 
+/// The answer of a re-sent request (`dispatch_http_call`), as the host hands it over.
+#[derive(Debug, Clone, Default)]
+pub struct CallResponse {
+    /// Response headers including `:status`.
+    pub headers: Vec<(String, String)>,
+    /// Whole response body.
+    pub body: Vec<u8>,
+}
+
+impl CallResponse {
+    fn status(&self) -> Option<u16> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == ":status")
+            .and_then(|(_, v)| v.trim().parse().ok())
+    }
+}
+
+/// What a re-send needs: the request as it went upstream.
+#[derive(Debug, Clone)]
+struct Resend {
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    expect: Expectation,
+    stream: bool,
+}
+
 /// Everything known about a routed request.
 #[derive(Debug, Clone)]
 struct Routing {
@@ -68,17 +106,35 @@ struct Routing {
     /// Model the request went to (route mode) or would go to (measure mode).
     model: String,
     tier: String,
+    tier_index: Option<usize>,
     score: Option<f32>,
     reason: String,
     customer: String,
     /// The policy decided (alias, `route_anyway` or measure mode); else passed through.
     decided: bool,
+    /// Present when a fallback or escalation may re-send this request.
+    resend: Option<Box<Resend>>,
+    /// Re-sends made so far.
+    attempts: u32,
+    /// Cost of earlier answers that the client did not receive (escalation), micro-USD.
+    prior_cost: u64,
+    /// `fallback:<reason>` / `escalation:<reason>` once the answer came from a re-send.
+    retry: Option<String>,
 }
 
 impl Routing {
     fn score_str(&self) -> String {
         self.score.map_or_else(|| "-".to_string(), |s| format!("{s:.4}"))
     }
+}
+
+/// Why a request is being re-sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RetryKind {
+    /// The upstream failed with this status.
+    Fallback(u16),
+    /// The answer was unusable for this reason; the first answer's usage.
+    Escalation(&'static str, Option<Usage>),
 }
 
 /// The accounting record of one request, as written to headers, state, stats and SSE.
@@ -96,12 +152,15 @@ pub struct Accounting {
     pub output_tokens: u64,
     /// Cached prompt tokens.
     pub cached_tokens: u64,
-    /// Cost in micro-USD (absent unless priced).
+    /// Cost in micro-USD, all answers included (absent unless priced).
     pub cost_micro_usd: Option<u64>,
     /// Baseline cost in micro-USD (absent when usage is missing).
     pub baseline_cost_micro_usd: Option<u64>,
     /// Price table version.
     pub price_version: String,
+    /// `fallback:<reason>` or `escalation:<reason>` when a re-send produced the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry: Option<String>,
 }
 
 /// Request phases.
@@ -112,7 +171,7 @@ enum Phase {
     /// Not inspected; everything passes untouched.
     Skipped,
     /// Inspected path, waiting for the whole request body.
-    AwaitBody { headers: Vec<(String, String)>, customer: String },
+    AwaitBody { headers: Vec<(String, String)>, customer: String, resend_headers: Option<Vec<(String, String)>> },
     /// Request sent on; waiting for response headers.
     Routed(Box<Routing>),
     /// Response headers held; buffering a JSON body.
@@ -121,6 +180,11 @@ enum Phase {
     Copying(Box<Routing>, Vec<u8>, bool),
     /// SSE stream being scanned.
     Streaming(Box<Routing>, Box<SseScanner>),
+    /// Upstream failed; its headers are held and its body buffered until it ends.
+    Failing(Box<Routing>, u16),
+    /// A re-send is in flight; the response is held. `original` is the routing of the answer
+    /// being held, which goes on if the re-send fails.
+    Calling { routing: Box<Routing>, kind: RetryKind, original: Box<Routing> },
     /// Accounted.
     Done,
 }
@@ -144,6 +208,24 @@ fn openai_error(message: &str, code: &str) -> String {
     .to_string()
 }
 
+/// Request headers that are not copied into a re-sent request.
+fn resend_header_ok(name: &str) -> bool {
+    !matches!(
+        name,
+        "content-length" | "transfer-encoding" | "connection" | "keep-alive" | "te" | "upgrade" | "expect"
+            | "proxy-connection"
+    ) && !name.starts_with(names::HEADER_PREFIX)
+        && !name.starts_with("x-envoy-")
+}
+
+/// Response headers of a re-sent call that replace the held response's.
+fn copy_call_header(name: &str) -> bool {
+    name == ":status"
+        || (!name.starts_with(':')
+            && !matches!(name, "content-length" | "transfer-encoding" | "connection" | "keep-alive")
+            && !name.starts_with(names::HEADER_PREFIX))
+}
+
 impl RequestFlow {
     /// A new flow.
     pub fn new() -> Self {
@@ -152,7 +234,7 @@ impl RequestFlow {
 
     /// Request headers arrived.
     pub fn on_request_headers<H: Host>(&mut self, router: &Router, host: &mut H, end_of_stream: bool) -> Action {
-        for name in host.request_header_names() {
+        for (name, _) in host.request_headers() {
             if name.starts_with(names::HEADER_PREFIX) {
                 host.set_request_header(&name, None);
             }
@@ -184,7 +266,12 @@ impl RequestFlow {
         }
         // Usage must be readable: ask the upstream for an unencoded response.
         host.set_request_header("accept-encoding", Some("identity"));
-        self.phase = Phase::AwaitBody { headers, customer };
+        let may_resend = cfg.mode == Mode::Route
+            && ((cfg.fallback.enabled && cfg.fallback.max_attempts > 0) || cfg.tiers.iter().any(|t| t.escalate.is_some()));
+        let resend_headers = may_resend.then(|| {
+            host.request_headers().into_iter().filter(|(k, _)| resend_header_ok(k)).collect()
+        });
+        self.phase = Phase::AwaitBody { headers, customer, resend_headers };
         Action::Pause
     }
 
@@ -219,7 +306,7 @@ impl RequestFlow {
         if !end_of_stream {
             return Action::Pause;
         }
-        let Phase::AwaitBody { headers, customer } = std::mem::replace(&mut self.phase, Phase::Skipped) else {
+        let Phase::AwaitBody { headers, customer, resend_headers } = std::mem::replace(&mut self.phase, Phase::Skipped) else {
             return Action::Continue;
         };
         let Some(body) = host.request_body(body_size) else {
@@ -230,7 +317,7 @@ impl RequestFlow {
             Ok(v) => v,
             Err(e) => return self.fail(router, host, e.kind(), &e.to_string()),
         };
-        let (routing, rewrite_model, force_usage) = match Self::route(router, &value, headers, customer) {
+        let (mut routing, rewrite_model, force_usage, expect) = match Self::route(router, &value, headers, customer) {
             Ok(r) => r,
             Err(e) => return self.fail(router, host, e.kind(), &e.to_string()),
         };
@@ -238,14 +325,21 @@ impl RequestFlow {
         host.histogram(stat::DECISION_TIME_US, &[], elapsed_us);
 
         if router.config.mode == Mode::Route {
-            if let Some(tier) = router.config.tier_for_model(&routing.model) {
-                if let Some(t) = router.config.tiers.get(tier) {
-                    host.set_request_header(names::HEADER_CLUSTER, Some(&t.cluster));
-                }
+            if let Some(t) = routing.tier_index.and_then(|i| router.config.tiers.get(i)) {
+                host.set_request_header(names::HEADER_CLUSTER, Some(&t.cluster));
             }
-            if let Some(new_body) = request::rewrite(&mut value, rewrite_model.as_deref(), force_usage) {
-                host.replace_request_body(&new_body);
-                host.set_request_header("content-length", Some(&new_body.len().to_string()));
+            let sent = match request::rewrite(&mut value, rewrite_model.as_deref(), force_usage) {
+                Some(new_body) => {
+                    host.replace_request_body(&new_body);
+                    host.set_request_header("content-length", Some(&new_body.len().to_string()));
+                    new_body
+                }
+                None => body,
+            };
+            let resendable = routing.decided || router.config.fallback.explicit;
+            if let (Some(headers), true) = (resend_headers, resendable && routing.tier_index.is_some()) {
+                let stream = value.get("stream").and_then(Value::as_bool).unwrap_or(false);
+                routing.resend = Some(Box::new(Resend { headers, body: sent, expect, stream }));
             }
         }
         self.write_decision_state(router, host, &routing);
@@ -253,52 +347,46 @@ impl RequestFlow {
         Action::Continue
     }
 
-    /// Decide for a parsed body. Returns the routing, the model to write (if any) and whether
-    /// to force `include_usage`.
+    /// Decide for a parsed body. Returns the routing, the model to write (if any), whether to
+    /// force `include_usage`, and what the client expects of the answer.
     fn route(
         router: &Router,
-        value: &serde_json::Value,
+        value: &Value,
         headers: Vec<(String, String)>,
         customer: String,
-    ) -> Result<(Routing, Option<String>, bool), RequestError> {
+    ) -> Result<(Routing, Option<String>, bool, Expectation), RequestError> {
         let cfg = &router.config;
         let req = ChatRequest::try_from(value)?;
         let is_alias = cfg.is_alias(req.model);
         let decide = is_alias || cfg.explicit_model == ExplicitModel::RouteAnyway || cfg.mode == Mode::Measure;
-        let decision = if decide {
-            Some(router.decide(&req, headers))
-        } else {
-            None
+        let decision = if decide { Some(router.decide(&req, headers)) } else { None };
+        let (tier_index, score, reason) = match &decision {
+            Some(Decision { tier, score, reason }) => (Some(*tier), *score, reason.clone()),
+            None => (cfg.tier_for_model(req.model), None, "explicit".to_string()),
         };
-        let routing = match &decision {
-            Some(Decision { tier, score, reason }) => {
-                let t = cfg.tiers.get(*tier);
-                Routing {
-                    requested_model: req.model.to_string(),
-                    model: t.map_or_else(|| req.model.to_string(), |t| t.model.clone()),
-                    tier: t.map_or_else(|| "none".to_string(), |t| t.name.clone()),
-                    score: *score,
-                    reason: reason.clone(),
-                    customer,
-                    decided: true,
-                }
-            }
-            None => Routing {
-                requested_model: req.model.to_string(),
-                model: req.model.to_string(),
-                tier: cfg
-                    .tier_for_model(req.model)
-                    .and_then(|i| cfg.tiers.get(i))
-                    .map_or_else(|| "none".to_string(), |t| t.name.clone()),
-                score: None,
-                reason: "explicit".to_string(),
-                customer,
-                decided: false,
-            },
+        let tier = tier_index.and_then(|i| cfg.tiers.get(i));
+        let model = match (&decision, tier) {
+            (Some(_), Some(t)) => t.model.clone(),
+            _ => req.model.to_string(),
+        };
+        let routing = Routing {
+            requested_model: req.model.to_string(),
+            model,
+            tier: tier.map_or_else(|| "none".to_string(), |t| t.name.clone()),
+            tier_index,
+            score,
+            reason,
+            customer,
+            decided: decision.is_some(),
+            resend: None,
+            attempts: 0,
+            prior_cost: 0,
+            retry: None,
         };
         let rewrite_model = decision.is_some().then(|| routing.model.clone());
         let force_usage = req.stream && !req.include_usage;
-        Ok((routing, rewrite_model, force_usage))
+        let expect = Expectation { max_tokens: req.max_tokens, response_format: req.response_format.map(str::to_string) };
+        Ok((routing, rewrite_model, force_usage, expect))
     }
 
     fn write_decision_state<H: Host>(&self, router: &Router, host: &mut H, r: &Routing) {
@@ -312,6 +400,27 @@ impl RequestFlow {
         host.set_state(state::PRICE_VERSION, router.config.prices.version());
     }
 
+    fn set_decision_headers<H: Host>(router: &Router, host: &mut H, r: &Routing) {
+        host.set_response_header(names::HEADER_MODEL, Some(&r.model));
+        host.set_response_header(names::HEADER_TIER, Some(&r.tier));
+        host.set_response_header(names::HEADER_SCORE, Some(&r.score_str()));
+        host.set_response_header(names::HEADER_REASON, Some(&r.reason));
+        host.set_response_header(names::HEADER_MODE, Some(router.config.mode.as_str()));
+        host.set_response_header(names::HEADER_PRICE_VERSION, Some(router.config.prices.version()));
+        if let Some(retry) = &r.retry {
+            host.set_response_header(names::HEADER_RETRY, Some(retry));
+        }
+    }
+
+    /// The tier a re-send of `r` would go to, if one is allowed.
+    fn next_tier(router: &Router, r: &Routing) -> Option<usize> {
+        let f = &router.config.fallback;
+        if r.resend.is_none() || r.attempts >= f.max_attempts {
+            return None;
+        }
+        f.next_tier(r.tier_index?)
+    }
+
     /// Response headers arrived.
     pub fn on_response_headers<H: Host>(&mut self, router: &Router, host: &mut H, end_of_stream: bool) -> Action {
         let routing = match std::mem::replace(&mut self.phase, Phase::Done) {
@@ -321,12 +430,15 @@ impl RequestFlow {
                 return Action::Continue;
             }
         };
-        host.set_response_header(names::HEADER_MODEL, &routing.model);
-        host.set_response_header(names::HEADER_TIER, &routing.tier);
-        host.set_response_header(names::HEADER_SCORE, &routing.score_str());
-        host.set_response_header(names::HEADER_REASON, &routing.reason);
-        host.set_response_header(names::HEADER_MODE, router.config.mode.as_str());
-        host.set_response_header(names::HEADER_PRICE_VERSION, router.config.prices.version());
+        let status: u16 = host.response_header(":status").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        let f = &router.config.fallback;
+        // A failure without a body is not re-sent: the held response would have no body
+        // buffer for the new answer.
+        if f.enabled && f.statuses.contains(&status) && !end_of_stream && Self::next_tier(router, &routing).is_some() {
+            self.phase = Phase::Failing(routing, status);
+            return Action::Pause;
+        }
+        Self::set_decision_headers(router, host, &routing);
         if end_of_stream {
             let acc = self.account(router, host, &routing, None);
             set_cost_headers(host, &acc);
@@ -356,6 +468,18 @@ impl RequestFlow {
     /// A response body chunk arrived (`body_size` is the chunk, or all buffered while held).
     pub fn on_response_body<H: Host>(&mut self, router: &Router, host: &mut H, body_size: usize, end_of_stream: bool) -> Action {
         match &mut self.phase {
+            Phase::Failing(_, _) | Phase::Calling { .. } => {
+                if !end_of_stream {
+                    return Action::Pause;
+                }
+                match std::mem::replace(&mut self.phase, Phase::Done) {
+                    Phase::Failing(routing, status) => self.start_retry(router, host, routing, RetryKind::Fallback(status), None),
+                    other => {
+                        self.phase = other;
+                        Action::Pause
+                    }
+                }
+            }
             Phase::Buffering(_) => {
                 if !end_of_stream {
                     return Action::Pause;
@@ -363,7 +487,12 @@ impl RequestFlow {
                 let Phase::Buffering(routing) = std::mem::replace(&mut self.phase, Phase::Done) else {
                     return Action::Continue;
                 };
-                let usage = host.response_body(body_size).and_then(|b| usage::usage_from_json(&b).ok());
+                let body = host.response_body(body_size).unwrap_or_default();
+                let parsed: Option<Value> = serde_json::from_slice(&body).ok();
+                let usage = parsed.as_ref().and_then(|v| usage::usage_from_value(v).ok());
+                if let Some(reason) = Self::escalation_reason(router, &routing, parsed.as_ref(), host) {
+                    return self.start_retry(router, host, routing, RetryKind::Escalation(reason, usage), None);
+                }
                 let acc = self.account(router, host, &routing, usage);
                 set_cost_headers(host, &acc);
                 Action::Continue
@@ -394,8 +523,7 @@ impl RequestFlow {
                     if let Phase::Streaming(routing, mut scanner) = std::mem::replace(&mut self.phase, Phase::Done) {
                         scanner.finish();
                         let acc = self.account(router, host, &routing, scanner.usage());
-                        let json = serde_json::to_string(&acc).unwrap_or_default();
-                        host.append_response_body(format!(": llm-router {json}\n\n").as_bytes());
+                        host.append_response_body(sse_comment(&acc).as_bytes());
                     }
                 }
                 Action::Continue
@@ -404,10 +532,144 @@ impl RequestFlow {
         }
     }
 
+    /// The reason to escalate a held 2xx answer, if its tier opts in and one applies.
+    fn escalation_reason<H: Host>(router: &Router, r: &Routing, body: Option<&Value>, host: &H) -> Option<&'static str> {
+        let esc = r.tier_index.and_then(|i| router.config.tiers.get(i)).and_then(|t| t.escalate.as_ref())?;
+        let resend = r.resend.as_ref()?;
+        if resend.stream || Self::next_tier(router, r).is_none() {
+            return None;
+        }
+        let status: u16 = host.response_header(":status").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        if !(200..300).contains(&status) {
+            return None;
+        }
+        quality::unusable(body?, esc, &resend.expect).map(|on| on.as_str())
+    }
+
+    /// Re-send the request to the next tier. Returns `Pause` while the call is in flight, or
+    /// lets the held response go on if no call could be made. `original` is the routing of the
+    /// held answer when this is a further attempt.
+    fn start_retry<H: Host>(
+        &mut self,
+        router: &Router,
+        host: &mut H,
+        mut routing: Box<Routing>,
+        kind: RetryKind,
+        original: Option<Box<Routing>>,
+    ) -> Action {
+        let next = Self::next_tier(router, &routing);
+        let (Some(tier), Some(resend)) = (next.and_then(|n| router.config.tiers.get(n)), routing.resend.as_ref()) else {
+            return self.give_up(router, host, original.unwrap_or(routing), kind);
+        };
+        let original = original.unwrap_or_else(|| routing.clone());
+        let route = route_label(host);
+        let (stat_name, prefix, reason) = match &kind {
+            RetryKind::Fallback(status) => (stat::FALLBACKS, "fallback", format!("status_{status}")),
+            RetryKind::Escalation(reason, _) => (stat::ESCALATIONS, "escalation", (*reason).to_string()),
+        };
+        let (from_tier, from_model) = (sanitize_label(&routing.tier), sanitize_label(&routing.model));
+        host.counter(
+            stat_name,
+            &[(label::ROUTE, &route), (label::TIER, &from_tier), (label::MODEL, &from_model), (label::REASON, &reason)],
+            1,
+        );
+        let body = match request::parse_body(&resend.body) {
+            Ok(mut v) => request::rewrite(&mut v, Some(&tier.model), false).unwrap_or_else(|| resend.body.clone()),
+            Err(_) => resend.body.clone(),
+        };
+        let mut headers = resend.headers.clone();
+        headers.push(("content-length".to_string(), body.len().to_string()));
+        if !host.dispatch_call(&tier.cluster, &headers, &body, router.config.fallback.timeout_ms) {
+            host.log(Level::Warn, &format!("llm-router: could not re-send to cluster `{}`", tier.cluster));
+            return self.give_up(router, host, original, kind);
+        }
+        routing.retry = Some(format!("{prefix}:{reason}"));
+        routing.attempts += 1;
+        routing.model = tier.model.clone();
+        routing.tier = tier.name.clone();
+        routing.tier_index = next;
+        self.phase = Phase::Calling { routing, kind, original };
+        Action::Pause
+    }
+
+    /// No (further) re-send: let the held original answer go on, accounted as it is.
+    fn give_up<H: Host>(&mut self, router: &Router, host: &mut H, original: Box<Routing>, kind: RetryKind) -> Action {
+        Self::set_decision_headers(router, host, &original);
+        let usage = match kind {
+            RetryKind::Fallback(_) => None,
+            RetryKind::Escalation(_, u) => u,
+        };
+        let acc = self.account(router, host, &original, usage);
+        set_cost_headers(host, &acc);
+        self.phase = Phase::Done;
+        Action::Continue
+    }
+
+    /// The answer of a re-sent request arrived (`None`: the call failed or timed out).
+    /// After this returns, the host resumes the held response.
+    pub fn on_call_response<H: Host>(&mut self, router: &Router, host: &mut H, response: Option<CallResponse>) -> Action {
+        let (mut routing, kind, original) = match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Calling { routing, kind, original } => (routing, kind, original),
+            other => {
+                self.phase = other;
+                return Action::Continue;
+            }
+        };
+        let ok = response.as_ref().and_then(CallResponse::status).is_some_and(|s| (200..300).contains(&s));
+        let Some(resp) = response.filter(|_| ok) else {
+            // The re-send failed: try the tier after it if allowed, else the original goes on.
+            if Self::next_tier(router, &routing).is_some() {
+                return self.start_retry(router, host, routing, kind, Some(original));
+            }
+            host.log(Level::Info, "llm-router: re-sent request failed; the original answer goes on");
+            let mut original = original;
+            original.retry = routing.retry.map(|r| format!("{r}:failed"));
+            return self.give_up(router, host, original, kind);
+        };
+        let route = route_label(host);
+        if let RetryKind::Escalation(_, first_usage) = &kind {
+            routing.prior_cost += self.count_tokens_and_cost(router, host, &original, *first_usage, &route).unwrap_or(0);
+        }
+        let stream = routing.resend.as_ref().is_some_and(|r| r.stream);
+        let usage = if stream {
+            let mut s = SseScanner::new(router.config.max_response_bytes.max(resp.body.len()));
+            s.push(&resp.body);
+            s.finish();
+            s.usage()
+        } else {
+            usage::usage_from_json(&resp.body).ok()
+        };
+        for (name, _) in host.response_headers() {
+            if !name.starts_with(':') && !name.starts_with(names::HEADER_PREFIX) {
+                host.set_response_header(&name, None);
+            }
+        }
+        for (name, value) in resp.headers.iter().filter(|(k, _)| copy_call_header(k)) {
+            host.set_response_header(name, Some(value));
+        }
+        Self::set_decision_headers(router, host, &routing);
+        let acc = self.account(router, host, &routing, usage);
+        let mut body = resp.body;
+        if stream {
+            body.extend_from_slice(sse_comment(&acc).as_bytes());
+        } else {
+            set_cost_headers(host, &acc);
+        }
+        host.set_response_header("content-length", Some(&body.len().to_string()));
+        host.replace_response_body(&body);
+        self.phase = Phase::Done;
+        Action::Continue
+    }
+
     /// The stream is being logged (always last): account for requests that never completed.
     pub fn on_log<H: Host>(&mut self, router: &Router, host: &mut H) {
         let routing = match std::mem::replace(&mut self.phase, Phase::Done) {
-            Phase::Routed(r) | Phase::Buffering(r) | Phase::Copying(r, _, _) => r,
+            Phase::Routed(r) | Phase::Buffering(r) | Phase::Copying(r, _, _) | Phase::Failing(r, _) => r,
+            Phase::Calling { original, kind: RetryKind::Escalation(_, usage), .. } => {
+                self.account(router, host, &original, usage);
+                return;
+            }
+            Phase::Calling { original, .. } => original,
             Phase::Streaming(r, mut s) => {
                 s.finish();
                 let usage = s.usage();
@@ -419,17 +681,39 @@ impl RequestFlow {
         self.account(router, host, &routing, None);
     }
 
+    /// Count tokens and cost of one answer under its model's labels; returns its cost.
+    fn count_tokens_and_cost<H: Host>(&self, router: &Router, host: &mut H, r: &Routing, usage: Option<Usage>, route: &str) -> Option<u64> {
+        let cfg = &router.config;
+        let u = usage?;
+        let (tier, model) = (sanitize_label(&r.tier), sanitize_label(&r.model));
+        let base: [(&str, &str); 5] = [
+            (label::ROUTE, route),
+            (label::TIER, &tier),
+            (label::MODEL, &model),
+            (label::CUSTOMER, &r.customer),
+            (label::MODE, cfg.mode.as_str()),
+        ];
+        host.counter(stat::INPUT_TOKENS, &base, u.prompt_tokens);
+        host.counter(stat::OUTPUT_TOKENS, &base, u.completion_tokens);
+        host.counter(stat::CACHED_TOKENS, &base, u.cached_tokens);
+        let cost = cfg.prices.cost_micro_usd(&r.model, &u).ok()?;
+        host.counter(stat::COST, &base, cost);
+        Some(cost)
+    }
+
     /// Price, count and record one request. Called once.
     fn account<H: Host>(&self, router: &Router, host: &mut H, r: &Routing, usage: Option<Usage>) -> Accounting {
         let cfg = &router.config;
         let prices = &cfg.prices;
+        let route = route_label(host);
+        let answer_cost = self.count_tokens_and_cost(router, host, r, usage, &route);
         let (status, cost, baseline) = match &usage {
             None => (Status::UsageMissing, None, None),
             Some(u) => {
                 let baseline = prices.cost_micro_usd(&cfg.baseline_model, u).ok();
-                match prices.cost_micro_usd(&r.model, u) {
-                    Ok(c) => (Status::Priced, Some(c), baseline),
-                    Err(_) => (Status::Unpriced, None, baseline),
+                match answer_cost {
+                    Some(c) => (Status::Priced, Some(c.saturating_add(r.prior_cost)), baseline),
+                    None => (Status::Unpriced, None, baseline),
                 }
             }
         };
@@ -444,24 +728,15 @@ impl RequestFlow {
             cost_micro_usd: cost,
             baseline_cost_micro_usd: baseline,
             price_version: prices.version().to_string(),
+            retry: r.retry.clone(),
         };
 
-        // Envoy fills in the route name only once the router filter has run, so it is read
-        // here, at the end, when the route is final.
-        let route = host.route_name().filter(|n| !n.is_empty()).unwrap_or_else(|| "unknown".to_string());
-        let values = [
-            sanitize_label(&route),
-            sanitize_label(&r.tier),
-            sanitize_label(&r.model),
-            r.customer.clone(),
-            cfg.mode.as_str().to_string(),
-        ];
-        let [route, tier, model, customer, mode] = &values;
+        let (tier, model, mode) = (sanitize_label(&r.tier), sanitize_label(&r.model), cfg.mode.as_str());
         let base: [(&str, &str); 5] = [
-            (label::ROUTE, route),
-            (label::TIER, tier),
-            (label::MODEL, model),
-            (label::CUSTOMER, customer),
+            (label::ROUTE, &route),
+            (label::TIER, &tier),
+            (label::MODEL, &model),
+            (label::CUSTOMER, &r.customer),
             (label::MODE, mode),
         ];
         let [b0, b1, b2, b3, b4] = base;
@@ -474,35 +749,42 @@ impl RequestFlow {
             Status::Unpriced => host.counter(stat::UNPRICED, &base, 1),
             Status::Priced => {}
         }
-        if usage.is_some() {
-            host.counter(stat::INPUT_TOKENS, &base, u.prompt_tokens);
-            host.counter(stat::OUTPUT_TOKENS, &base, u.completion_tokens);
-            host.counter(stat::CACHED_TOKENS, &base, u.cached_tokens);
-        }
         if let Some(c) = cost {
-            host.counter(stat::COST, &base, c);
             host.histogram(stat::REQUEST_COST, &[b0, b1, b2, b4], c);
         }
         if let (Some(b), Some(_)) = (baseline, cost) {
             host.counter(stat::BASELINE_COST, &base, b);
         }
 
+        host.set_state(state::MODEL, &r.model);
+        host.set_state(state::TIER, &r.tier);
         host.set_state(state::STATUS, status.as_str());
         host.set_state(state::INPUT_TOKENS, &u.prompt_tokens.to_string());
         host.set_state(state::OUTPUT_TOKENS, &u.completion_tokens.to_string());
         host.set_state(state::CACHED_TOKENS, &u.cached_tokens.to_string());
         host.set_state(state::COST, &cost.map_or_else(String::new, |c| c.to_string()));
         host.set_state(state::BASELINE_COST, &baseline.map_or_else(String::new, |c| c.to_string()));
+        host.set_state(state::RETRY, r.retry.as_deref().unwrap_or(""));
         acc
     }
 }
 
+/// The route label: Envoy's route name once the route is final.
+fn route_label<H: Host>(host: &H) -> String {
+    sanitize_label(&host.route_name().filter(|n| !n.is_empty()).unwrap_or_else(|| "unknown".to_string()))
+}
+
+fn sse_comment(acc: &Accounting) -> String {
+    let json = serde_json::to_string(acc).unwrap_or_default();
+    format!(": llm-router {json}\n\n")
+}
+
 fn set_cost_headers<H: Host>(host: &mut H, acc: &Accounting) {
-    host.set_response_header(names::HEADER_STATUS, acc.status.as_str());
+    host.set_response_header(names::HEADER_STATUS, Some(acc.status.as_str()));
     if let Some(c) = acc.cost_micro_usd {
-        host.set_response_header(names::HEADER_COST, &c.to_string());
+        host.set_response_header(names::HEADER_COST, Some(&c.to_string()));
     }
     if let Some(b) = acc.baseline_cost_micro_usd {
-        host.set_response_header(names::HEADER_BASELINE_COST, &b.to_string());
+        host.set_response_header(names::HEADER_BASELINE_COST, Some(&b.to_string()));
     }
 }

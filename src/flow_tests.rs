@@ -339,3 +339,216 @@ fn heuristic_router_end_to_end() {
     let (_, h) = send(&r, &[], r#"{"model":"auto","messages":[{"role":"user","content":"Translate hello to French"}]}"#);
     assert_eq!(h.state["llm_router_tier"], "cheap");
 }
+
+use crate::flow::CallResponse;
+
+fn call_ok(body: &str) -> Option<CallResponse> {
+    Some(CallResponse {
+        headers: vec![
+            (":status".into(), "200".into()),
+            ("content-type".into(), "application/json".into()),
+            ("x-upstream-name".into(), "mid".into()),
+        ],
+        body: body.as_bytes().to_vec(),
+    })
+}
+
+/// Upstream answers `status` with a small JSON error; returns the action of the final body call.
+fn fail_upstream(r: &Router, f: &mut RequestFlow, h: &mut FakeHost, status: &str) -> Action {
+    let err = r#"{"error":{"message":"overloaded"}}"#;
+    h.response_headers = vec![
+        (":status".into(), status.into()),
+        ("content-type".into(), "application/json".into()),
+        ("content-length".into(), err.len().to_string()),
+        ("x-upstream-name".into(), "cheap".into()),
+    ];
+    assert_eq!(f.on_response_headers(r, h, false), Action::Pause);
+    h.response_chunk = err.as_bytes().to_vec();
+    f.on_response_body(r, h, err.len(), true)
+}
+
+#[test]
+fn fallback_resends_to_the_next_tier_and_replaces_the_answer() {
+    let r = router(0.1);
+    let (mut f, mut h) = send(&r, &[("authorization", "Bearer sk-test"), ("x-customer-id", "acme")], SIMPLE);
+    assert_eq!(fail_upstream(&r, &mut f, &mut h, "503"), Action::Pause);
+    assert_eq!(h.calls.len(), 1);
+    let (cluster, headers, body, timeout) = h.calls[0].clone();
+    assert_eq!(cluster, "llm_mid");
+    assert_eq!(timeout, 60_000);
+    let sent: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(sent["model"], "claude-haiku-4.5");
+    let hv = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    assert_eq!(hv("authorization").as_deref(), Some("Bearer sk-test"));
+    assert_eq!(hv("content-length"), Some(body.len().to_string()));
+    assert_eq!(hv(":path").as_deref(), Some("/v1/chat/completions"));
+    assert!(headers.iter().all(|(k, _)| !k.starts_with("x-llm-router-")));
+    assert_eq!(h.counter_sum("llm_router_fallbacks_total{route=chat,tier=cheap,model=gpt-5-nano,reason=status_503}"), 1);
+
+    let answer = usage_body("claude-haiku-4.5", 1000, 100, 0);
+    assert_eq!(f.on_call_response(&r, &mut h, call_ok(&answer)), Action::Continue);
+    assert_eq!(h.resp_header(":status"), Some("200"));
+    assert_eq!(h.resp_header("x-upstream-name"), Some("mid"));
+    assert_eq!(h.resp_header(names::HEADER_TIER), Some("mid"));
+    assert_eq!(h.resp_header(names::HEADER_MODEL), Some("claude-haiku-4.5"));
+    assert_eq!(h.resp_header(names::HEADER_RETRY), Some("fallback:status_503"));
+    // haiku 1.00/5.00: 1000 + 500 = 1500
+    assert_eq!(h.resp_header(names::HEADER_COST), Some("1500"));
+    assert_eq!(h.resp_header("content-length"), Some(answer.len().to_string().as_str()));
+    assert_eq!(h.response_chunk, answer.as_bytes());
+    f.on_log(&r, &mut h);
+    assert_eq!(h.counter_sum("llm_router_requests_total"), 1);
+    assert_eq!(h.counter_sum("llm_router_requests_total{route=chat,tier=mid,model=claude-haiku-4.5"), 1);
+    assert_eq!(h.state["llm_router_retry"], "fallback:status_503");
+}
+
+#[test]
+fn failed_resend_keeps_the_original_answer() {
+    let r = router_with(|v| v["fallback"] = serde_json::json!({"order": ["cheap", "mid"]}), 0.1);
+    let (mut f, mut h) = send(&r, &[], SIMPLE);
+    assert_eq!(fail_upstream(&r, &mut f, &mut h, "429"), Action::Pause);
+    assert_eq!(f.on_call_response(&r, &mut h, None), Action::Continue);
+    assert_eq!(h.resp_header(":status"), Some("429"));
+    assert_eq!(h.resp_header(names::HEADER_TIER), Some("cheap"));
+    assert_eq!(h.resp_header(names::HEADER_RETRY), Some("fallback:status_429:failed"));
+    assert_eq!(h.resp_header(names::HEADER_STATUS), Some("usage_missing"));
+    assert_eq!(h.response_chunk, br#"{"error":{"message":"overloaded"}}"#);
+}
+
+#[test]
+fn max_attempts_chain_through_tiers() {
+    let r = router_with(|v| v["fallback"] = serde_json::json!({"max_attempts": 2}), 0.1);
+    let (mut f, mut h) = send(&r, &[], SIMPLE);
+    fail_upstream(&r, &mut f, &mut h, "500");
+    let mut bad = call_ok("{}").unwrap();
+    bad.headers[0].1 = "502".into();
+    assert_eq!(f.on_call_response(&r, &mut h, Some(bad)), Action::Pause);
+    assert_eq!(h.calls.iter().map(|c| c.0.as_str()).collect::<Vec<_>>(), vec!["llm_mid", "llm_frontier"]);
+    let answer = usage_body("claude-sonnet-4.6", 10, 10, 0);
+    assert_eq!(f.on_call_response(&r, &mut h, call_ok(&answer)), Action::Continue);
+    assert_eq!(h.resp_header(names::HEADER_TIER), Some("frontier"));
+}
+
+#[test]
+fn no_fallback_when_disabled_top_tier_explicit_or_measure() {
+    for (patch, body) in [
+        (serde_json::json!({"fallback": {"enabled": false}}), SIMPLE),
+        (serde_json::json!({}), r#"{"model":"claude-haiku-4.5","messages":[]}"#),
+        (serde_json::json!({"mode": "measure"}), SIMPLE),
+    ] {
+        let r = router_with(
+            |v| {
+                for (k, val) in patch.as_object().unwrap() {
+                    v[k] = val.clone();
+                }
+            },
+            0.1,
+        );
+        let (mut f, mut h) = send(&r, &[], body);
+        h.response_headers = vec![(":status".into(), "503".into()), ("content-type".into(), "application/json".into()), ("content-length".into(), "2".into())];
+        assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Pause, "held to buffer, not for fallback");
+        h.response_chunk = b"{}".to_vec();
+        assert_eq!(f.on_response_body(&r, &mut h, 2, true), Action::Continue);
+        assert!(h.calls.is_empty());
+    }
+    let r = router(0.9);
+    let (mut f, mut h) = send(&r, &[], SIMPLE);
+    fail_upstream(&r, &mut f, &mut h, "503");
+    assert!(h.calls.is_empty(), "frontier has no next tier");
+}
+
+#[test]
+fn explicit_fallback_when_configured() {
+    let r = router_with(|v| v["fallback"] = serde_json::json!({"explicit": true}), 0.1);
+    let (mut f, mut h) = send(&r, &[], r#"{"model":"claude-haiku-4.5","messages":[]}"#);
+    assert_eq!(fail_upstream(&r, &mut f, &mut h, "503"), Action::Pause);
+    assert_eq!(h.calls[0].0, "llm_frontier");
+}
+
+#[test]
+fn streaming_fallback_replaces_with_the_whole_stream_and_comment() {
+    let r = router(0.1);
+    let (mut f, mut h) = send(&r, &[], r#"{"model":"auto","stream":true,"messages":[{"role":"user","content":"hi"}]}"#);
+    assert_eq!(fail_upstream(&r, &mut f, &mut h, "503"), Action::Pause);
+    let sent: serde_json::Value = serde_json::from_slice(&h.calls[0].2).unwrap();
+    assert_eq!(sent["stream_options"]["include_usage"], true);
+    let stream = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":100}}\n\ndata: [DONE]\n\n";
+    let resp = CallResponse { headers: vec![(":status".into(), "200".into()), ("content-type".into(), "text/event-stream".into())], body: stream.as_bytes().to_vec() };
+    assert_eq!(f.on_call_response(&r, &mut h, Some(resp)), Action::Continue);
+    let body = String::from_utf8(h.response_chunk.clone()).unwrap();
+    assert!(body.starts_with(stream));
+    assert!(body.contains(": llm-router {") && body.contains("\"cost_micro_usd\":1500") && body.contains("\"retry\":\"fallback:status_503\""), "{body}");
+    assert_eq!(h.resp_header("content-type"), Some("text/event-stream"));
+}
+
+fn escalating_router() -> Router {
+    router_with(|v| v["tiers"][0]["escalate"] = serde_json::json!({"on": ["length", "empty", "invalid_json", "refusal"], "refusal_patterns": ["i can't help"]}), 0.1)
+}
+
+fn answer_json(content: &str, finish: &str, p: u64, c: u64) -> String {
+    serde_json::json!({"id": "x", "object": "chat.completion", "model": "gpt-5-nano",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
+        "usage": {"prompt_tokens": p, "completion_tokens": c}}).to_string()
+}
+
+#[test]
+fn escalation_on_unusable_answer_counts_both_calls() {
+    let r = escalating_router();
+    let (mut f, mut h) = send(&r, &[], SIMPLE);
+    let first = answer_json("I can't help with that.", "stop", 1000, 500);
+    h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into()), ("content-length".into(), first.len().to_string())];
+    assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Pause);
+    h.response_chunk = first.as_bytes().to_vec();
+    assert_eq!(f.on_response_body(&r, &mut h, first.len(), true), Action::Pause);
+    assert_eq!(h.calls[0].0, "llm_mid");
+    assert_eq!(h.counter_sum("llm_router_escalations_total{route=chat,tier=cheap,model=gpt-5-nano,reason=refusal}"), 1);
+    let better = usage_body("claude-haiku-4.5", 1000, 100, 0);
+    assert_eq!(f.on_call_response(&r, &mut h, call_ok(&better)), Action::Continue);
+    // nano 250 + haiku 1500
+    assert_eq!(h.resp_header(names::HEADER_COST), Some("1750"));
+    assert_eq!(h.resp_header(names::HEADER_RETRY), Some("escalation:refusal"));
+    assert_eq!(h.response_chunk, better.as_bytes());
+    assert_eq!(h.counter_sum("llm_router_cost_micro_usd_total"), 1750);
+    assert_eq!(h.counters["llm_router_cost_micro_usd_total{route=chat,tier=cheap,model=gpt-5-nano,customer=unknown,mode=route}"], 250);
+    assert_eq!(h.counter_sum("llm_router_requests_total"), 1);
+}
+
+#[test]
+fn escalation_respects_the_clients_own_limit_and_failed_escalation_keeps_first_answer() {
+    let r = escalating_router();
+    let (mut f, mut h) = send(&r, &[], r#"{"model":"auto","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}"#);
+    respond_json(&r, &mut f, &mut h, &answer_json("Once upon a", "length", 10, 50));
+    assert!(h.calls.is_empty());
+
+    let (mut f, mut h) = send(&r, &[], SIMPLE);
+    let first = answer_json("", "stop", 1000, 500);
+    h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into()), ("content-length".into(), first.len().to_string())];
+    f.on_response_headers(&r, &mut h, false);
+    h.response_chunk = first.as_bytes().to_vec();
+    assert_eq!(f.on_response_body(&r, &mut h, first.len(), true), Action::Pause);
+    assert_eq!(f.on_call_response(&r, &mut h, None), Action::Continue);
+    assert_eq!(h.resp_header(names::HEADER_TIER), Some("cheap"));
+    assert_eq!(h.resp_header(names::HEADER_COST), Some("250"));
+    assert_eq!(h.resp_header(names::HEADER_RETRY), Some("escalation:empty:failed"));
+    assert_eq!(h.counter_sum("llm_router_cost_micro_usd_total"), 250);
+}
+
+#[test]
+fn refused_dispatch_lets_the_original_go_on() {
+    let r = router(0.1);
+    let (mut f, mut h) = send(&r, &[], SIMPLE);
+    h.refuse_calls = true;
+    assert_eq!(fail_upstream(&r, &mut f, &mut h, "503"), Action::Continue);
+    assert_eq!(h.resp_header(names::HEADER_TIER), Some("cheap"));
+    assert_eq!(h.counter_sum("llm_router_requests_total"), 1);
+}
+
+#[test]
+fn abandoned_call_is_accounted_in_on_log() {
+    let r = router(0.1);
+    let (mut f, mut h) = send(&r, &[], SIMPLE);
+    fail_upstream(&r, &mut f, &mut h, "503");
+    f.on_log(&r, &mut h);
+    assert_eq!(h.counter_sum("llm_router_requests_total{route=chat,tier=cheap"), 1);
+    assert_eq!(h.counter_sum("llm_router_usage_missing_total"), 1);
+}

@@ -22,8 +22,8 @@ pub type Labels<'a> = &'a [(&'a str, &'a str)];
 pub trait Host {
     /// A request header (lowercase name).
     fn request_header(&self, name: &str) -> Option<String>;
-    /// Names of all request headers (lowercase).
-    fn request_header_names(&self) -> Vec<String>;
+    /// All request headers (lowercase names).
+    fn request_headers(&self) -> Vec<(String, String)>;
     /// Set (`Some`) or remove (`None`) a request header.
     fn set_request_header(&mut self, name: &str, value: Option<&str>);
     /// The first `len` bytes of the buffered request body.
@@ -35,12 +35,20 @@ pub trait Host {
 
     /// A response header (lowercase name).
     fn response_header(&self, name: &str) -> Option<String>;
-    /// Set a response header; only called while response headers are held.
-    fn set_response_header(&mut self, name: &str, value: &str);
+    /// All response headers (lowercase names, pseudo-headers included).
+    fn response_headers(&self) -> Vec<(String, String)>;
+    /// Set (`Some`) or remove (`None`) a response header; only called while response headers
+    /// are held.
+    fn set_response_header(&mut self, name: &str, value: Option<&str>);
     /// The current response body chunk (or the whole buffered body), `len` bytes.
     fn response_body(&self, len: usize) -> Option<Vec<u8>>;
     /// Append bytes after the current response body chunk.
     fn append_response_body(&mut self, bytes: &[u8]);
+    /// Replace the whole buffered response body (while the response is held).
+    fn replace_response_body(&mut self, body: &[u8]);
+    /// Send a request to `cluster` out of band; its answer comes back through
+    /// [`crate::flow::RequestFlow::on_call_response`]. False if the host refused.
+    fn dispatch_call(&mut self, cluster: &str, headers: &[(String, String)], body: &[u8], timeout_ms: u64) -> bool;
 
     /// Write a filter-state value (readable in access logs).
     fn set_state(&mut self, key: &str, value: &str);

@@ -14,6 +14,7 @@ pub mod host;
 pub mod names;
 pub mod policy;
 pub mod pricing;
+pub mod quality;
 pub mod request;
 pub mod router;
 pub mod sse;

@@ -63,6 +63,8 @@ pub mod state {
     pub const PRICE_VERSION: &str = "llm_router_price_version";
     /// Accounting status.
     pub const STATUS: &str = "llm_router_status";
+    /// `fallback:<reason>` / `escalation:<reason>` (`:failed` appended if the re-send failed).
+    pub const RETRY: &str = "llm_router_retry";
 }
 
 /// Stat names (Prometheus conventions: `_total` for counters, unit in the name).

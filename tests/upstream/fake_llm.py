@@ -25,6 +25,11 @@ Test controls (request headers, all optional):
   x-test-completion-tokens: N  override completion_tokens
   x-test-cached-tokens: N      prompt_tokens_details.cached_tokens
   x-test-status: CODE          reply CODE with an OpenAI-style error JSON
+  x-test-content: TEXT         the assistant content instead of "upstream=... model=..."
+  x-test-finish-reason: R      finish_reason instead of "stop"
+  x-test-only-on: a,b          apply x-test-status/-content/-finish-reason only on upstreams
+                               with these names (fallback/escalation tests: the re-sent request
+                               carries the same headers)
   x-test-no-usage: 1           omit usage (and the usage chunk when streaming)
   x-test-stream-delay-ms: N    pause between SSE chunks (default 5)
 Every response carries `x-upstream-name: NAME`.
@@ -226,8 +231,16 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
 
     # ---- chat completions ---------------------------------------------------------
 
+    def scoped(self, name: str) -> str | None:
+        """A test-control header that x-test-only-on may limit to some upstreams."""
+        only = self.headers.get("x-test-only-on")
+        if only and self.app.name not in [n.strip() for n in only.split(",")]:
+            return None
+        return self.headers.get(name)
+
     def chat_completions(self, raw: bytes) -> None:
-        forced = header_int(self.headers, "x-test-status")
+        forced_raw = self.scoped("x-test-status")
+        forced = int(forced_raw) if forced_raw and forced_raw.strip().isdigit() else None
         if forced is not None and forced >= 400:
             self.send_error_json(forced, f"forced error {forced} from upstream {self.app.name}")
             return
@@ -265,6 +278,9 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
         }
         no_usage = self.headers.get("x-test-no-usage") not in (None, "", "0", "false")
         content = f"upstream={self.app.name} model={model}"
+        if self.scoped("x-test-content") is not None:
+            content = self.scoped("x-test-content")
+        finish_reason = self.scoped("x-test-finish-reason") or "stop"
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
 
@@ -284,7 +300,7 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
                     "index": 0,
                     "message": {"role": "assistant", "content": content, "refusal": None, "annotations": []},
                     "logprobs": None,
-                    "finish_reason": "stop",
+                    "finish_reason": finish_reason,
                 }
             ],
             "service_tier": "default",

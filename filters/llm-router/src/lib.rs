@@ -11,9 +11,9 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
-use llm_router::flow::{Action as FlowAction, RequestFlow};
+use llm_router::flow::{Action as FlowAction, CallResponse, RequestFlow};
 use llm_router::host::{Host, Labels, Level};
 use llm_router::router::Router;
 use proxy_wasm::hostcalls;
@@ -116,10 +116,8 @@ impl Host for Glue {
         hostcalls::get_map_value(MapType::HttpRequestHeaders, name).ok().flatten()
     }
 
-    fn request_header_names(&self) -> Vec<String> {
-        hostcalls::get_map(MapType::HttpRequestHeaders)
-            .map(|m| m.into_iter().map(|(k, _)| k).collect())
-            .unwrap_or_default()
+    fn request_headers(&self) -> Vec<(String, String)> {
+        hostcalls::get_map(MapType::HttpRequestHeaders).unwrap_or_default()
     }
 
     fn set_request_header(&mut self, name: &str, value: Option<&str>) {
@@ -143,8 +141,12 @@ impl Host for Glue {
         hostcalls::get_map_value(MapType::HttpResponseHeaders, name).ok().flatten()
     }
 
-    fn set_response_header(&mut self, name: &str, value: &str) {
-        let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, Some(value));
+    fn response_headers(&self) -> Vec<(String, String)> {
+        hostcalls::get_map(MapType::HttpResponseHeaders).unwrap_or_default()
+    }
+
+    fn set_response_header(&mut self, name: &str, value: Option<&str>) {
+        let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value);
     }
 
     fn response_body(&self, len: usize) -> Option<Vec<u8>> {
@@ -154,6 +156,15 @@ impl Host for Glue {
     fn append_response_body(&mut self, bytes: &[u8]) {
         // Start past the end, size 0: append.
         let _ = hostcalls::set_buffer(BufferType::HttpResponseBody, usize::MAX, 0, bytes);
+    }
+
+    fn replace_response_body(&mut self, body: &[u8]) {
+        let _ = hostcalls::set_buffer(BufferType::HttpResponseBody, 0, usize::MAX, body);
+    }
+
+    fn dispatch_call(&mut self, cluster: &str, headers: &[(String, String)], body: &[u8], timeout_ms: u64) -> bool {
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        hostcalls::dispatch_http_call(cluster, headers, Some(body), vec![], Duration::from_millis(timeout_ms)).is_ok()
     }
 
     fn set_state(&mut self, key: &str, value: &str) {
@@ -206,7 +217,19 @@ fn action(a: FlowAction) -> Action {
     }
 }
 
-impl Context for Http {}
+impl Context for Http {
+    fn on_http_call_response(&mut self, _token_id: u32, num_headers: usize, body_size: usize, _num_trailers: usize) {
+        let response = (num_headers > 0).then(|| CallResponse {
+            headers: hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default(),
+            body: hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        });
+        self.flow.on_call_response(&self.router, &mut self.glue, response);
+        let _ = hostcalls::resume_http_response();
+    }
+}
 
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
