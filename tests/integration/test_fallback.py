@@ -127,3 +127,10 @@ def test_fallback_leaves_the_vm_healthy(env: Env) -> None:
     for line in text.splitlines():
         if line.startswith("envoy_wasm_") and ("failure" in line or "crash" in line) and not line.startswith("#"):
             assert line.rstrip().endswith(" 0"), line
+
+
+def test_shipped_envoy_config_matches_the_cli_default() -> None:
+    """envoy-config/envoy.yaml and src/default_config.json (the CLI's default) stay in step."""
+    from routerlib import REPO, load_plugin_config
+
+    assert load_plugin_config() == json.loads((REPO / "src" / "default_config.json").read_text())
