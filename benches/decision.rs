@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use llm_router::classifier::{Classifier, OnnxClassifier};
+use llm_router::classifier::{Classifier, TractClassifier};
 use llm_router::config::DEFAULT_CONFIG_JSON;
 use llm_router::features::extract;
 use llm_router::request::{parse_body, ChatRequest};
@@ -38,7 +38,7 @@ const SIZES: [usize; 5] = [100, 1_000, 8_000, 32_000, 128_000];
 fn benches(c: &mut Criterion) {
     let router = Router::from_json(DEFAULT_CONFIG_JSON.as_bytes()).unwrap();
     let cap = router.config.max_inspect_chars;
-    let model = OnnxClassifier::embedded().unwrap();
+    let model = TractClassifier::embedded().unwrap();
 
     let mut g = c.benchmark_group("parse");
     for n in SIZES {
@@ -65,7 +65,7 @@ fn benches(c: &mut Criterion) {
     let body = body_with_tokens(1_000);
     let v = parse_body(&body).unwrap();
     let feats = extract(&ChatRequest::try_from(&v).unwrap(), cap);
-    c.bench_function("inference/onnx", |b| b.iter(|| black_box(model.score(black_box(feats.as_slice())).unwrap())));
+    c.bench_function("inference/tract_nnef", |b| b.iter(|| black_box(model.score(black_box(feats.as_slice())).unwrap())));
 
     let mut g = c.benchmark_group("features_plus_inference");
     for n in SIZES {

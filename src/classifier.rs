@@ -4,15 +4,22 @@
 //! [`Classifier`] is the interface the policy uses. Two implementations:
 //! - [`HeuristicClassifier`]: a fixed, documented logistic function of the structural features
 //!   ([`HEURISTIC_WEIGHTS`]); no model file needed.
-//! - [`OnnxClassifier`] (feature `onnx`): an ONNX model run with `tract-onnx`. The default model
-//!   ([`EMBEDDED_MODEL`]) is embedded in the binary with `include_bytes!`. Its contract: input
+//! - [`TractClassifier`] (features `nnef` / `onnx`): a model run with tract. Training exports
+//!   ONNX (`models/router.onnx`); `llm-router export-nnef` converts it with tract into NNEF
+//!   (`models/router.nnef.tar`), which is embedded with `include_bytes!` and run by
+//!   `tract-nnef` in the filter and the CLI alike: the wasm links `tract-nnef` only, not the
+//!   ONNX protobuf importer, which keeps the module much smaller. Model contract: input
 //!   `features`, shape `[1, FEATURE_DIM]` f32; first output: shape `[1, 1]` f32, the score.
 
 use crate::features::{FEATURE_DIM, STRUCTURAL_NAMES};
 
-/// The ONNX model embedded in every build with the `onnx` feature (`models/router.onnx`).
+/// The trained model as exported by training (`models/router.onnx`).
 #[cfg(feature = "onnx")]
-pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../models/router.onnx");
+pub const EMBEDDED_ONNX: &[u8] = include_bytes!("../models/router.onnx");
+/// The same model converted to NNEF by tract (`models/router.nnef.tar`, written by
+/// `llm-router export-nnef`): the model the filter and the CLI run.
+#[cfg(feature = "nnef")]
+pub const EMBEDDED_NNEF: &[u8] = include_bytes!("../models/router.nnef.tar");
 
 /// Classifier errors.
 #[derive(Debug, thiserror::Error)]
@@ -34,9 +41,9 @@ pub enum ClassifierError {
     /// The model produced a value outside [0, 1] or not a number.
     #[error("model output {0} is not a probability")]
     BadOutput(f32),
-    /// The ONNX runtime is not compiled in.
-    #[error("this build has no onnx support")]
-    NoOnnx,
+    /// The model format is not compiled in.
+    #[error("this build cannot read {0} models")]
+    NoSupport(&'static str),
 }
 
 /// Something that scores a feature vector.
@@ -120,46 +127,79 @@ impl Classifier for HeuristicClassifier {
     }
 }
 
-#[cfg(feature = "onnx")]
-mod onnx {
+#[cfg(feature = "nnef")]
+mod tract_model {
     use super::*;
-    use tract_onnx::prelude::*;
+    use tract_nnef::prelude::*;
 
     type Plan = std::sync::Arc<TypedRunnableModel>;
 
-    /// An ONNX model run with tract, optimized once at load.
-    #[derive(Debug)]
-    pub struct OnnxClassifier {
-        plan: Plan,
+    fn load_err(e: TractError) -> ClassifierError {
+        ClassifierError::Load(format!("{e:#}"))
     }
 
-    impl OnnxClassifier {
-        /// Load and optimize a model from ONNX bytes, and check it on a zero vector.
-        pub fn from_bytes(bytes: &[u8]) -> Result<Self, ClassifierError> {
-            let load = |e: TractError| ClassifierError::Load(format!("{e:#}"));
-            let mut reader = std::io::Cursor::new(bytes);
-            let plan = tract_onnx::onnx()
-                .model_for_read(&mut reader)
-                .map_err(load)?
-                .with_input_fact(0, f32::fact([1, FEATURE_DIM]).into())
-                .map_err(load)?
-                .into_optimized()
-                .map_err(load)?
-                .into_runnable()
-                .map_err(load)?;
-            let c = OnnxClassifier { plan };
+    /// A model run with tract, optimized once at load: NNEF (what the wasm filter links,
+    /// `tract-nnef` only) or ONNX (feature `onnx`, `tract-onnx`).
+    #[derive(Debug)]
+    pub struct TractClassifier {
+        plan: Plan,
+        format: &'static str,
+    }
+
+    impl TractClassifier {
+        fn from_typed(model: TypedModel, format: &'static str) -> Result<Self, ClassifierError> {
+            let plan = model.into_optimized().map_err(load_err)?.into_runnable().map_err(load_err)?;
+            let c = TractClassifier { plan, format };
             c.score(&vec![0.0; FEATURE_DIM])
                 .map_err(|e| ClassifierError::Load(format!("model does not run: {e}")))?;
             Ok(c)
         }
 
-        /// Load the embedded default model.
+        /// Load an NNEF model (a tar archive as written by `llm-router export-nnef`).
+        pub fn from_nnef(bytes: &[u8]) -> Result<Self, ClassifierError> {
+            let mut reader = std::io::Cursor::new(bytes);
+            let model = tract_nnef::nnef().model_for_read(&mut reader).map_err(load_err)?;
+            Self::from_typed(model, "tract-nnef")
+        }
+
+        /// Load an ONNX model.
+        #[cfg(feature = "onnx")]
+        pub fn from_onnx(bytes: &[u8]) -> Result<Self, ClassifierError> {
+            Self::from_typed(onnx_typed(bytes)?, "tract-onnx")
+        }
+
+        /// Load the embedded default model ([`EMBEDDED_NNEF`]), exactly what the filter runs.
         pub fn embedded() -> Result<Self, ClassifierError> {
-            Self::from_bytes(EMBEDDED_MODEL)
+            Self::from_nnef(EMBEDDED_NNEF)
         }
     }
 
-    impl Classifier for OnnxClassifier {
+    /// Parse ONNX into a typed tract model with the input fixed to `[1, FEATURE_DIM]`.
+    #[cfg(feature = "onnx")]
+    fn onnx_typed(bytes: &[u8]) -> Result<TypedModel, ClassifierError> {
+        use tract_onnx::prelude::InferenceModelExt;
+        let mut reader = std::io::Cursor::new(bytes);
+        tract_onnx::onnx()
+            .model_for_read(&mut reader)
+            .map_err(load_err)?
+            .with_input_fact(0, f32::fact([1, FEATURE_DIM]).into())
+            .map_err(load_err)?
+            .into_typed()
+            .map_err(load_err)?
+            .into_decluttered()
+            .map_err(load_err)
+    }
+
+    /// Convert an ONNX model to a deterministic NNEF tar archive (what the filter embeds).
+    #[cfg(feature = "onnx")]
+    pub fn onnx_to_nnef(onnx: &[u8]) -> Result<Vec<u8>, ClassifierError> {
+        let typed = onnx_typed(onnx)?;
+        tract_nnef::nnef()
+            .write_to_tar_with_config(&typed, Vec::new(), false, true)
+            .map_err(|e| ClassifierError::Load(format!("cannot write nnef: {e:#}")))
+    }
+
+    impl Classifier for TractClassifier {
         fn score(&self, features: &[f32]) -> Result<f32, ClassifierError> {
             check_dim(features)?;
             let run = |e: TractError| ClassifierError::Run(format!("{e:#}"));
@@ -172,25 +212,33 @@ mod onnx {
         }
 
         fn name(&self) -> &'static str {
-            "onnx"
+            self.format
         }
     }
 }
 
 #[cfg(feature = "onnx")]
-pub use onnx::OnnxClassifier;
+pub use tract_model::onnx_to_nnef;
+#[cfg(feature = "nnef")]
+pub use tract_model::TractClassifier;
 
 /// Build the classifier a configuration asks for.
 pub fn build(kind: &crate::config::ClassifierKind) -> Result<Box<dyn Classifier>, ClassifierError> {
     use crate::config::ClassifierKind;
     match kind {
         ClassifierKind::Heuristic => Ok(Box::new(HeuristicClassifier::default())),
+        #[cfg(feature = "nnef")]
+        ClassifierKind::Embedded => Ok(Box::new(TractClassifier::embedded()?)),
+        #[cfg(feature = "nnef")]
+        ClassifierKind::InlineNnef(bytes) => Ok(Box::new(TractClassifier::from_nnef(bytes)?)),
         #[cfg(feature = "onnx")]
-        ClassifierKind::Embedded => Ok(Box::new(OnnxClassifier::embedded()?)),
-        #[cfg(feature = "onnx")]
-        ClassifierKind::Inline(bytes) => Ok(Box::new(OnnxClassifier::from_bytes(bytes)?)),
+        ClassifierKind::InlineOnnx(bytes) => Ok(Box::new(TractClassifier::from_onnx(bytes)?)),
         #[cfg(not(feature = "onnx"))]
-        ClassifierKind::Embedded | ClassifierKind::Inline(_) => Err(ClassifierError::NoOnnx),
+        ClassifierKind::InlineOnnx(_) => Err(ClassifierError::NoSupport(
+            "onnx (use nnef_base64: convert with `llm-router export-nnef`)",
+        )),
+        #[cfg(not(feature = "nnef"))]
+        ClassifierKind::Embedded | ClassifierKind::InlineNnef(_) => Err(ClassifierError::NoSupport("nnef")),
     }
 }
 
@@ -228,10 +276,10 @@ mod tests {
         assert!(matches!(h.score(&[0.0; 3]), Err(ClassifierError::Dimension { .. })));
     }
 
-    #[cfg(feature = "onnx")]
+    #[cfg(feature = "nnef")]
     #[test]
-    fn embedded_onnx_model_loads_and_runs() {
-        let c = OnnxClassifier::embedded().unwrap();
+    fn embedded_model_loads_and_runs() {
+        let c = TractClassifier::embedded().unwrap();
         let s = c.score(&features_of(r#"{"model":"auto","messages":[{"role":"user","content":"hello"}]}"#)).unwrap();
         assert!((0.0..=1.0).contains(&s));
     }
@@ -239,7 +287,25 @@ mod tests {
     #[cfg(feature = "onnx")]
     #[test]
     fn bad_model_bytes_fail_to_load() {
-        let e = OnnxClassifier::from_bytes(b"definitely not onnx").unwrap_err();
+        let e = TractClassifier::from_onnx(b"definitely not onnx").unwrap_err();
         assert!(e.to_string().starts_with("cannot load model"), "{e}");
+        let e = TractClassifier::from_nnef(b"definitely not nnef").unwrap_err();
+        assert!(e.to_string().starts_with("cannot load model"), "{e}");
+    }
+
+    #[cfg(feature = "onnx")]
+    #[test]
+    fn committed_nnef_is_the_committed_onnx_converted() {
+        let onnx = TractClassifier::from_onnx(EMBEDDED_ONNX).unwrap();
+        let nnef = TractClassifier::embedded().unwrap();
+        for body in [
+            r#"{"model":"auto","messages":[{"role":"user","content":"hello"}]}"#,
+            r#"{"model":"auto","messages":[{"role":"user","content":"Prove that the algorithm is O(n log n). Derive it step by step."}]}"#,
+        ] {
+            let f = features_of(body);
+            let (a, b) = (onnx.score(&f).unwrap(), nnef.score(&f).unwrap());
+            assert!((a - b).abs() <= 1e-6, "onnx {a} vs nnef {b}: run `llm-router export-nnef`");
+        }
+        assert_eq!(onnx_to_nnef(EMBEDDED_ONNX).unwrap(), EMBEDDED_NNEF, "models/router.nnef.tar is stale: run `llm-router export-nnef`");
     }
 }

@@ -286,8 +286,10 @@ pub struct RawClassifier {
     /// Which classifier to run.
     #[serde(default)]
     pub kind: RawClassifierKind,
-    /// The ONNX model, base64 (standard alphabet), for `kind: inline`.
+    /// An ONNX model, base64 (standard alphabet), for `kind: inline` (native builds).
     pub onnx_base64: Option<String>,
+    /// An NNEF model (tar, from `llm-router export-nnef`), base64, for `kind: inline`.
+    pub nnef_base64: Option<String>,
 }
 
 /// The validated classifier choice.
@@ -297,7 +299,9 @@ pub enum ClassifierKind {
     #[default]
     Embedded,
     /// An ONNX model from the configuration (decoded bytes).
-    Inline(Vec<u8>),
+    InlineOnnx(Vec<u8>),
+    /// An NNEF model from the configuration (decoded bytes).
+    InlineNnef(Vec<u8>),
     /// The heuristic.
     Heuristic,
 }
@@ -306,29 +310,37 @@ impl std::fmt::Debug for ClassifierKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ClassifierKind::Embedded => write!(f, "Embedded"),
-            ClassifierKind::Inline(b) => write!(f, "Inline({} bytes)", b.len()),
+            ClassifierKind::InlineOnnx(b) => write!(f, "InlineOnnx({} bytes)", b.len()),
+            ClassifierKind::InlineNnef(b) => write!(f, "InlineNnef({} bytes)", b.len()),
             ClassifierKind::Heuristic => write!(f, "Heuristic"),
         }
     }
 }
 
-fn validate_classifier(raw: RawClassifier) -> Result<ClassifierKind, ConfigError> {
+fn decode_model(b64: &str, field: &str) -> Result<Vec<u8>, ConfigError> {
     use base64::Engine as _;
-    match (raw.kind, raw.onnx_base64) {
-        (RawClassifierKind::Inline, Some(b64)) => {
-            let cleaned: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(cleaned.as_bytes())
-                .map_err(|e| ConfigError::Classifier(format!("onnx_base64 is not valid base64: {e}")))?;
-            if bytes.is_empty() {
-                return Err(ConfigError::Classifier("onnx_base64 is empty".into()));
-            }
-            Ok(ClassifierKind::Inline(bytes))
+    let cleaned: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(cleaned.as_bytes())
+        .map_err(|e| ConfigError::Classifier(format!("{field} is not valid base64: {e}")))?;
+    if bytes.is_empty() {
+        return Err(ConfigError::Classifier(format!("{field} is empty")));
+    }
+    Ok(bytes)
+}
+
+fn validate_classifier(raw: RawClassifier) -> Result<ClassifierKind, ConfigError> {
+    match (raw.kind, raw.onnx_base64, raw.nnef_base64) {
+        (RawClassifierKind::Inline, Some(b64), None) => Ok(ClassifierKind::InlineOnnx(decode_model(&b64, "onnx_base64")?)),
+        (RawClassifierKind::Inline, None, Some(b64)) => Ok(ClassifierKind::InlineNnef(decode_model(&b64, "nnef_base64")?)),
+        (RawClassifierKind::Inline, _, _) => {
+            Err(ConfigError::Classifier("kind `inline` needs exactly one of `nnef_base64`, `onnx_base64`".into()))
         }
-        (RawClassifierKind::Inline, None) => Err(ConfigError::Classifier("kind `inline` needs `onnx_base64`".into())),
-        (_, Some(_)) => Err(ConfigError::Classifier("`onnx_base64` is only allowed with kind `inline`".into())),
-        (RawClassifierKind::Embedded, None) => Ok(ClassifierKind::Embedded),
-        (RawClassifierKind::Heuristic, None) => Ok(ClassifierKind::Heuristic),
+        (_, Some(_), _) | (_, _, Some(_)) => {
+            Err(ConfigError::Classifier("`onnx_base64`/`nnef_base64` are only allowed with kind `inline`".into()))
+        }
+        (RawClassifierKind::Embedded, None, None) => Ok(ClassifierKind::Embedded),
+        (RawClassifierKind::Heuristic, None, None) => Ok(ClassifierKind::Heuristic),
     }
 }
 
@@ -884,17 +896,17 @@ mod tests {
     fn classifier_section_is_validated() {
         let mut v = base();
         v["classifier"] = serde_json::json!({"kind": "inline"});
-        assert_eq!(err_of(v), "classifier: kind `inline` needs `onnx_base64`");
+        assert_eq!(err_of(v), "classifier: kind `inline` needs exactly one of `nnef_base64`, `onnx_base64`");
         let mut v = base();
         v["classifier"] = serde_json::json!({"kind": "inline", "onnx_base64": "***"});
         assert!(err_of(v).starts_with("classifier: onnx_base64 is not valid base64"));
         let mut v = base();
         v["classifier"] = serde_json::json!({"kind": "heuristic", "onnx_base64": "AAAA"});
-        assert!(err_of(v).contains("only allowed with kind `inline`"));
+        assert!(err_of(v).contains("are only allowed with kind `inline`"));
         let mut v = base();
         v["classifier"] = serde_json::json!({"kind": "inline", "onnx_base64": "AAEC\nAw=="});
         let c = Config::from_json(v.to_string().as_bytes()).unwrap();
-        assert_eq!(c.classifier, ClassifierKind::Inline(vec![0, 1, 2, 3]));
+        assert_eq!(c.classifier, ClassifierKind::InlineOnnx(vec![0, 1, 2, 3]));
     }
 
     #[test]

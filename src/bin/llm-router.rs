@@ -8,6 +8,18 @@
 //!                                       JSON Lines sample of traffic on stdin -> thresholds that send
 //!                                       share S (and C) of it to the strongest (cheapest) tier
 //! llm-router export-heuristic           the heuristic classifier as JSON (bias, dense weights)
+//! llm-router export-nnef [IN.onnx OUT.nnef.tar]
+//!                                       convert the ONNX model to the NNEF archive the filter embeds
+//!                                       (default models/router.onnx -> models/router.nnef.tar)
+//! llm-router report [FILE|-] [--format table|csv|json] [--since T] [--until T] [--mode M]
+//!                   [--prices FILE [--baseline-model M]] [--revenue FILE] [--config FILE]
+//!                                       Envoy JSON access log -> cost tables per model, route,
+//!                                       tier and customer
+//! llm-router simulate (--traffic FILE | --requests N --input-tokens N --output-tokens N)
+//!                   [--requests N] [--output-tokens N] [--cached-tokens N] [--models a,b]
+//!                   [--split a=0.7,b=0.3]... [--no-router] [--prices FILE] [--config FILE]
+//!                   [--format table|csv|json]
+//!                                       monthly cost per strategy vs the all-baseline strategy
 //! ```
 //! Malformed input lines keep their place: an `{"error": ...}` object on stdout, a message on
 //! stderr with the line number.
@@ -21,7 +33,9 @@ use llm_router::features::{self, feature_names, FEATURE_DIM, FEATURE_VERSION};
 use llm_router::request::{parse_body, ChatRequest};
 use llm_router::router::Router;
 
-const USAGE: &str = "usage: llm-router <score|features|calibrate|export-heuristic> [--config FILE] [--names] [--strong-share S] [--cheap-share C]";
+const USAGE: &str = "usage: llm-router <score|features|calibrate|export-nnef|export-heuristic> [--config FILE] [--names] [--strong-share S] [--cheap-share C]
+       llm-router report [FILE|-] [--format table|csv|json] [--since RFC3339] [--until RFC3339] [--mode route|measure] [--prices FILE] [--baseline-model M] [--revenue FILE] [--config FILE]
+       llm-router simulate (--traffic FILE|- | --requests N --input-tokens N --output-tokens N) [--requests N] [--output-tokens N] [--cached-tokens N] [--models a,b] [--split a=0.7,b=0.3]... [--no-router] [--prices FILE] [--config FILE] [--format table|csv|json]";
 
 struct Args {
     command: String,
@@ -29,6 +43,7 @@ struct Args {
     names: bool,
     strong_share: Option<f64>,
     cheap_share: Option<f64>,
+    rest: Vec<String>,
 }
 
 fn share(v: Option<String>, flag: &str) -> Result<f64, String> {
@@ -42,7 +57,7 @@ fn share(v: Option<String>, flag: &str) -> Result<f64, String> {
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     let command = it.next().ok_or_else(|| USAGE.to_string())?;
-    let mut args = Args { command, config: None, names: false, strong_share: None, cheap_share: None };
+    let mut args = Args { command, config: None, names: false, strong_share: None, cheap_share: None, rest: Vec::new() };
     while let Some(a) = it.next() {
         match a.as_str() {
             "--config" => args.config = Some(it.next().ok_or("--config needs a file")?),
@@ -50,6 +65,7 @@ fn parse_args() -> Result<Args, String> {
             "--strong-share" => args.strong_share = Some(share(it.next(), "--strong-share")?),
             "--cheap-share" => args.cheap_share = Some(share(it.next(), "--cheap-share")?),
             "-h" | "--help" => return Err(USAGE.to_string()),
+            other if !other.starts_with('-') && args.command == "export-nnef" => args.rest.push(other.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
@@ -191,7 +207,219 @@ fn calibrate(router: &Router, strong: f64, cheap: Option<f64>) -> Result<usize, 
     Ok(0)
 }
 
+/// The value after `flag`.
+fn flag_value(it: &mut impl Iterator<Item = String>, flag: &str) -> Result<String, String> {
+    it.next().ok_or_else(|| format!("{flag} needs a value"))
+}
+
+/// A non-negative integer flag value (digits only).
+fn flag_count(it: &mut impl Iterator<Item = String>, flag: &str) -> Result<u64, String> {
+    let v = flag_value(it, flag)?;
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{flag} must be a non-negative integer, got `{v}`"));
+    }
+    v.parse::<u64>().map_err(|e| format!("{flag} `{v}`: {e}"))
+}
+
+fn read_text(path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
+}
+
+/// Lines of a file, or of stdin for `-`; invalid UTF-8 is replaced (such lines are then skipped
+/// as not JSON by the callers).
+fn for_each_input_line(path: &str, mut f: impl FnMut(usize, &str)) -> Result<(), String> {
+    let reader: Box<dyn BufRead> = if path == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        Box::new(std::io::BufReader::new(std::fs::File::open(path).map_err(|e| format!("cannot read {path}: {e}"))?))
+    };
+    let mut reader = reader;
+    let mut buf = Vec::new();
+    let mut n = 0;
+    loop {
+        buf.clear();
+        let read = reader.read_until(b'\n', &mut buf).map_err(|e| format!("cannot read {path}: {e}"))?;
+        if read == 0 {
+            return Ok(());
+        }
+        n += 1;
+        let line = String::from_utf8_lossy(&buf);
+        f(n, line.trim_end_matches(['\n', '\r']));
+    }
+}
+
+fn price_table_file(path: &str) -> Result<llm_router::pricing::PriceTable, String> {
+    llm_router::pricing::PriceTable::from_json(&read_text(path)?).map_err(|e| format!("{path}: {e}"))
+}
+
+fn report_cmd(argv: Vec<String>) -> Result<usize, String> {
+    use llm_router::accesslog::parse_rfc3339;
+    use llm_router::report::{Format, Report, ReportOptions, Reprice, Revenue};
+    let mut it = argv.into_iter();
+    let mut input: Option<String> = None;
+    let mut format = Format::Table;
+    let mut options = ReportOptions::default();
+    let (mut prices, mut baseline, mut config) = (None, None, None);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--format" => format = flag_value(&mut it, "--format")?.parse().map_err(|e: llm_router::report::ReportError| e.to_string())?,
+            "--since" => options.since = Some(parse_rfc3339(&flag_value(&mut it, "--since")?).map_err(|e| format!("--since: {e}"))?),
+            "--until" => options.until = Some(parse_rfc3339(&flag_value(&mut it, "--until")?).map_err(|e| format!("--until: {e}"))?),
+            "--mode" => options.mode = Some(flag_value(&mut it, "--mode")?),
+            "--prices" => prices = Some(flag_value(&mut it, "--prices")?),
+            "--baseline-model" => baseline = Some(flag_value(&mut it, "--baseline-model")?),
+            "--config" => config = Some(flag_value(&mut it, "--config")?),
+            "--revenue" => {
+                let path = flag_value(&mut it, "--revenue")?;
+                options.revenue = Some(Revenue::parse(&read_text(&path)?).map_err(|e| format!("{path}: {e}"))?);
+            }
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other if other.starts_with("--") => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+            other if input.is_none() => input = Some(other.to_string()),
+            other => return Err(format!("report reads one access log, got a second: `{other}`")),
+        }
+    }
+    if let Some(path) = prices {
+        let table = price_table_file(&path)?;
+        let baseline_model = match baseline {
+            Some(b) => b,
+            None => load_config(config.as_deref())?.baseline_model,
+        };
+        if table.lookup(&baseline_model).is_none() {
+            return Err(format!("baseline model `{baseline_model}` is not in {path}; pass --baseline-model"));
+        }
+        options.reprice = Some(Reprice { table, baseline_model });
+    } else if baseline.is_some() {
+        return Err("--baseline-model only applies with --prices".into());
+    }
+    let mut report = Report::new(options);
+    for_each_input_line(input.as_deref().unwrap_or("-"), |_, line| report.add_line(line))?;
+    for (line, message) in &report.invalid_examples {
+        eprintln!("line {line}: skipped: {message}");
+    }
+    print!("{}", report.render(format));
+    Ok(0)
+}
+
+fn simulate_cmd(argv: Vec<String>) -> Result<usize, String> {
+    use llm_router::report::Format;
+    use llm_router::simulate::{self, SampleRequest, Split, Strategy, Traffic};
+    use llm_router::usage::Usage;
+    let mut it = argv.into_iter();
+    let (mut traffic_file, mut requests, mut input, mut output, mut cached) = (None, None, None, None, None);
+    let (mut models, mut splits, mut prices, mut config) = (None, Vec::new(), None, None);
+    let mut router_strategy = true;
+    let mut format = Format::Table;
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--traffic" => traffic_file = Some(flag_value(&mut it, "--traffic")?),
+            "--requests" => requests = Some(flag_count(&mut it, "--requests")?),
+            "--input-tokens" => input = Some(flag_count(&mut it, "--input-tokens")?),
+            "--output-tokens" => output = Some(flag_count(&mut it, "--output-tokens")?),
+            "--cached-tokens" => cached = Some(flag_count(&mut it, "--cached-tokens")?),
+            "--models" => models = Some(flag_value(&mut it, "--models")?),
+            "--split" => splits.push(flag_value(&mut it, "--split")?),
+            "--no-router" => router_strategy = false,
+            "--prices" => prices = Some(flag_value(&mut it, "--prices")?),
+            "--config" => config = Some(flag_value(&mut it, "--config")?),
+            "--format" => format = flag_value(&mut it, "--format")?.parse().map_err(|e: llm_router::report::ReportError| e.to_string())?,
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+        }
+    }
+    let router = load_router(config.as_deref())?;
+    let table = match &prices {
+        Some(path) => price_table_file(path)?,
+        None => router.config.prices.clone(),
+    };
+    let mut skipped = 0;
+    let traffic = match traffic_file {
+        Some(path) => {
+            if input.is_some() || cached.is_some() {
+                return Err("--input-tokens/--cached-tokens describe a synthetic profile; with --traffic input tokens are estimated from each body".into());
+            }
+            let mut sample = Vec::new();
+            for_each_input_line(&path, |n, line| {
+                if line.trim().is_empty() {
+                    return;
+                }
+                match SampleRequest::from_line(line, &router, output) {
+                    Ok(r) => sample.push(r),
+                    Err(e) => {
+                        skipped += 1;
+                        eprintln!("line {n}: skipped: {e}");
+                    }
+                }
+            })?;
+            let monthly_requests = requests.unwrap_or(sample.len() as u64);
+            Traffic::Sample { requests: sample, monthly_requests }
+        }
+        None => {
+            let need = |v: Option<u64>, flag: &str| v.ok_or_else(|| format!("a synthetic profile needs {flag} (or give --traffic FILE)"));
+            Traffic::Synthetic {
+                requests: need(requests, "--requests")?,
+                usage: Usage {
+                    prompt_tokens: need(input, "--input-tokens")?,
+                    completion_tokens: need(output, "--output-tokens")?,
+                    cached_tokens: cached.unwrap_or(0),
+                },
+            }
+        }
+    };
+    if let Traffic::Synthetic { usage, .. } = &traffic {
+        if usage.cached_tokens > usage.prompt_tokens {
+            return Err("--cached-tokens cannot exceed --input-tokens".into());
+        }
+    }
+    let mut strategies = Vec::new();
+    match &models {
+        Some(list) => {
+            for m in list.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+                let price = table.lookup(m).ok_or_else(|| format!("model `{m}` is not in the price table"))?;
+                strategies.push(Strategy::AllOn(price.id.clone()));
+            }
+        }
+        None => strategies.extend(table.models().map(|m| Strategy::AllOn(m.id.clone()))),
+    }
+    for spec in &splits {
+        strategies.push(Strategy::Split(Split::parse(spec, &table).map_err(|e| e.to_string())?));
+    }
+    if router_strategy && matches!(traffic, Traffic::Sample { .. }) {
+        strategies.push(Strategy::Router);
+    }
+    let projections = simulate::project(&traffic, &table, &router.config.baseline_model, &strategies).map_err(|e| e.to_string())?;
+    match format {
+        Format::Table => print!("{}", simulate::render_table(&traffic, &table, &projections)),
+        Format::Csv => print!("{}", simulate::render_csv(&projections)),
+        Format::Json => println!("{}", simulate::render_json(&traffic, &table, &projections)),
+    }
+    if skipped > 0 {
+        eprintln!("{skipped} sample line(s) skipped");
+    }
+    Ok(0)
+}
+
+fn export_nnef(paths: &[String]) -> Result<usize, String> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let (input, output) = match paths {
+        [] => (format!("{root}/models/router.onnx"), format!("{root}/models/router.nnef.tar")),
+        [i, o] => (i.clone(), o.clone()),
+        _ => return Err("export-nnef takes no paths or IN.onnx OUT.nnef.tar".into()),
+    };
+    let onnx = std::fs::read(&input).map_err(|e| format!("cannot read {input}: {e}"))?;
+    let nnef = llm_router::classifier::onnx_to_nnef(&onnx).map_err(|e| e.to_string())?;
+    std::fs::write(&output, &nnef).map_err(|e| format!("cannot write {output}: {e}"))?;
+    eprintln!("wrote {output} ({} bytes) from {input} ({} bytes)", nnef.len(), onnx.len());
+    Ok(0)
+}
+
 fn run() -> Result<usize, String> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    match argv.first().map(String::as_str) {
+        Some("report") => return report_cmd(argv.into_iter().skip(1).collect()),
+        Some("simulate") => return simulate_cmd(argv.into_iter().skip(1).collect()),
+        _ => {}
+    }
     let args = parse_args()?;
     match args.command.as_str() {
         "score" => score(&load_router(args.config.as_deref())?),
@@ -206,6 +434,7 @@ fn run() -> Result<usize, String> {
             let strong = args.strong_share.ok_or("calibrate needs --strong-share")?;
             calibrate(&load_router(args.config.as_deref())?, strong, args.cheap_share)
         }
+        "export-nnef" => export_nnef(&args.rest),
         "export-heuristic" => {
             let j = serde_json::json!({
                 "feature_version": FEATURE_VERSION,
