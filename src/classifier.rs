@@ -155,10 +155,11 @@ mod tract_model {
             Ok(c)
         }
 
-        /// Load an NNEF model (a tar archive as written by `llm-router export-nnef`).
+        /// Load an NNEF model (a tar archive as written by `llm-router export-nnef`), with the
+        /// standard NNEF operators only (see [`nnef_reader`]).
         pub fn from_nnef(bytes: &[u8]) -> Result<Self, ClassifierError> {
             let mut reader = std::io::Cursor::new(bytes);
-            let model = tract_nnef::nnef().model_for_read(&mut reader).map_err(load_err)?;
+            let model = nnef_reader().model_for_read(&mut reader).map_err(load_err)?;
             Self::from_typed(model, "tract-nnef")
         }
 
@@ -171,6 +172,24 @@ mod tract_model {
         /// Load the embedded default model ([`EMBEDDED_NNEF`]), exactly what the filter runs.
         pub fn embedded() -> Result<Self, ClassifierError> {
             Self::from_nnef(EMBEDDED_NNEF)
+        }
+    }
+
+    /// The NNEF reader: standard NNEF operators and plain tensor files only. Unlike
+    /// `tract_nnef::nnef()` it does not register tract-core's extension operators, so the wasm
+    /// does not link them (FFT, convolutions' exotic variants, ...): the module is much smaller.
+    /// Models must therefore be written with standard operators, which `onnx_to_nnef` checks.
+    pub fn nnef_reader() -> tract_nnef::framework::Nnef {
+        use tract_nnef::internal::ResourceLoader;
+        tract_nnef::framework::Nnef {
+            stdlib: tract_nnef::framework::stdlib(),
+            registries: vec![tract_nnef::ops::tract_nnef()],
+            resource_loaders: vec![
+                tract_nnef::resource::GraphNnefLoader.into_boxed(),
+                tract_nnef::resource::DatLoader.into_boxed(),
+            ],
+            allow_extended_identifier_syntax: false,
+            extern_all_constants: false,
         }
     }
 
@@ -193,10 +212,17 @@ mod tract_model {
     /// Convert an ONNX model to a deterministic NNEF tar archive (what the filter embeds).
     #[cfg(feature = "onnx")]
     pub fn onnx_to_nnef(onnx: &[u8]) -> Result<Vec<u8>, ClassifierError> {
-        let typed = onnx_typed(onnx)?;
-        tract_nnef::nnef()
+        let mut typed = onnx_typed(onnx)?;
+        // ONNX metadata would be written with tract-core extension fragments.
+        typed.properties.clear();
+        // Written with the same standard-only framework the filter reads with.
+        let tar = nnef_reader()
             .write_to_tar_with_config(&typed, Vec::new(), false, true)
-            .map_err(|e| ClassifierError::Load(format!("cannot write nnef: {e:#}")))
+            .map_err(|e| ClassifierError::Load(format!("cannot write nnef: {e:#}")))?;
+        TractClassifier::from_nnef(&tar).map_err(|e| {
+            ClassifierError::Load(format!("the model needs operators outside standard NNEF, which the filter does not link: {e}"))
+        })?;
+        Ok(tar)
     }
 
     impl Classifier for TractClassifier {
@@ -220,7 +246,7 @@ mod tract_model {
 #[cfg(feature = "onnx")]
 pub use tract_model::onnx_to_nnef;
 #[cfg(feature = "nnef")]
-pub use tract_model::TractClassifier;
+pub use tract_model::{nnef_reader, TractClassifier};
 
 /// Build the classifier a configuration asks for.
 pub fn build(kind: &crate::config::ClassifierKind) -> Result<Box<dyn Classifier>, ClassifierError> {
