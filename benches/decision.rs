@@ -65,7 +65,7 @@ fn benches(c: &mut Criterion) {
     let body = body_with_tokens(1_000);
     let v = parse_body(&body).unwrap();
     let feats = extract(&ChatRequest::try_from(&v).unwrap(), cap);
-    c.bench_function("inference/tract_nnef", |b| b.iter(|| black_box(model.score(black_box(feats.as_slice())).unwrap())));
+    c.bench_function("inference/tract_core", |b| b.iter(|| black_box(model.score(black_box(feats.as_slice())).unwrap())));
 
     let mut g = c.benchmark_group("features_plus_inference");
     for n in SIZES {

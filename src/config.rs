@@ -84,6 +84,9 @@ pub enum ConfigError {
     /// A path does not start with `/`.
     #[error("path `{0}` must start with `/`")]
     BadPath(String),
+    /// A path has a character that request paths are never compared with.
+    #[error("path `{0}` must not contain `?`, `#`, `;` or whitespace (query strings and parameters are ignored when matching)")]
+    PathChars(String),
     /// A limit is zero.
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
@@ -288,8 +291,8 @@ pub struct RawClassifier {
     pub kind: RawClassifierKind,
     /// An ONNX model, base64 (standard alphabet), for `kind: inline` (native builds).
     pub onnx_base64: Option<String>,
-    /// An NNEF model (tar, from `llm-router export-nnef`), base64, for `kind: inline`.
-    pub nnef_base64: Option<String>,
+    /// An MLP model (from `llm-router export-mlp`), base64, for `kind: inline`.
+    pub mlp_base64: Option<String>,
 }
 
 /// The validated classifier choice.
@@ -300,8 +303,8 @@ pub enum ClassifierKind {
     Embedded,
     /// An ONNX model from the configuration (decoded bytes).
     InlineOnnx(Vec<u8>),
-    /// An NNEF model from the configuration (decoded bytes).
-    InlineNnef(Vec<u8>),
+    /// An MLP model from the configuration (decoded bytes).
+    InlineMlp(Vec<u8>),
     /// The heuristic.
     Heuristic,
 }
@@ -311,7 +314,7 @@ impl std::fmt::Debug for ClassifierKind {
         match self {
             ClassifierKind::Embedded => write!(f, "Embedded"),
             ClassifierKind::InlineOnnx(b) => write!(f, "InlineOnnx({} bytes)", b.len()),
-            ClassifierKind::InlineNnef(b) => write!(f, "InlineNnef({} bytes)", b.len()),
+            ClassifierKind::InlineMlp(b) => write!(f, "InlineMlp({} bytes)", b.len()),
             ClassifierKind::Heuristic => write!(f, "Heuristic"),
         }
     }
@@ -330,14 +333,14 @@ fn decode_model(b64: &str, field: &str) -> Result<Vec<u8>, ConfigError> {
 }
 
 fn validate_classifier(raw: RawClassifier) -> Result<ClassifierKind, ConfigError> {
-    match (raw.kind, raw.onnx_base64, raw.nnef_base64) {
+    match (raw.kind, raw.onnx_base64, raw.mlp_base64) {
         (RawClassifierKind::Inline, Some(b64), None) => Ok(ClassifierKind::InlineOnnx(decode_model(&b64, "onnx_base64")?)),
-        (RawClassifierKind::Inline, None, Some(b64)) => Ok(ClassifierKind::InlineNnef(decode_model(&b64, "nnef_base64")?)),
+        (RawClassifierKind::Inline, None, Some(b64)) => Ok(ClassifierKind::InlineMlp(decode_model(&b64, "mlp_base64")?)),
         (RawClassifierKind::Inline, _, _) => {
-            Err(ConfigError::Classifier("kind `inline` needs exactly one of `nnef_base64`, `onnx_base64`".into()))
+            Err(ConfigError::Classifier("kind `inline` needs exactly one of `mlp_base64`, `onnx_base64`".into()))
         }
         (_, Some(_), _) | (_, _, Some(_)) => {
-            Err(ConfigError::Classifier("`onnx_base64`/`nnef_base64` are only allowed with kind `inline`".into()))
+            Err(ConfigError::Classifier("`onnx_base64`/`mlp_base64` are only allowed with kind `inline`".into()))
         }
         (RawClassifierKind::Embedded, None, None) => Ok(ClassifierKind::Embedded),
         (RawClassifierKind::Heuristic, None, None) => Ok(ClassifierKind::Heuristic),
@@ -554,14 +557,28 @@ impl Config {
     }
 
     /// Whether `path` (query string ignored) is inspected.
+    ///
+    /// The query string, a fragment, `;` path parameters and trailing slashes are ignored on
+    /// both sides, so `/v1/chat/completions/` or `/v1/chat/completions;x` (which some servers
+    /// serve as the chat endpoint) cannot slip past accounting. Dot segments, repeated and
+    /// percent-encoded slashes are left to Envoy's `normalize_path`/`merge_slashes`.
     pub fn inspects_path(&self, path: &str) -> bool {
-        let path = path.split('?').next().unwrap_or(path);
-        self.paths.iter().any(|p| p == path)
+        let path = canonical_path(path);
+        self.paths.iter().any(|p| canonical_path(p) == path)
     }
 
     /// Whether `model` asks for routing.
     pub fn is_alias(&self, model: &str) -> bool {
         self.aliases.iter().any(|a| a == model)
+    }
+}
+
+/// A path without query string, fragment, `;` parameters and trailing slashes (`/` stays `/`).
+fn canonical_path(path: &str) -> &str {
+    let path = path.split(['?', '#', ';']).next().unwrap_or(path);
+    match path.trim_end_matches('/') {
+        "" => "/",
+        p => p,
     }
 }
 
@@ -704,6 +721,10 @@ impl TryFrom<RawConfig> for Config {
             if !p.starts_with('/') {
                 return Err(ConfigError::BadPath(p.clone()));
             }
+            // Such a path could never match a request (found by fuzz/config).
+            if p.contains(['?', '#', ';']) || p.chars().any(char::is_whitespace) {
+                return Err(ConfigError::PathChars(p.clone()));
+            }
         }
         let aliases = raw.aliases.unwrap_or_else(|| vec![DEFAULT_ALIAS.to_string()]);
         for a in &aliases {
@@ -807,6 +828,24 @@ mod tests {
         assert_eq!(c.mode, Mode::Route);
         assert!(c.inspects_path("/v1/chat/completions?x=1"));
         assert!(!c.inspects_path("/v1/completions"));
+    }
+
+    #[test]
+    fn path_spellings_a_server_may_treat_as_the_same_are_inspected() {
+        let c = Config::from_json(DEFAULT_CONFIG_JSON.as_bytes()).unwrap();
+        for p in ["/v1/chat/completions/", "/v1/chat/completions//", "/v1/chat/completions;x=1", "/v1/chat/completions#f", "/v1/chat/completions/?a=/"] {
+            assert!(c.inspects_path(p), "{p}");
+        }
+        for p in ["/v1/chat/completion", "/v1/chat/completions/x", "/V1/chat/completions", "/", "", "?/v1/chat/completions"] {
+            assert!(!c.inspects_path(p), "{p}");
+        }
+        let mut v: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON).unwrap();
+        v["paths"] = serde_json::json!(["/chat/"]);
+        let c = Config::from_json(v.to_string().as_bytes()).unwrap();
+        assert!(c.inspects_path("/chat") && c.inspects_path("/chat/"));
+        v["paths"] = serde_json::json!(["/"]);
+        let c = Config::from_json(v.to_string().as_bytes()).unwrap();
+        assert!(c.inspects_path("/") && c.inspects_path("//") && !c.inspects_path("/x"));
         assert!(c.is_alias("auto"));
         assert_eq!(c.tier_for_model("claude-sonnet-4-6"), Some(2));
     }
@@ -879,6 +918,11 @@ mod tests {
         let mut v = base();
         v["paths"] = serde_json::json!(["v1/chat"]);
         assert_eq!(err_of(v), "path `v1/chat` must start with `/`");
+        for bad in ["/v1/chat?completions", "/v1/chat#x", "/v1;x", "/v1/chat completions", "/v1\t"] {
+            let mut v = base();
+            v["paths"] = serde_json::json!([bad]);
+            assert!(err_of(v).contains("must not contain `?`, `#`, `;` or whitespace"), "{bad}");
+        }
         let mut v = base();
         v["max_request_bytes"] = serde_json::json!(0);
         assert_eq!(err_of(v), "max_request_bytes must be greater than zero");
@@ -896,7 +940,7 @@ mod tests {
     fn classifier_section_is_validated() {
         let mut v = base();
         v["classifier"] = serde_json::json!({"kind": "inline"});
-        assert_eq!(err_of(v), "classifier: kind `inline` needs exactly one of `nnef_base64`, `onnx_base64`");
+        assert_eq!(err_of(v), "classifier: kind `inline` needs exactly one of `mlp_base64`, `onnx_base64`");
         let mut v = base();
         v["classifier"] = serde_json::json!({"kind": "inline", "onnx_base64": "***"});
         assert!(err_of(v).starts_with("classifier: onnx_base64 is not valid base64"));

@@ -63,14 +63,11 @@ const FNV_PRIME: u32 = 0x0100_0193;
 /// FNV-1a 32 of ASCII-lowercased bytes (stable across platforms and versions).
 pub const fn fnv1a_lower(bytes: &[u8]) -> u32 {
     let mut h = FNV_OFFSET;
-    let mut i = 0;
-    while i < bytes.len() {
-        // Index is bounded by the loop condition; const fn cannot use iterators.
-        #[allow(clippy::indexing_slicing)]
-        let b = bytes[i].to_ascii_lowercase();
-        h ^= b as u32;
+    let mut rest = bytes;
+    while let [b, tail @ ..] = rest {
+        h ^= b.to_ascii_lowercase() as u32;
         h = h.wrapping_mul(FNV_PRIME);
-        i += 1;
+        rest = tail;
     }
     h
 }
@@ -106,42 +103,36 @@ const KEYWORDS: [(&str, u8); 84] = [
     ("lambda", K_CODE),
 ];
 
-// Const tables are built with index loops; bounds are the array lengths.
-#[allow(clippy::indexing_slicing)]
-const KEYWORD_HASHES: [u32; KEYWORDS.len()] = {
-    let mut a = [0u32; KEYWORDS.len()];
-    let mut i = 0;
-    while i < KEYWORDS.len() {
-        a[i] = fnv1a_lower(KEYWORDS[i].0.as_bytes());
-        i += 1;
-    }
-    a
-};
+/// Keyword hashes with their flags, and a 4096-bit filter over them so most words are
+/// rejected with one bit test. Built once per VM.
+struct KeywordIndex {
+    hashes: Vec<(u32, u8)>,
+    filter: [u64; 64],
+}
 
-/// 4096-bit filter over keyword hashes: most words are rejected with one bit test.
-#[allow(clippy::indexing_slicing)]
-const KEYWORD_FILTER: [u64; 64] = {
-    let mut bits = [0u64; 64];
-    let mut i = 0;
-    while i < KEYWORDS.len() {
-        let b = (KEYWORD_HASHES[i] & 4095) as usize;
-        bits[b >> 6] |= 1u64 << (b & 63);
-        i += 1;
-    }
-    bits
-};
+fn keyword_index() -> &'static KeywordIndex {
+    static INDEX: std::sync::OnceLock<KeywordIndex> = std::sync::OnceLock::new();
+    INDEX.get_or_init(|| {
+        let hashes: Vec<(u32, u8)> = KEYWORDS.iter().map(|(w, f)| (fnv1a_lower(w.as_bytes()), *f)).collect();
+        let mut filter = [0u64; 64];
+        for (h, _) in &hashes {
+            let b = (h & 4095) as usize;
+            if let Some(word) = filter.get_mut(b >> 6) {
+                *word |= 1u64 << (b & 63);
+            }
+        }
+        KeywordIndex { hashes, filter }
+    })
+}
 
 fn keyword_flags(h: u32) -> u8 {
+    let index = keyword_index();
     let b = (h & 4095) as usize;
-    let word = KEYWORD_FILTER.get(b >> 6).copied().unwrap_or(0);
+    let word = index.filter.get(b >> 6).copied().unwrap_or(0);
     if word & (1u64 << (b & 63)) == 0 {
         return 0;
     }
-    KEYWORD_HASHES
-        .iter()
-        .zip(KEYWORDS.iter())
-        .filter(|(kh, _)| **kh == h)
-        .fold(0, |acc, (_, (_, f))| acc | f)
+    index.hashes.iter().filter(|(kh, _)| *kh == h).fold(0, |acc, (_, f)| acc | f)
 }
 
 const C_WORD: u8 = 1;
@@ -152,41 +143,45 @@ const C_UPPER: u8 = 16;
 const C_QUESTION: u8 = 32;
 const C_NEWLINE: u8 = 64;
 
-/// Byte classes. Bytes >= 0x80 (any non-ASCII UTF-8 byte) count as word bytes, so words in
-/// any script are hashed as wholes; ASCII punctuation separates words.
-#[allow(clippy::indexing_slicing)]
-const CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut b = 0usize;
-    while b < 256 {
-        let c = b as u8;
-        let mut k = 0u8;
-        if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
-            k |= C_WORD;
-        }
-        if c.is_ascii_digit() {
-            k |= C_DIGIT;
-        }
-        if c.is_ascii_uppercase() {
-            k |= C_UPPER;
-        }
-        if matches!(c, b'{' | b'}' | b';' | b'(' | b')' | b'[' | b']' | b'<' | b'>' | b'=') {
-            k |= C_CODE;
-        }
-        if matches!(c, b'$' | b'^' | b'\\') {
-            k |= C_MATH;
-        }
-        if c == b'?' {
-            k |= C_QUESTION;
-        }
-        if c == b'\n' {
-            k |= C_NEWLINE;
-        }
-        t[b] = k;
-        b += 1;
+/// The class bits of a byte. Bytes >= 0x80 (any non-ASCII UTF-8 byte) count as word bytes,
+/// so words in any script are hashed as wholes; ASCII punctuation separates words.
+const fn class_of(c: u8) -> u8 {
+    let mut k = 0u8;
+    if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
+        k |= C_WORD;
     }
-    t
-};
+    if c.is_ascii_digit() {
+        k |= C_DIGIT;
+    }
+    if c.is_ascii_uppercase() {
+        k |= C_UPPER;
+    }
+    if matches!(c, b'{' | b'}' | b';' | b'(' | b')' | b'[' | b']' | b'<' | b'>' | b'=') {
+        k |= C_CODE;
+    }
+    if matches!(c, b'$' | b'^' | b'\\') {
+        k |= C_MATH;
+    }
+    if c == b'?' {
+        k |= C_QUESTION;
+    }
+    if c == b'\n' {
+        k |= C_NEWLINE;
+    }
+    k
+}
+
+/// [`class_of`] for every byte, built once per VM.
+fn class_table() -> &'static [u8; 256] {
+    static TABLE: std::sync::OnceLock<[u8; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [0u8; 256];
+        for (b, slot) in t.iter_mut().enumerate() {
+            *slot = class_of(b as u8);
+        }
+        t
+    })
+}
 
 /// A feature vector of length [`FEATURE_DIM`].
 #[derive(Debug, Clone, PartialEq)]
@@ -292,6 +287,7 @@ impl Scanner<'_> {
     /// its bytes go by.
     fn text(&mut self, text: &str, budget: usize) -> usize {
         let bytes = text.as_bytes();
+        let classes = class_table();
         // Counters live in locals (registers) during the loop and are stored once at the end.
         let (mut chars, mut non_ascii, mut digits, mut upper) = (0usize, 0u64, 0u64, 0u64);
         let (mut code, mut math, mut questions, mut lines) = (0u64, 0u64, 0u64, 1u64);
@@ -306,7 +302,7 @@ impl Scanner<'_> {
                 }
                 chars += 1;
             }
-            let c = CLASS.get(usize::from(b)).copied().unwrap_or(0);
+            let c = classes.get(usize::from(b)).copied().unwrap_or(0);
             if c & C_WORD != 0 {
                 hash = (hash ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
                 word_chars += u64::from(lead);

@@ -423,6 +423,13 @@ impl RequestFlow {
 
     /// Response headers arrived.
     pub fn on_response_headers<H: Host>(&mut self, router: &Router, host: &mut H, end_of_stream: bool) -> Action {
+        // Only this filter speaks in its namespace: an upstream cannot forge cost or decision
+        // headers, whether or not this response gets ours.
+        for (name, _) in host.response_headers() {
+            if name.starts_with(names::HEADER_PREFIX) {
+                host.set_response_header(&name, None);
+            }
+        }
         let routing = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Routed(r) => r,
             other => {

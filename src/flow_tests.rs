@@ -552,3 +552,25 @@ fn abandoned_call_is_accounted_in_on_log() {
     assert_eq!(h.counter_sum("llm_router_requests_total{route=chat,tier=cheap"), 1);
     assert_eq!(h.counter_sum("llm_router_usage_missing_total"), 1);
 }
+
+#[test]
+fn upstream_cannot_forge_router_headers() {
+    let r = router(0.1);
+    // streamed (headers not held)
+    let (mut f, mut h) = send(&r, &[], r#"{"model":"auto","stream":true,"messages":[]}"#);
+    h.response_headers = vec![
+        ("content-type".into(), "text/event-stream".into()),
+        ("x-llm-router-cost-micro-usd".into(), "1".into()),
+        ("x-llm-router-tier".into(), "frontier".into()),
+    ];
+    f.on_response_headers(&r, &mut h, false);
+    assert_eq!(h.resp_header(names::HEADER_COST), None);
+    assert_eq!(h.resp_header(names::HEADER_TIER), Some("cheap"));
+    // not inspected at all
+    let mut h = FakeHost::request("GET", "/v1/models", &[], "");
+    let mut f = RequestFlow::new();
+    f.on_request_headers(&r, &mut h, true);
+    h.response_headers = vec![("x-llm-router-cost-micro-usd".into(), "1".into())];
+    f.on_response_headers(&r, &mut h, false);
+    assert!(h.response_headers.is_empty());
+}

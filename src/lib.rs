@@ -6,17 +6,22 @@
 //! implements that trait over proxy-wasm host calls; tests use a fake host.
 #![forbid(unsafe_code)]
 
+pub mod accesslog;
 pub mod classifier;
 pub mod config;
 pub mod features;
 pub mod flow;
 pub mod host;
+pub mod money;
+pub mod mlp;
 pub mod names;
 pub mod policy;
 pub mod pricing;
 pub mod quality;
+pub mod report;
 pub mod request;
 pub mod router;
+pub mod simulate;
 pub mod sse;
 pub mod usage;
 

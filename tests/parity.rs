@@ -1,5 +1,5 @@
-//! Parity: the embedded model run by tract exactly as the filter runs it (the NNEF conversion,
-//! loaded by tract-nnef) gives the scores the training framework computed
+//! Parity: the embedded model run by tract exactly as the filter runs it (the MLP export,
+//! rebuilt with tract-core operators) gives the scores the training framework computed
 //! (tests/data/parity_sample.jsonl, written by the script that produced models/router.onnx),
 //! within 1e-5; and the ONNX itself, run by tract-onnx, does too.
 #![cfg(feature = "onnx")]
@@ -40,7 +40,7 @@ fn tract_matches_training_scores() {
 fn bad_model_is_rejected_with_a_clear_error() {
     let e = TractClassifier::from_onnx(&[0x08, 0x07, 0x12, 0x00]).unwrap_err().to_string();
     assert!(e.starts_with("cannot load model"), "{e}");
-    let e = TractClassifier::from_nnef(&[0x08, 0x07, 0x12, 0x00]).unwrap_err().to_string();
+    let e = TractClassifier::from_mlp(&[0x08, 0x07, 0x12, 0x00]).unwrap_err().to_string();
     assert!(e.starts_with("cannot load model"), "{e}");
 }
 
@@ -53,21 +53,21 @@ fn config_with_classifier(classifier: serde_json::Value) -> Vec<u8> {
 #[test]
 fn model_from_configuration_replaces_the_embedded_one() {
     use base64::Engine as _;
-    use llm_router::classifier::EMBEDDED_NNEF;
+    use llm_router::classifier::EMBEDDED_MLP;
     use llm_router::router::Router;
     let b64 = base64::engine::general_purpose::STANDARD.encode(EMBEDDED_ONNX);
     let r = Router::from_json(&config_with_classifier(serde_json::json!({"kind": "inline", "onnx_base64": b64}))).unwrap();
     assert_eq!(r.classifier_name(), "tract-onnx");
     let d = r.decide_body(br#"{"model":"auto","messages":[{"role":"user","content":"hi"}]}"#).unwrap();
     assert!(d.score.is_some());
-    let b64 = base64::engine::general_purpose::STANDARD.encode(EMBEDDED_NNEF);
-    let r = Router::from_json(&config_with_classifier(serde_json::json!({"kind": "inline", "nnef_base64": b64}))).unwrap();
-    assert_eq!(r.classifier_name(), "tract-nnef");
+    let b64 = base64::engine::general_purpose::STANDARD.encode(EMBEDDED_MLP);
+    let r = Router::from_json(&config_with_classifier(serde_json::json!({"kind": "inline", "mlp_base64": b64}))).unwrap();
+    assert_eq!(r.classifier_name(), "tract-core");
     let d = r.decide_body(br#"{"model":"auto","messages":[{"role":"user","content":"hi"}]}"#).unwrap();
     assert!(d.score.is_some());
 
     let junk = base64::engine::general_purpose::STANDARD.encode(b"this is not a model");
-    for field in ["onnx_base64", "nnef_base64"] {
+    for field in ["onnx_base64", "mlp_base64"] {
         let e = Router::from_json(&config_with_classifier(serde_json::json!({"kind": "inline", field: junk}))).unwrap_err();
         assert!(e.to_string().starts_with("classifier: cannot load model"), "{e}");
     }

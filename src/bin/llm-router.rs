@@ -8,9 +8,9 @@
 //!                                       JSON Lines sample of traffic on stdin -> thresholds that send
 //!                                       share S (and C) of it to the strongest (cheapest) tier
 //! llm-router export-heuristic           the heuristic classifier as JSON (bias, dense weights)
-//! llm-router export-nnef [IN.onnx OUT.nnef.tar]
-//!                                       convert the ONNX model to the NNEF archive the filter embeds
-//!                                       (default models/router.onnx -> models/router.nnef.tar)
+//! llm-router export-mlp [IN.onnx OUT.mlp]
+//!                                       check the ONNX model is an MLP and write the compact file the
+//!                                       filter embeds (default models/router.onnx -> models/router.mlp)
 //! llm-router report [FILE|-] [--format table|csv|json] [--since T] [--until T] [--mode M]
 //!                   [--prices FILE [--baseline-model M]] [--revenue FILE] [--config FILE]
 //!                                       Envoy JSON access log -> cost tables per model, route,
@@ -23,6 +23,7 @@
 //! ```
 //! Malformed input lines keep their place: an `{"error": ...}` object on stdout, a message on
 //! stderr with the line number.
+#![forbid(unsafe_code)]
 
 use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
@@ -33,7 +34,7 @@ use llm_router::features::{self, feature_names, FEATURE_DIM, FEATURE_VERSION};
 use llm_router::request::{parse_body, ChatRequest};
 use llm_router::router::Router;
 
-const USAGE: &str = "usage: llm-router <score|features|calibrate|export-nnef|export-heuristic> [--config FILE] [--names] [--strong-share S] [--cheap-share C]
+const USAGE: &str = "usage: llm-router <score|features|calibrate|report|simulate|export-mlp|export-heuristic> [--config FILE] [--names] [--strong-share S] [--cheap-share C]
        llm-router report [FILE|-] [--format table|csv|json] [--since RFC3339] [--until RFC3339] [--mode route|measure] [--prices FILE] [--baseline-model M] [--revenue FILE] [--config FILE]
        llm-router simulate (--traffic FILE|- | --requests N --input-tokens N --output-tokens N) [--requests N] [--output-tokens N] [--cached-tokens N] [--models a,b] [--split a=0.7,b=0.3]... [--no-router] [--prices FILE] [--config FILE] [--format table|csv|json]";
 
@@ -65,7 +66,7 @@ fn parse_args() -> Result<Args, String> {
             "--strong-share" => args.strong_share = Some(share(it.next(), "--strong-share")?),
             "--cheap-share" => args.cheap_share = Some(share(it.next(), "--cheap-share")?),
             "-h" | "--help" => return Err(USAGE.to_string()),
-            other if !other.starts_with('-') && args.command == "export-nnef" => args.rest.push(other.to_string()),
+            other if !other.starts_with('-') && args.command == "export-mlp" => args.rest.push(other.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
     }
@@ -399,17 +400,18 @@ fn simulate_cmd(argv: Vec<String>) -> Result<usize, String> {
     Ok(0)
 }
 
-fn export_nnef(paths: &[String]) -> Result<usize, String> {
+fn export_mlp(paths: &[String]) -> Result<usize, String> {
     let root = env!("CARGO_MANIFEST_DIR");
     let (input, output) = match paths {
-        [] => (format!("{root}/models/router.onnx"), format!("{root}/models/router.nnef.tar")),
+        [] => (format!("{root}/models/router.onnx"), format!("{root}/models/router.mlp")),
         [i, o] => (i.clone(), o.clone()),
-        _ => return Err("export-nnef takes no paths or IN.onnx OUT.nnef.tar".into()),
+        _ => return Err("export-mlp takes no paths or IN.onnx OUT.mlp".into()),
     };
     let onnx = std::fs::read(&input).map_err(|e| format!("cannot read {input}: {e}"))?;
-    let nnef = llm_router::classifier::onnx_to_nnef(&onnx).map_err(|e| e.to_string())?;
-    std::fs::write(&output, &nnef).map_err(|e| format!("cannot write {output}: {e}"))?;
-    eprintln!("wrote {output} ({} bytes) from {input} ({} bytes)", nnef.len(), onnx.len());
+    let mlp = llm_router::classifier::onnx_to_mlp(&onnx).map_err(|e| e.to_string())?;
+    llm_router::classifier::TractClassifier::from_mlp(&mlp).map_err(|e| format!("exported model does not run: {e}"))?;
+    std::fs::write(&output, &mlp).map_err(|e| format!("cannot write {output}: {e}"))?;
+    eprintln!("wrote {output} ({} bytes) from {input} ({} bytes)", mlp.len(), onnx.len());
     Ok(0)
 }
 
@@ -434,7 +436,7 @@ fn run() -> Result<usize, String> {
             let strong = args.strong_share.ok_or("calibrate needs --strong-share")?;
             calibrate(&load_router(args.config.as_deref())?, strong, args.cheap_share)
         }
-        "export-nnef" => export_nnef(&args.rest),
+        "export-mlp" => export_mlp(&args.rest),
         "export-heuristic" => {
             let j = serde_json::json!({
                 "feature_version": FEATURE_VERSION,

@@ -21,7 +21,7 @@ from typing import Iterator
 import openai
 import pytest
 
-from routerlib import REPO, Env, stack_mod
+from routerlib import PLUGIN_CONFIG, REPO, Env, config_with_plugin, stack_mod, start_stack
 
 _current_stack: stack_mod.Stack | None = None
 
@@ -67,11 +67,35 @@ def env(workdir: Path, wasm_file: Path) -> Iterator[Env]:
         _current_stack = None
 
 
+# The second Envoy: the shipped config with this plugin configuration instead (fail-closed,
+# hashed customer label capped at 50, and max_request_bytes above Envoy's 8 MiB buffer limit so
+# that Envoy's own 413 shows). Started only by the tests that use `alt_env`.
+ALT_PLUGIN_CONFIG = dict(
+    PLUGIN_CONFIG,
+    fail_closed=True,
+    max_request_bytes=16 * 1024 * 1024,
+    customer={"header": "x-customer-id", "hash": True, "max_distinct": 50},
+)
+
+
+@pytest.fixture(scope="session")
+def alt_env(workdir: Path, wasm_file: Path) -> Iterator[Env]:
+    try:
+        stack = start_stack(workdir / "alt", config_with_plugin(ALT_PLUGIN_CONFIG), concurrency=1)
+    except (RuntimeError, SystemExit) as exc:
+        pytest.fail(f"could not start the second Envoy (fail-closed config): {exc}", pytrace=False)
+    try:
+        yield Env(stack)
+    finally:
+        stack.stop()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_upstreams(request: pytest.FixtureRequest) -> None:
     """Each test that uses the stack starts with empty upstream request histories."""
-    if "env" in request.fixturenames:
-        request.getfixturevalue("env").reset_upstreams()
+    for name in ("env", "alt_env"):
+        if name in request.fixturenames:
+            request.getfixturevalue(name).reset_upstreams()
 
 
 @pytest.fixture

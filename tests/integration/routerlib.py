@@ -179,3 +179,48 @@ def assert_no_router_headers(headers: dict[str, str]) -> None:
 
 def find(pred: Callable[[Any], bool], items: list) -> Any:
     return next((x for x in items if pred(x)), None)
+
+
+# --------------------------------------------------------------------------------------
+# Variants of the shipped Envoy config with a different plugin configuration
+# --------------------------------------------------------------------------------------
+def config_with_plugin(plugin: dict, path: Path = stack_mod.CONFIG) -> str:
+    """The shipped Envoy config text with the plugin JSON (`configuration.value`) replaced."""
+    lines = path.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line.strip() == "value: |":
+            indent = len(line) - len(line.lstrip()) + 2
+            end = i + 1
+            while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) >= indent):
+                end += 1
+            block = [" " * indent + row for row in json.dumps(plugin, indent=2).splitlines()]
+            return "\n".join(lines[: i + 1] + block + lines[end:]) + "\n"
+    raise AssertionError(f"no 'value: |' plugin configuration block in {path}")
+
+
+def start_stack(workdir: Path, config_text: str | None = None, concurrency: int = 1) -> stack_mod.Stack:
+    """Start stand-ins + Envoy on free ports from `config_text` (default: the shipped config)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = stack_mod.CONFIG
+    if config_text is not None:
+        config = workdir / "envoy.variant.yaml"
+        config.write_text(config_text)
+    stack = stack_mod.Stack(workdir, stack_mod.random_ports(), access_log=str(workdir / "access.log"), concurrency=concurrency, config=config)
+    try:
+        stack.start(timeout=120)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+# Envoy's own wasm health stats (names as in Envoy 1.40's /stats).
+def wasm_health(env: "Env") -> dict[str, float]:
+    r = requests.get(env.admin_url + "/stats", params={"format": "json"}, timeout=10)
+    r.raise_for_status()
+    out = {}
+    for stat in r.json().get("stats", []):
+        name = stat.get("name", "")
+        if name.startswith("wasm") and "value" in stat:
+            out[name] = float(stat["value"])
+    return out

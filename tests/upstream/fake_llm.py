@@ -32,6 +32,24 @@ Test controls (request headers, all optional):
                                carries the same headers)
   x-test-no-usage: 1           omit usage (and the usage chunk when streaming)
   x-test-stream-delay-ms: N    pause between SSE chunks (default 5)
+Response-shaping controls (the bad-input corpus, tests/corpus/):
+  x-test-usage-json: JSON      use this raw JSON as the usage object (negative, absurd, ...)
+  x-test-encoding: gzip|deflate  compress the JSON answer whatever accept-encoding said
+  x-test-raw-body-b64: B64     answer exactly these bytes instead of the completion JSON
+  x-test-content-type: TYPE    content-type of a JSON answer (default application/json)
+  x-test-chunked-response: 1   send the JSON answer chunked, without content-length
+  x-test-pad-bytes: N          add a "padding" field of N characters to the JSON answer
+  x-test-truncate-body: N      announce the whole JSON answer's length, send N bytes, close
+  x-test-sse-eol: crlf|cr      SSE line ends (default LF)
+  x-test-sse-comments: 1       SSE comments, event/id/retry fields between the data lines
+  x-test-sse-multiline: 1      each SSE JSON payload split over two data: lines
+  x-test-sse-bytewise: 1       write the SSE stream one byte per HTTP chunk, flushing each
+  x-test-sse-no-done: 1        no final data: [DONE]
+  x-test-sse-cut-after: N      send the first N SSE events, then close the connection without
+                               ending the chunked body (an upstream dying mid-stream)
+  x-test-response-headers: JSON  extra response headers ({"name": "value"}), e.g. forged
+                               x-llm-router-* headers from a misbehaving upstream
+Answers shaped by these carry x-test-body-sha256, the SHA-256 of the body bytes sent.
 Every response carries `x-upstream-name: NAME`.
 """
 
@@ -39,6 +57,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import gzip
 import hashlib
 import json
 import math
@@ -46,6 +65,7 @@ import sys
 import threading
 import time
 import uuid
+import zlib
 from collections import deque
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,6 +111,10 @@ def estimate_prompt_tokens(body: dict) -> int:
     return sum(math.ceil(len(message_text(m)) / 4) + 4 for m in messages)
 
 
+def flag(headers, name: str) -> bool:
+    return headers.get(name) not in (None, "", "0", "false")
+
+
 def header_int(headers, name: str) -> int | None:
     value = headers.get(name)
     if value is None:
@@ -104,6 +128,9 @@ def header_int(headers, name: str) -> int | None:
 class FakeLLMHandler(BaseHTTPRequestHandler):
     # HTTP/1.1 keep-alive: every response below carries Content-Length or is chunked.
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY: headers and body are separate writes; with Nagle + delayed ACKs every
+    # response would wait ~40 ms for the peer's ACK (the soak test's throughput ceiling).
+    disable_nagle_algorithm = True
     server_version = "fake-llm/1.0"
     sys_version = ""
 
@@ -138,7 +165,7 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
         parsed: Any = None
         try:
             parsed = json.loads(body) if body else None
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             parsed = None
         entry = {
             "method": self.command,
@@ -246,7 +273,7 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
             return
         try:
             body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             self.send_error_json(400, "We could not parse the JSON body of your request.")
             return
         if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
@@ -276,6 +303,8 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
                 "rejected_prediction_tokens": 0,
             },
         }
+        if self.headers.get("x-test-usage-json") is not None:
+            usage = json.loads(self.headers["x-test-usage-json"])
         no_usage = self.headers.get("x-test-no-usage") not in (None, "", "0", "false")
         content = f"upstream={self.app.name} model={model}"
         if self.scoped("x-test-content") is not None:
@@ -308,7 +337,53 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
         }
         if not no_usage:
             response["usage"] = usage
-        self.send_json(200, response)
+        self.send_completion(response)
+
+    def send_completion(self, response: dict) -> None:
+        """The JSON answer, shaped by the x-test-* response controls."""
+        pad = header_int(self.headers, "x-test-pad-bytes")
+        if pad:
+            response["padding"] = "x" * pad
+        payload = json.dumps(response).encode("utf-8")
+        raw = self.headers.get("x-test-raw-body-b64")
+        if raw is not None:
+            payload = base64.b64decode(raw)
+        content_type = self.headers.get("x-test-content-type") or "application/json"
+        extra: dict[str, str] = {}
+        encoding = (self.headers.get("x-test-encoding") or "").lower()
+        if encoding == "gzip":
+            payload = gzip.compress(payload, mtime=0)
+            extra["Content-Encoding"] = "gzip"
+        elif encoding == "deflate":
+            payload = zlib.compress(payload)
+            extra["Content-Encoding"] = "deflate"
+        extra["x-test-body-sha256"] = hashlib.sha256(payload).hexdigest()
+        extra.update(self.extra_response_headers())
+        truncate = header_int(self.headers, "x-test-truncate-body")
+        if flag(self.headers, "x-test-chunked-response"):
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("x-upstream-name", self.app.name)
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+            for i in range(0, len(payload), 1000):
+                piece = payload[i : i + 1000]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        elif truncate is not None:
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("x-upstream-name", self.app.name)
+            self.end_headers()
+            self.wfile.write(payload[:truncate])
+            self.wfile.flush()
+            self.close_connection = True
+        else:
+            self.send_bytes(200, payload, content_type, extra)
 
     def stream_completion(
         self, completion_id: str, created: int, model: str, content: str, usage: dict | None, include_usage: bool
@@ -347,22 +422,57 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
                 }
             )
 
+        self.send_sse(events, delay_s)
+
+    def extra_response_headers(self) -> dict[str, str]:
+        raw = self.headers.get("x-test-response-headers")
+        return {str(k): str(v) for k, v in json.loads(raw).items()} if raw else {}
+
+    def send_sse(self, events: list[dict], delay_s: float) -> None:
+        """SSE events and [DONE] as a chunked response, shaped by the x-test-sse-* controls."""
+        eol = {"crlf": b"\r\n", "cr": b"\r"}.get((self.headers.get("x-test-sse-eol") or "").lower(), b"\n")
+        comments = flag(self.headers, "x-test-sse-comments")
+        multiline = flag(self.headers, "x-test-sse-multiline")
+        pieces: list[bytes] = []
+        for i, event in enumerate(events):
+            data = json.dumps(event).encode("utf-8")
+            if multiline:
+                data = data.replace(b", ", b"," + eol + b"data: ", 1)
+            prefix = b": keep-alive" + eol + b"event: chunk" + eol + b"id: %d" % i + eol + b"retry: 1000" + eol if comments else b""
+            pieces.append(prefix + b"data: " + data + eol + eol)
+        if not flag(self.headers, "x-test-sse-no-done"):
+            pieces.append(b"data: [DONE]" + eol + eol)
+        cut = header_int(self.headers, "x-test-sse-cut-after")
+        if cut is not None:
+            pieces = pieces[:cut]
+        body = b"".join(pieces)
+
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("x-upstream-name", self.app.name)
+        self.send_header("x-test-body-sha256", hashlib.sha256(body).hexdigest())
+        for key, value in self.extra_response_headers().items():
+            self.send_header(key, value)
         self.end_headers()
 
         def write_chunk(data: bytes) -> None:
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
 
-        for event in events:
-            write_chunk(b"data: " + json.dumps(event).encode("utf-8") + b"\n\n")
-            if delay_s:
-                time.sleep(delay_s)
-        write_chunk(b"data: [DONE]\n\n")
+        if flag(self.headers, "x-test-sse-bytewise"):
+            for i in range(len(body)):
+                write_chunk(body[i : i + 1])
+        else:
+            for piece in pieces:
+                write_chunk(piece)
+                if delay_s:
+                    time.sleep(delay_s)
+        if cut is not None:
+            # No terminating chunk: Envoy sees the upstream connection close mid-body.
+            self.close_connection = True
+            return
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 

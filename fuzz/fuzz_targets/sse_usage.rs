@@ -1,0 +1,97 @@
+//! SSE/usage scanner: arbitrary bytes as an upstream SSE stream, fed whole, one byte at a time
+//! and in pseudo-random chunks. The result must not depend on the chunking. The same bytes are
+//! also read as a non-streaming JSON answer, and any usage found is priced.
+//!
+//! Input layout: byte 0 picks the event size cap, byte 1 seeds the chunk sizes, the rest is
+//! the stream.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use llm_router::pricing::PriceTable;
+use llm_router::sse::SseScanner;
+use llm_router::usage::{self, Usage, MAX_TOKENS_PER_FIELD};
+
+#[derive(Debug, PartialEq)]
+struct Summary {
+    usage: Option<Usage>,
+    model: Option<String>,
+    finish_reason: Option<String>,
+    saw_done: bool,
+    events: u64,
+    bad_events: u64,
+    oversized_events: u64,
+}
+
+fn summary(s: &SseScanner) -> Summary {
+    Summary {
+        usage: s.usage(),
+        model: s.model().map(str::to_string),
+        finish_reason: s.finish_reason().map(str::to_string),
+        saw_done: s.saw_done(),
+        events: s.events(),
+        bad_events: s.bad_events(),
+        oversized_events: s.oversized_events(),
+    }
+}
+
+fn scan<'a>(max: usize, chunks: impl Iterator<Item = &'a [u8]>) -> Summary {
+    let mut s = SseScanner::new(max);
+    for c in chunks {
+        s.push(c);
+    }
+    s.finish();
+    summary(&s)
+}
+
+thread_local! {
+    static PRICES: PriceTable = PriceTable::default_table().unwrap();
+}
+
+fn check_usage(u: &Usage) {
+    assert!(u.prompt_tokens <= MAX_TOKENS_PER_FIELD);
+    assert!(u.completion_tokens <= MAX_TOKENS_PER_FIELD);
+    assert!(u.cached_tokens <= u.prompt_tokens);
+    PRICES.with(|p| {
+        for m in p.models() {
+            // Valid usage on a priced model always prices.
+            m.cost_micro_usd(u).expect("valid usage prices");
+        }
+    });
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [ctl, seed, stream @ ..] = data else {
+        return;
+    };
+    let max = match ctl & 3 {
+        0 => 1 << 20,
+        1 => 64,
+        2 => 7,
+        _ => 1,
+    };
+    let whole = scan(max, std::iter::once(stream));
+    let bytewise = scan(max, stream.chunks(1));
+    assert_eq!(whole, bytewise, "byte-at-a-time feeding changed the result");
+
+    // Pseudo-random chunk sizes 1..=16 from an xorshift seeded by `seed`.
+    let mut x = u32::from(*seed) | 0x9e37_7900;
+    let mut chunks = Vec::new();
+    let mut rest = stream;
+    while !rest.is_empty() {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let n = (x as usize % 16 + 1).min(rest.len());
+        let (head, tail) = rest.split_at(n);
+        chunks.push(head);
+        rest = tail;
+    }
+    let chunked = scan(max, chunks.into_iter());
+    assert_eq!(whole, chunked, "chunked feeding changed the result");
+    if let Some(u) = &whole.usage {
+        check_usage(u);
+    }
+    if let Ok(u) = usage::usage_from_json(stream) {
+        check_usage(&u);
+    }
+});

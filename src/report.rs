@@ -1,0 +1,826 @@
+//! `llm-router report`: per model, route, tier and customer totals from the Envoy JSON access
+//! log written with the shipped format.
+//!
+//! Every line is read with [`AccessRecord::from_line`]. Lines that are not JSON, not router
+//! requests (no `router_status`), not inspected (`router_status: "error"`), invalid, outside the
+//! time window or of another mode are skipped and counted by kind, never folded into the totals.
+//!
+//! Money rules, the same as the filter's Prometheus counters so the two agree to the micro-USD:
+//! - `cost` sums `cost_micro_usd` of priced requests;
+//! - `baseline` sums `baseline_cost_micro_usd` of the same priced requests only, so
+//!   `savings = 1 - cost / baseline` compares like with like;
+//! - unpriced and usage-missing requests are counted in their own columns and never add a
+//!   cost of zero; their tokens (unpriced) are counted. A group with no priced request shows
+//!   no cost at all (`-` in tables, empty in CSV, `null` in JSON), not `$0.00`.
+//!
+//! With a re-pricing table ([`Reprice`]), each request that has usage is priced again from its
+//! tokens and model with the filter's rule ([`crate::pricing`]); a model the new table does not
+//! know becomes unpriced. The baseline is re-priced on the given baseline model.
+//!
+//! With revenue per customer ([`Revenue`]), the customer table gains revenue and
+//! `margin = revenue - cost` (cost of priced requests only: a customer with unpriced or
+//! usage-missing requests has an optimistic margin, visible in those columns); customers whose
+//! margin is negative are flagged.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+
+use crate::accesslog::{AccessLogError, AccessRecord, RecordStatus};
+use crate::money::{format_count, format_signed_usd, format_tenths, format_usd, parse_usd, savings_tenths, tenths_json, tenths_of_percent, MoneyError};
+use crate::pricing::PriceTable;
+
+/// Errors reading report inputs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReportError {
+    /// The revenue file is not a JSON object or CSV of customer to USD.
+    #[error("revenue file: {0}")]
+    Revenue(String),
+    /// An unknown output format.
+    #[error("unknown format {0:?}: use table, csv or json")]
+    Format(String),
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned text tables.
+    Table,
+    /// One CSV with a `dimension` column.
+    Csv,
+    /// One JSON document.
+    Json,
+}
+
+impl std::str::FromStr for Format {
+    type Err = ReportError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "table" => Ok(Format::Table),
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            other => Err(ReportError::Format(other.to_string())),
+        }
+    }
+}
+
+/// Re-price logged tokens with another table.
+#[derive(Debug, Clone)]
+pub struct Reprice {
+    /// The table.
+    pub table: PriceTable,
+    /// Model the baseline is priced on.
+    pub baseline_model: String,
+}
+
+/// Revenue per customer label, integer micro-USD.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Revenue(pub BTreeMap<String, u64>);
+
+/// Split one CSV line into fields (double-quoted fields, `""` escapes).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        let Some(field) = fields.last_mut() else { break };
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', true) => quoted = false,
+            ('"', false) if field.is_empty() => quoted = true,
+            (',', false) => fields.push(String::new()),
+            (c, _) => field.push(c),
+        }
+    }
+    fields.into_iter().map(|f| f.trim().to_string()).collect()
+}
+
+impl Revenue {
+    /// Parse a JSON object (`{"acme": 120.5, "globex": "80"}`) or CSV (`customer,revenue_usd`
+    /// lines; an optional header line, blank lines and `#` comments are skipped). Amounts are
+    /// USD with at most 6 decimals, parsed without floats.
+    ///
+    /// # Errors
+    ///
+    /// [`ReportError::Revenue`] naming the customer or line that is wrong.
+    pub fn parse(text: &str) -> Result<Revenue, ReportError> {
+        let err = |m: String| ReportError::Revenue(m);
+        let money = |who: &str, v: &str| parse_usd(v).map_err(|e: MoneyError| err(format!("customer {who:?}: {e}")));
+        let mut out = BTreeMap::new();
+        let mut first = true;
+        if text.trim_start().starts_with('{') {
+            let v: serde_json::Map<String, Value> = serde_json::from_str(text).map_err(|e| err(format!("invalid json: {e}")))?;
+            for (customer, amount) in v {
+                let text = match &amount {
+                    Value::Number(n) => n.to_string(),
+                    Value::String(s) => s.clone(),
+                    other => return Err(err(format!("customer {customer:?}: {other} is not an amount"))),
+                };
+                out.insert(customer.clone(), money(&customer, &text)?);
+            }
+            return Ok(Revenue(out));
+        }
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let fields = csv_fields(line);
+            let [customer, amount] = fields.as_slice() else {
+                return Err(err(format!("line {}: expected `customer,revenue_usd`", i + 1)));
+            };
+            if std::mem::replace(&mut first, false) && parse_usd(amount).is_err() {
+                continue; // header line
+            }
+            if customer.is_empty() {
+                return Err(err(format!("line {}: empty customer", i + 1)));
+            }
+            if out.insert(customer.clone(), money(customer, amount)?).is_some() {
+                return Err(err(format!("line {}: customer {customer:?} appears twice", i + 1)));
+            }
+        }
+        Ok(Revenue(out))
+    }
+}
+
+/// What the report reads and how.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    /// Keep requests starting at or after this instant (Unix nanoseconds).
+    pub since: Option<i64>,
+    /// Keep requests starting before this instant (Unix nanoseconds).
+    pub until: Option<i64>,
+    /// Keep only this mode (`route` or `measure`).
+    pub mode: Option<String>,
+    /// Re-price with another table.
+    pub reprice: Option<Reprice>,
+    /// Revenue per customer.
+    pub revenue: Option<Revenue>,
+}
+
+/// Totals of a group of requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Group {
+    /// Router requests.
+    pub requests: u64,
+    /// Priced requests.
+    pub priced: u64,
+    /// Requests whose model has no price.
+    pub unpriced: u64,
+    /// Requests without usage.
+    pub usage_missing: u64,
+    /// Prompt tokens (requests with usage).
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// Cached prompt tokens.
+    pub cached_tokens: u64,
+    /// Cost of priced requests, micro-USD.
+    pub cost_micro_usd: u64,
+    /// Baseline cost of the same priced requests, micro-USD.
+    pub baseline_cost_micro_usd: u64,
+    /// Requests answered after a fallback.
+    pub fallbacks: u64,
+}
+
+impl Group {
+    fn add(&mut self, status: RecordStatus, r: &AccessRecord, cost: Option<u64>, baseline: Option<u64>) {
+        self.requests += 1;
+        match status {
+            RecordStatus::Priced => self.priced += 1,
+            RecordStatus::Unpriced => self.unpriced += 1,
+            RecordStatus::UsageMissing => self.usage_missing += 1,
+        }
+        if let Some(u) = r.usage {
+            self.input_tokens = self.input_tokens.saturating_add(u.prompt_tokens);
+            self.output_tokens = self.output_tokens.saturating_add(u.completion_tokens);
+            self.cached_tokens = self.cached_tokens.saturating_add(u.cached_tokens);
+        }
+        if let Some(c) = cost {
+            self.cost_micro_usd = self.cost_micro_usd.saturating_add(c);
+            self.baseline_cost_micro_usd = self.baseline_cost_micro_usd.saturating_add(baseline.unwrap_or(0));
+        }
+        if r.fallback {
+            self.fallbacks += 1;
+        }
+    }
+
+    /// Savings `1 - cost / baseline`, tenths of a percent.
+    pub fn savings_tenths(&self) -> Option<i64> {
+        savings_tenths(self.cost_micro_usd, self.baseline_cost_micro_usd)
+    }
+
+    /// Fallbacks per request, tenths of a percent (0 without fallbacks).
+    pub fn fallback_rate_tenths(&self) -> Option<i64> {
+        tenths_of_percent(i128::from(self.fallbacks), i128::from(self.requests))
+    }
+}
+
+/// Lines skipped, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    /// Not JSON objects.
+    pub not_json: u64,
+    /// JSON, but not a router request (no `router_status`).
+    pub not_router: u64,
+    /// `router_status: "error"`: passed through uninspected.
+    pub uninspected: u64,
+    /// Router lines with invalid or inconsistent fields (or no time while a window is set).
+    pub invalid: u64,
+    /// Outside `--since` / `--until`.
+    pub outside_window: u64,
+    /// Another mode than `--mode`.
+    pub other_mode: u64,
+}
+
+/// A table dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    /// Model priced (sent, or projected in measure mode).
+    Model,
+    /// Envoy route.
+    Route,
+    /// Tier.
+    Tier,
+    /// Customer label.
+    Customer,
+}
+
+impl Dimension {
+    /// All, in output order.
+    pub const ALL: [Dimension; 4] = [Dimension::Model, Dimension::Route, Dimension::Tier, Dimension::Customer];
+
+    /// Name used in headings, CSV and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dimension::Model => "model",
+            Dimension::Route => "route",
+            Dimension::Tier => "tier",
+            Dimension::Customer => "customer",
+        }
+    }
+
+    fn key(self, r: &AccessRecord) -> &str {
+        match self {
+            Dimension::Model => &r.model,
+            Dimension::Route => &r.route,
+            Dimension::Tier => &r.tier,
+            Dimension::Customer => &r.customer,
+        }
+    }
+}
+
+/// The report being built, line by line.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    options: ReportOptions,
+    /// Lines read (blank lines excluded).
+    pub lines: u64,
+    /// Lines skipped, by kind.
+    pub skipped: Skipped,
+    /// The first invalid lines: (line number, message), at most 10.
+    pub invalid_examples: Vec<(u64, String)>,
+    /// All counted requests.
+    pub total: Group,
+    groups: [BTreeMap<String, Group>; 4],
+    /// Price table versions in the log (or the re-pricing version).
+    pub price_versions: BTreeSet<String>,
+    /// Modes of the counted requests.
+    pub modes: BTreeSet<String>,
+}
+
+impl Report {
+    /// An empty report.
+    pub fn new(options: ReportOptions) -> Report {
+        Report { options, ..Report::default() }
+    }
+
+    /// Read one access-log line.
+    pub fn add_line(&mut self, line: &str) {
+        if line.trim().is_empty() {
+            return;
+        }
+        self.lines += 1;
+        let record = match AccessRecord::from_line(line) {
+            Ok(r) => r,
+            Err(e) => {
+                match e {
+                    AccessLogError::NotJson(_) | AccessLogError::NotObject => self.skipped.not_json += 1,
+                    AccessLogError::NotRouter => self.skipped.not_router += 1,
+                    AccessLogError::Uninspected => self.skipped.uninspected += 1,
+                    AccessLogError::Invalid { .. } | AccessLogError::BadTime(_) => self.invalid(e.to_string()),
+                }
+                return;
+            }
+        };
+        if self.options.since.is_some() || self.options.until.is_some() {
+            let Some(t) = record.start_unix_nanos else {
+                return self.invalid("no start_time, needed for --since/--until".into());
+            };
+            if self.options.since.is_some_and(|s| t < s) || self.options.until.is_some_and(|u| t >= u) {
+                self.skipped.outside_window += 1;
+                return;
+            }
+        }
+        if self.options.mode.as_ref().is_some_and(|m| *m != record.mode) {
+            self.skipped.other_mode += 1;
+            return;
+        }
+        let (status, cost, baseline) = match (&self.options.reprice, record.usage) {
+            (Some(rp), Some(u)) => match rp.table.cost_micro_usd(&record.model, &u) {
+                Ok(c) => (RecordStatus::Priced, Some(c), rp.table.cost_micro_usd(&rp.baseline_model, &u).ok()),
+                Err(_) => (RecordStatus::Unpriced, None, None),
+            },
+            _ => (record.status, record.cost_micro_usd, record.baseline_cost_micro_usd),
+        };
+        let version = match &self.options.reprice {
+            Some(rp) => rp.table.version().to_string(),
+            None => record.price_version.clone(),
+        };
+        if !version.is_empty() {
+            self.price_versions.insert(version);
+        }
+        self.modes.insert(record.mode.clone());
+        self.total.add(status, &record, cost, baseline);
+        for (dim, groups) in Dimension::ALL.iter().zip(self.groups.iter_mut()) {
+            groups.entry(dim.key(&record).to_string()).or_default().add(status, &record, cost, baseline);
+        }
+    }
+
+    fn invalid(&mut self, message: String) {
+        self.skipped.invalid += 1;
+        if self.invalid_examples.len() < 10 {
+            self.invalid_examples.push((self.lines, message));
+        }
+    }
+
+    /// Rows of a dimension, most expensive first (then most requests, then key).
+    pub fn rows(&self, dim: Dimension) -> Vec<(&str, Group)> {
+        let index = Dimension::ALL.iter().position(|d| *d == dim).unwrap_or(0);
+        let mut rows: Vec<(&str, Group)> = self
+            .groups
+            .get(index)
+            .map(|g| g.iter().map(|(k, v)| (k.as_str(), *v)).collect())
+            .unwrap_or_default();
+        rows.sort_by(|a, b| b.1.cost_micro_usd.cmp(&a.1.cost_micro_usd).then(b.1.requests.cmp(&a.1.requests)).then(a.0.cmp(b.0)));
+        rows
+    }
+
+    fn revenue_of(&self, dim: Dimension, key: &str) -> Option<u64> {
+        (dim == Dimension::Customer).then_some(())?;
+        self.options.revenue.as_ref()?.0.get(key).copied()
+    }
+
+    /// Customers with revenue but no counted request.
+    pub fn revenue_without_traffic(&self) -> Vec<&str> {
+        let seen = self.groups.get(3);
+        self.options
+            .revenue
+            .iter()
+            .flat_map(|r| r.0.keys())
+            .filter(|c| !seen.is_some_and(|g| g.contains_key(*c)))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Customers whose margin is negative.
+    pub fn negative_margin_customers(&self) -> Vec<&str> {
+        self.rows(Dimension::Customer)
+            .into_iter()
+            .filter(|(k, g)| self.revenue_of(Dimension::Customer, k).is_some_and(|r| r < g.cost_micro_usd))
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    fn share_tenths(&self, g: &Group) -> Option<i64> {
+        tenths_of_percent(i128::from(g.requests), i128::from(self.total.requests))
+    }
+
+    /// Render in `format`.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Table => self.render_table(),
+            Format::Csv => self.render_csv(),
+            Format::Json => self.to_json().to_string() + "\n",
+        }
+    }
+
+    fn price_note(&self) -> String {
+        let versions: Vec<&str> = self.price_versions.iter().map(String::as_str).collect();
+        match &self.options.reprice {
+            Some(rp) => format!("re-priced with price table {} (baseline {})", rp.table.version(), rp.baseline_model),
+            None if versions.is_empty() => "as logged".to_string(),
+            None => format!("as logged, price table {}", versions.join(", ")),
+        }
+    }
+
+    fn render_table(&self) -> String {
+        let t = &self.total;
+        let s = &self.skipped;
+        let mut out = format!(
+            "llm-router report: {} lines, {} router requests (priced {}, unpriced {}, usage missing {}); skipped: {} not json, {} not router, {} uninspected, {} invalid, {} outside window, {} other mode\n",
+            self.lines, t.requests, t.priced, t.unpriced, t.usage_missing, s.not_json, s.not_router, s.uninspected, s.invalid, s.outside_window, s.other_mode
+        );
+        out += &format!(
+            "cost {} vs baseline {}: {} saved over {} priced requests ({}); unpriced and usage-missing requests are not priced (never counted as zero)\n",
+            format_usd(t.cost_micro_usd),
+            format_usd(t.baseline_cost_micro_usd),
+            format_tenths(t.savings_tenths()),
+            t.priced,
+            self.price_note()
+        );
+        if self.modes.len() > 1 {
+            out += "note: requests of both modes (route and measure) are included; use --mode to separate them\n";
+        }
+        for dim in Dimension::ALL {
+            let with_revenue = dim == Dimension::Customer && self.options.revenue.is_some();
+            let mut header: Vec<&str> = vec![
+                dim.name(), "requests", "share", "input tok", "output tok", "cached tok", "cost", "baseline", "savings", "fallback rate", "unpriced", "usage missing",
+            ];
+            if with_revenue {
+                header.extend(["revenue", "margin", ""]);
+            }
+            let rows: Vec<Vec<String>> = self
+                .rows(dim)
+                .into_iter()
+                .map(|(key, g)| {
+                    let mut row = vec![
+                        key.to_string(),
+                        format_count(g.requests),
+                        format_tenths(self.share_tenths(&g)),
+                        format_count(g.input_tokens),
+                        format_count(g.output_tokens),
+                        format_count(g.cached_tokens),
+                        priced_usd(&g, g.cost_micro_usd),
+                        priced_usd(&g, g.baseline_cost_micro_usd),
+                        format_tenths(g.savings_tenths()),
+                        format_tenths(g.fallback_rate_tenths()),
+                        format_count(g.unpriced),
+                        format_count(g.usage_missing),
+                    ];
+                    if with_revenue {
+                        match self.revenue_of(dim, key) {
+                            Some(r) => {
+                                let margin = i128::from(r) - i128::from(g.cost_micro_usd);
+                                row.push(format_usd(r));
+                                row.push(format_signed_usd(margin));
+                                row.push(if margin < 0 { "NEGATIVE MARGIN".into() } else { String::new() });
+                            }
+                            None => row.extend(["-".to_string(), "-".to_string(), String::new()]),
+                        }
+                    }
+                    row
+                })
+                .collect();
+            out += &format!("\nby {}\n", dim.name());
+            out += &align(&header, &rows);
+        }
+        if self.options.revenue.is_some() {
+            let negative = self.negative_margin_customers();
+            out += &format!(
+                "\nnegative-margin customers: {}\n",
+                if negative.is_empty() { "none".to_string() } else { negative.join(", ") }
+            );
+            let absent = self.revenue_without_traffic();
+            if !absent.is_empty() {
+                out += &format!("revenue but no requests in this log/window: {}\n", absent.join(", "));
+            }
+        }
+        out
+    }
+
+    const CSV_HEADER: &'static str = "dimension,key,requests,share_pct,priced,unpriced,usage_missing,input_tokens,output_tokens,cached_tokens,cost_micro_usd,baseline_cost_micro_usd,savings_pct,fallbacks,fallback_rate_pct,revenue_micro_usd,margin_micro_usd,negative_margin";
+
+    fn render_csv(&self) -> String {
+        let pct = |t: Option<i64>| t.map_or_else(String::new, |t| format!("{}{}.{}", if t < 0 { "-" } else { "" }, t.unsigned_abs() / 10, t.unsigned_abs() % 10));
+        let line = |dim: &str, key: &str, g: &Group, revenue: Option<u64>| {
+            let (rev, margin, negative) = match revenue {
+                Some(r) => {
+                    let m = i128::from(r) - i128::from(g.cost_micro_usd);
+                    (r.to_string(), m.to_string(), (m < 0).to_string())
+                }
+                None => (String::new(), String::new(), String::new()),
+            };
+            [
+                csv_escape(dim),
+                csv_escape(key),
+                g.requests.to_string(),
+                pct(self.share_tenths(g)),
+                g.priced.to_string(),
+                g.unpriced.to_string(),
+                g.usage_missing.to_string(),
+                g.input_tokens.to_string(),
+                g.output_tokens.to_string(),
+                g.cached_tokens.to_string(),
+                priced_text(g, g.cost_micro_usd),
+                priced_text(g, g.baseline_cost_micro_usd),
+                pct(g.savings_tenths()),
+                g.fallbacks.to_string(),
+                pct(g.fallback_rate_tenths()),
+                rev,
+                margin,
+                negative,
+            ]
+            .join(",")
+                + "\n"
+        };
+        let mut out = format!("{}\n", Self::CSV_HEADER);
+        out += &line("total", "", &self.total, None);
+        for dim in Dimension::ALL {
+            for (key, g) in self.rows(dim) {
+                out += &line(dim.name(), key, &g, self.revenue_of(dim, key));
+            }
+        }
+        out
+    }
+
+    fn group_json(&self, key: Option<&str>, g: &Group, revenue: Option<u64>) -> Value {
+        let mut v = json!({
+            "requests": g.requests,
+            "share_pct": tenths_json(self.share_tenths(g)),
+            "priced": g.priced,
+            "unpriced": g.unpriced,
+            "usage_missing": g.usage_missing,
+            "input_tokens": g.input_tokens,
+            "output_tokens": g.output_tokens,
+            "cached_tokens": g.cached_tokens,
+            "cost_micro_usd": priced_json(g, json!(g.cost_micro_usd)),
+            "cost_usd": priced_json(g, json!(format_usd(g.cost_micro_usd))),
+            "baseline_cost_micro_usd": priced_json(g, json!(g.baseline_cost_micro_usd)),
+            "baseline_cost_usd": priced_json(g, json!(format_usd(g.baseline_cost_micro_usd))),
+            "savings_pct": tenths_json(g.savings_tenths()),
+            "fallbacks": g.fallbacks,
+            "fallback_rate_pct": tenths_json(g.fallback_rate_tenths()),
+        });
+        if let (Some(obj), Some(key)) = (v.as_object_mut(), key) {
+            obj.insert("key".into(), json!(key));
+        }
+        if let (Some(obj), Some(r)) = (v.as_object_mut(), revenue) {
+            let margin = i128::from(r) - i128::from(g.cost_micro_usd);
+            obj.insert("revenue_micro_usd".into(), json!(r));
+            obj.insert("margin_micro_usd".into(), json!(i64::try_from(margin).unwrap_or(i64::MIN)));
+            obj.insert("margin_usd".into(), json!(format_signed_usd(margin)));
+            obj.insert("negative_margin".into(), json!(margin < 0));
+        }
+        v
+    }
+
+    /// The whole report as JSON (money as integer micro-USD plus exact `$` strings).
+    pub fn to_json(&self) -> Value {
+        let mut v = json!({
+            "lines": self.lines,
+            "skipped": self.skipped,
+            "invalid_examples": self.invalid_examples.iter().map(|(n, m)| json!({"line": n, "error": m})).collect::<Vec<_>>(),
+            "pricing": self.price_note(),
+            "price_versions": self.price_versions,
+            "modes": self.modes,
+            "total": self.group_json(None, &self.total, None),
+        });
+        if let Some(obj) = v.as_object_mut() {
+            for dim in Dimension::ALL {
+                let rows: Vec<Value> = self.rows(dim).into_iter().map(|(k, g)| self.group_json(Some(k), &g, self.revenue_of(dim, k))).collect();
+                obj.insert(format!("by_{}", dim.name()), Value::Array(rows));
+            }
+            if self.options.revenue.is_some() {
+                obj.insert("negative_margin_customers".into(), json!(self.negative_margin_customers()));
+                obj.insert("revenue_without_traffic".into(), json!(self.revenue_without_traffic()));
+            }
+        }
+        v
+    }
+}
+
+// A group without a priced request has no cost: shown as `-` / empty / null, never as zero.
+fn priced_usd(g: &Group, micro: u64) -> String {
+    if g.priced == 0 { "-".to_string() } else { format_usd(micro) }
+}
+
+fn priced_text(g: &Group, micro: u64) -> String {
+    if g.priced == 0 { String::new() } else { micro.to_string() }
+}
+
+fn priced_json(g: &Group, v: Value) -> Value {
+    if g.priced == 0 { Value::Null } else { v }
+}
+
+fn csv_escape(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Text table: first column left-aligned, the others right-aligned, two spaces apart.
+pub fn align(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let render = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(i, (c, w))| if i == 0 { format!("{c:<w$}") } else { format!("{c:>w$}") })
+            .collect();
+        parts.join("  ").trim_end().to_string() + "\n"
+    };
+    let mut out = render(header.to_vec());
+    for row in rows {
+        out += &render(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+    use super::*;
+    use crate::accesslog::parse_rfc3339;
+
+    #[allow(clippy::too_many_arguments)]
+    fn line(customer: &str, model: &str, tier: &str, status: &str, tokens: (u64, u64, u64), cost: Option<u64>, baseline: Option<u64>, time: &str) -> String {
+        json!({
+            "start_time": time, "route_name": "chat", "requested_model": "auto", "model": model, "tier": tier,
+            "mode": "route", "customer": customer,
+            "input_tokens": tokens.0.to_string(), "output_tokens": tokens.1.to_string(), "cached_tokens": tokens.2.to_string(),
+            "cost_micro_usd": cost.map(|c| c.to_string()), "baseline_cost_micro_usd": baseline.map(|c| c.to_string()),
+            "price_version": "2026-04", "router_status": status,
+        })
+        .to_string()
+    }
+
+    fn sample() -> Vec<String> {
+        vec![
+            // gpt-5-nano 1000/500: 250, baseline sonnet 10500
+            line("alpha", "gpt-5-nano", "cheap", "priced", (1000, 500, 0), Some(250), Some(10500), "2026-04-01T10:00:00Z"),
+            // claude-haiku-4.5 2000/300: 3500, baseline 10500
+            line("beta", "claude-haiku-4.5", "mid", "priced", (2000, 300, 0), Some(3500), Some(10500), "2026-04-01T11:00:00Z"),
+            // unpriced: tokens counted, baseline logged but not counted, no cost
+            line("beta", "acme-llm", "none", "unpriced", (100, 20, 0), None, Some(600), "2026-04-01T12:00:00Z"),
+            line("alpha", "gpt-5-nano", "cheap", "usage_missing", (0, 0, 0), None, None, "2026-04-02T00:00:00Z"),
+            r#"{"method":"GET","path":"/v1/models","router_status":null}"#.to_string(),
+            "not json at all".to_string(),
+            r#"{"router_status":"error","path":"/v1/chat/completions"}"#.to_string(),
+            r#"{"router_status":"priced","input_tokens":"5"}"#.to_string(),
+            String::new(),
+        ]
+    }
+
+    fn report(options: ReportOptions) -> Report {
+        let mut r = Report::new(options);
+        for l in sample() {
+            r.add_line(&l);
+        }
+        r
+    }
+
+    #[test]
+    fn totals_and_skips() {
+        let r = report(ReportOptions::default());
+        assert_eq!(r.lines, 8);
+        assert_eq!(r.skipped, Skipped { not_json: 1, not_router: 1, uninspected: 1, invalid: 1, outside_window: 0, other_mode: 0 });
+        assert_eq!(r.invalid_examples.len(), 1);
+        let t = r.total;
+        assert_eq!((t.requests, t.priced, t.unpriced, t.usage_missing), (4, 2, 1, 1));
+        assert_eq!((t.input_tokens, t.output_tokens), (3100, 820));
+        assert_eq!((t.cost_micro_usd, t.baseline_cost_micro_usd), (3750, 21000));
+        assert_eq!(t.savings_tenths(), Some(821)); // 1 - 3750/21000 = 82.14%
+        let customers = r.rows(Dimension::Customer);
+        assert_eq!(customers[0].0, "beta");
+        assert_eq!((customers[0].1.cost_micro_usd, customers[0].1.unpriced), (3500, 1));
+        assert_eq!((customers[1].0, customers[1].1.requests, customers[1].1.usage_missing), ("alpha", 2, 1));
+        let models: Vec<&str> = r.rows(Dimension::Model).iter().map(|(k, _)| *k).collect();
+        assert_eq!(models, ["claude-haiku-4.5", "gpt-5-nano", "acme-llm"]);
+        assert_eq!(r.rows(Dimension::Route).len(), 1);
+    }
+
+    #[test]
+    fn time_window_and_mode_filter() {
+        let r = report(ReportOptions {
+            since: Some(parse_rfc3339("2026-04-01T10:30:00Z").unwrap()),
+            until: Some(parse_rfc3339("2026-04-02T00:00:00Z").unwrap()),
+            ..ReportOptions::default()
+        });
+        assert_eq!(r.skipped.outside_window, 2);
+        assert_eq!(r.total.requests, 2);
+        assert_eq!(r.total.cost_micro_usd, 3500);
+        let measured = report(ReportOptions { mode: Some("measure".into()), ..ReportOptions::default() });
+        assert_eq!((measured.total.requests, measured.skipped.other_mode), (0, 4));
+    }
+
+    #[test]
+    fn repricing_uses_the_tokens() {
+        let mut table: serde_json::Value = serde_json::from_str(include_str!("default_prices.json")).unwrap();
+        table["version"] = json!("2026-07");
+        // gpt-5-nano doubles its prices; acme-llm gets a price.
+        table["models"][0]["input_per_mtok"] = json!(0.10);
+        table["models"][0]["output_per_mtok"] = json!(0.80);
+        table["models"].as_array_mut().unwrap().push(json!({"id": "acme-llm", "input_per_mtok": 1.0, "output_per_mtok": 2.0}));
+        let table = PriceTable::from_json(&table.to_string()).unwrap();
+        let r = report(ReportOptions {
+            reprice: Some(Reprice { table, baseline_model: "claude-sonnet-4.6".into() }),
+            ..ReportOptions::default()
+        });
+        // nano: 1000*0.10 + 500*0.80 = 500; haiku: 3500; acme: 100*1 + 20*2 = 140.
+        assert_eq!(r.total.cost_micro_usd, 500 + 3500 + 140);
+        // baselines: 10500 + 10500 + (100*3 + 20*15 = 600)
+        assert_eq!(r.total.baseline_cost_micro_usd, 21600);
+        assert_eq!((r.total.priced, r.total.unpriced, r.total.usage_missing), (3, 0, 1));
+        assert!(r.price_versions.contains("2026-07") && !r.price_versions.contains("2026-04"));
+    }
+
+    #[test]
+    fn revenue_and_margin() {
+        let revenue = Revenue::parse("customer,revenue_usd\nalpha,0.0002\nbeta,1\n\"gamma, inc\",5\n").unwrap();
+        assert_eq!(revenue.0["alpha"], 200);
+        assert_eq!(revenue.0["gamma, inc"], 5_000_000);
+        let r = report(ReportOptions { revenue: Some(revenue), ..ReportOptions::default() });
+        assert_eq!(r.negative_margin_customers(), ["alpha"]); // 200 < 250
+        assert_eq!(r.revenue_without_traffic(), ["gamma, inc"]);
+        let table = r.render(Format::Table);
+        assert!(table.contains("NEGATIVE MARGIN"), "{table}");
+        assert!(table.contains("negative-margin customers: alpha"), "{table}");
+        let j = r.to_json();
+        let alpha = j["by_customer"].as_array().unwrap().iter().find(|c| c["key"] == "alpha").unwrap();
+        assert_eq!(alpha["margin_micro_usd"], -50);
+        assert_eq!(alpha["negative_margin"], true);
+        let beta = j["by_customer"].as_array().unwrap().iter().find(|c| c["key"] == "beta").unwrap();
+        assert_eq!(beta["margin_micro_usd"], 1_000_000 - 3500);
+    }
+
+    #[test]
+    fn revenue_formats() {
+        assert_eq!(Revenue::parse(r#"{"a": 12.5, "b": "0.1", "c": 3}"#).unwrap().0, BTreeMap::from([("a".into(), 12_500_000), ("b".into(), 100_000), ("c".into(), 3_000_000)]));
+        assert_eq!(Revenue::parse("a,1.5\n# comment\n\nb,2\n").unwrap().0.len(), 2);
+        assert!(Revenue::parse(r#"{"a": -1}"#).is_err());
+        assert!(Revenue::parse(r#"{"a": [1]}"#).is_err());
+        assert!(Revenue::parse("a,1\na,2\n").is_err());
+        assert!(Revenue::parse("a,1,2\n").is_err());
+        assert!(Revenue::parse("a,1\nb,lots\n").is_err());
+    }
+
+    #[test]
+    fn csv_and_json_carry_integer_micro_usd() {
+        let r = report(ReportOptions::default());
+        let csv = r.render(Format::Csv);
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], Report::CSV_HEADER);
+        assert_eq!(lines[1], "total,,4,100.0,2,1,1,3100,820,0,3750,21000,82.1,0,0.0,,,");
+        assert!(lines.contains(&"customer,beta,2,50.0,1,1,0,2100,320,0,3500,10500,66.7,0,0.0,,,"), "{csv}");
+        let cols = Report::CSV_HEADER.split(',').count();
+        assert!(lines.iter().all(|l| l.split(',').count() == cols), "{csv}");
+        let j = r.to_json();
+        assert_eq!(j["total"]["cost_micro_usd"], 3750);
+        assert_eq!(j["total"]["cost_usd"], "$0.003750");
+        assert_eq!(j["total"]["savings_pct"], 82.1);
+        assert_eq!(j["skipped"]["not_router"], 1);
+        assert_eq!(j["by_tier"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn table_shows_every_dimension() {
+        let table = report(ReportOptions::default()).render(Format::Table);
+        for heading in ["by model", "by route", "by tier", "by customer"] {
+            assert!(table.contains(heading), "{table}");
+        }
+        assert!(table.contains("cost $0.003750 vs baseline $0.021000: 82.1% saved over 2 priced requests"), "{table}");
+    }
+
+    #[test]
+    fn groups_without_priced_requests_show_no_cost() {
+        let r = report(ReportOptions::default());
+        let j = r.to_json();
+        let acme = j["by_model"].as_array().unwrap().iter().find(|m| m["key"] == "acme-llm").unwrap();
+        assert_eq!((acme["cost_micro_usd"].clone(), acme["unpriced"].clone()), (Value::Null, json!(1)));
+        let table = r.render(Format::Table);
+        let row = table.lines().find(|l| l.starts_with("acme-llm")).unwrap();
+        assert!(!row.contains('$'), "{row}");
+        assert!(r.render(Format::Csv).contains("model,acme-llm,1,25.0,0,1,0,100,20,0,,,,0,0.0,,,"));
+    }
+
+    #[test]
+    fn fallbacks_give_a_rate() {
+        let mut r = Report::new(ReportOptions::default());
+        let mut v: Value = serde_json::from_str(&sample()[0]).unwrap();
+        r.add_line(&v.to_string());
+        v["retry"] = json!("fallback:status_503");
+        r.add_line(&v.to_string());
+        assert_eq!(r.total.fallbacks, 1);
+        assert_eq!(r.total.fallback_rate_tenths(), Some(500));
+    }
+
+    #[test]
+    fn csv_escaping_and_alignment() {
+        assert_eq!(csv_escape("a,b"), "\"a,b\"");
+        assert_eq!(csv_escape("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_fields(r#""a, ""b""",2"#), vec!["a, \"b\"", "2"]);
+        assert_eq!(align(&["k", "n"], &[vec!["long".into(), "1".into()]]), "k     n\nlong  1\n");
+    }
+}

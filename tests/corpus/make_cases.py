@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Writes tests/corpus/cases.jsonl, the bad-input corpus run by tests/integration/test_corpus.py.
+
+Edit the cases here and run `python3 tests/corpus/make_cases.py`; the test module checks that
+cases.jsonl matches this script. The manifest format is described in test_corpus.py.
+"""
+import base64
+import json
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "cases.jsonl"
+cases = []
+CHAT = "/v1/chat/completions"
+def case(name, doc, body=None, *, body_b64=None, body_gen=None, method="POST", path=CHAT, headers=None, chunked=False, **expect):
+    req = {"method": method, "path": path}
+    if headers: req["headers"] = headers
+    if body is not None:
+        if isinstance(body, (dict, list)):
+            req["body_json"] = body
+        else:
+            req["body"] = body
+    if body_b64 is not None: req["body_b64"] = base64.b64encode(body_b64).decode()
+    if body_gen is not None: req["body_gen"] = body_gen
+    if chunked: req["chunked"] = True
+    cases.append({"name": name, "doc": doc, "request": req, "expect": expect})
+
+HI = [{"role": "user", "content": "What is the capital of France?"}]
+AUTO = {"model": "auto", "messages": HI}
+def auto(**kw): return dict(AUTO, **kw)
+# expectations for a request the filter cannot inspect: passed through untouched to the default route
+def failed(kind, status):
+    return dict(status=status, upstream="default", upstream_body="unchanged", no_router_headers=True, error_kind=kind, account=None, router_status="error")
+def routed(tier="tier", model="tier", status=200, **kw):
+    # "tier": whichever tier the classifier picked (its score is not part of the bad-input contract)
+    d = dict(status=status, upstream=tier, upstream_body="rewritten", upstream_model=model, error_kind=None)
+    if tier != "tier":
+        d["router_headers"] = {"x-llm-router-tier": tier, "x-llm-router-model": model}
+    d.update(kw)
+    return d
+def untouched(status=200, upstream="default"):
+    return dict(status=status, upstream=upstream, upstream_body="unchanged", no_router_headers=True, error_kind=None, account=None, router_status=None)
+
+# ---------------------------------------------------------------- invalid / truncated JSON
+case("garbage", "not JSON at all", "{not json", **failed("invalid_json", 400))
+case("truncated_object", "body cut before the closing brace", '{"model":"auto","messages":[{"role":"user","content":"hi"}', **failed("invalid_json", 400))
+case("truncated_in_string", "body cut inside a string", '{"model":"auto","messages":[{"role":"user","content":"hel', **failed("invalid_json", 400))
+case("truncated_in_escape", "body cut inside a \\u escape", '{"model":"auto","messages":[{"role":"user","content":"\\u00', **failed("invalid_json", 400))
+case("trailing_garbage", "a valid request followed by junk", json.dumps(AUTO) + " xyz", **failed("invalid_json", 400))
+case("two_objects", "two JSON objects back to back", json.dumps(AUTO) + json.dumps(AUTO), **failed("invalid_json", 400))
+case("trailing_nul", "a valid request followed by a NUL byte", body_b64=json.dumps(AUTO).encode() + b"\x00", **failed("invalid_json", 400))
+case("single_quotes", "JavaScript-style single quotes", "{'model':'auto','messages':[]}", **failed("invalid_json", 400))
+case("trailing_comma", "a trailing comma in messages", '{"model":"auto","messages":[{"role":"user","content":"hi"},]}', **failed("invalid_json", 400))
+case("number_out_of_range", "max_tokens 1e400: serde_json rejects, Python reads inf", body_gen={"kind": "replace", "json": auto(max_tokens=1), "old": '"max_tokens": 1', "new": '"max_tokens": 1e400'}, **failed("invalid_json", 200))
+case("lone_surrogate", "an escaped lone UTF-16 surrogate: serde_json rejects, Python accepts", '{"model":"auto","messages":[{"role":"user","content":"\\ud800 hi"}]}', **failed("invalid_json", 200))
+# ---------------------------------------------------------------- non-UTF-8
+case("invalid_utf8", "raw 0xff 0xfe bytes inside a string", body_b64=b'{"model":"auto","messages":[{"role":"user","content":"\xff\xfe"}]}', **failed("invalid_json", 400))
+case("latin1", "a Latin-1 encoded body", body_b64='{"model":"auto","messages":[{"role":"user","content":"café"}]}'.encode("latin-1"), **failed("invalid_json", 400))
+case("utf16", "a UTF-16 body with BOM (Python's json detects it; the filter does not)", body_b64=json.dumps(AUTO).encode("utf-16"), **failed("invalid_json", 200))
+case("utf8_bom", "a UTF-8 byte order mark before the JSON", body_b64=b"\xef\xbb\xbf" + json.dumps(AUTO).encode(), **failed("invalid_json", 200))
+case("random_binary", "4 KiB of pseudo-random bytes", body_gen={"kind": "random", "bytes": 4096, "seed": 7}, **failed("invalid_json", 400))
+# ---------------------------------------------------------------- not a request object
+case("empty_object", "{}", {}, **failed("bad_model", 400))
+case("json_array", "a JSON array", [AUTO], **failed("not_object", 400))
+case("json_string", "a JSON string", '"hello"', **failed("not_object", 400))
+case("json_null", "JSON null", "null", **failed("not_object", 400))
+case("json_number", "a JSON number", "42", **failed("not_object", 400))
+case("empty_body", "POST with an empty body (content-length: 0)", "", **failed("empty_body", 400))
+case("whitespace_body", "only whitespace", "  \n\t ", **failed("invalid_json", 400))
+# ---------------------------------------------------------------- wrong types
+case("model_missing", "no model", {"messages": HI}, **failed("bad_model", 400))
+case("model_number", "model is a number", {"model": 5, "messages": HI}, **failed("bad_model", 400))
+case("model_null", "model is null", {"model": None, "messages": HI}, **failed("bad_model", 400))
+case("model_empty", "model is an empty string", {"model": "", "messages": HI}, **failed("bad_model", 400))
+case("model_blank", "model is blank (the upstream accepts it)", {"model": "   ", "messages": HI}, **failed("bad_model", 200))
+case("model_object", "model is an object", {"model": {"name": "auto"}, "messages": HI}, **failed("bad_model", 400))
+case("messages_missing", "no messages", {"model": "auto"}, **failed("bad_messages", 400))
+case("messages_string", "messages is a string", {"model": "auto", "messages": "hi"}, **failed("bad_messages", 400))
+case("messages_object", "messages is one message object, not a list", {"model": "auto", "messages": HI[0]}, **failed("bad_messages", 400))
+case("messages_null", "messages is null", {"model": "auto", "messages": None}, **failed("bad_messages", 400))
+case("message_not_object", "a message that is a number", {"model": "auto", "messages": [1, "x"]}, **failed("bad_messages", 200))
+case("content_number", "a message content that is a number", {"model": "auto", "messages": [{"role": "user", "content": 5}]}, **failed("bad_messages", 200))
+case("content_object", "a message content that is an object", {"model": "auto", "messages": [{"role": "user", "content": {"text": "hi"}}]}, **failed("bad_messages", 200))
+case("content_bool", "a message content that is a boolean", {"model": "auto", "messages": [{"role": "user", "content": True}]}, **failed("bad_messages", 200))
+case("stream_string", "stream is a string", auto(stream="yes"), **failed("bad_stream", 200))
+case("stream_number", "stream is a number", auto(stream=1), **failed("bad_stream", 200))
+# ---------------------------------------------------------------- deep nesting
+case("nested_70", "an extra field nested 70 levels (over the 64 limit, under serde_json's 128)", body_gen={"kind": "nested", "depth": 70}, **failed("too_deep", 200))
+case("nested_200", "nested 200 levels (over serde_json's recursion limit)", body_gen={"kind": "nested", "depth": 200}, **failed("too_deep", 200))
+case("nested_50000", "nested 50,000 levels (100 KB of brackets)", body_gen={"kind": "nested", "depth": 50000}, **failed("too_deep", 400))
+case("nested_60_ok", "nested 60 levels: accepted and routed", body_gen={"kind": "nested", "depth": 60}, **routed(account="priced", router_status="priced"))
+# ---------------------------------------------------------------- content-type
+case("ctype_text_plain", "a valid request sent as text/plain is parsed and routed", AUTO, headers={"content-type": "text/plain"}, **routed(account="priced", router_status="priced"))
+case("ctype_missing", "no content-type header: parsed and routed", AUTO, headers={"content-type": None}, **routed(account="priced", router_status="priced"))
+case("ctype_form", "a JSON body labelled form-urlencoded: parsed and routed", AUTO, headers={"content-type": "application/x-www-form-urlencoded"}, **routed(account="priced", router_status="priced"))
+case("form_body", "a real form body labelled application/json", "model=auto&messages=hi", **failed("invalid_json", 400))
+case("multipart_body", "a multipart body", "--b\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nauto\r\n--b--\r\n", headers={"content-type": "multipart/form-data; boundary=b"}, **failed("invalid_json", 400))
+# ---------------------------------------------------------------- roles and content parts
+case("unknown_roles", "roles the filter does not know (and a non-string role) are accepted", {"model": "auto", "messages": [{"role": "wizard", "content": "hi"}, {"role": "", "content": "x"}, {"role": 7, "content": "y"}, {"content": "no role"}]}, **routed(account="priced", router_status="priced"))
+case("parts_image_audio_file", "text, image, audio and file parts: non-text parts counted, never read", {"model": "auto", "messages": [{"role": "user", "content": [{"type": "text", "text": "Describe this."}, {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 20000}}, {"type": "input_audio", "input_audio": {"data": "UklGR" + "A" * 20000, "format": "wav"}}, {"type": "file", "file": {"file_id": "file-1"}}]}]}, **routed(account="priced", router_status="priced"))
+case("image_only", "a message with only an image part", {"model": "auto", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://example.invalid/x.png"}}]}]}, **routed(account="priced", router_status="priced"))
+case("bare_string_parts", "content parts that are bare strings", {"model": "auto", "messages": [{"role": "user", "content": ["hi", "there"]}]}, **routed(account="priced", router_status="priced"))
+case("odd_parts", "parts of unknown type, parts that are numbers or null, text that is not a string", {"model": "auto", "messages": [{"role": "user", "content": [{"type": "hologram"}, 3, None, {"type": "text", "text": 5}, {"type": "text"}]}]}, **routed(account="priced", router_status="priced"))
+case("null_content_tool_calls", "assistant message with null content and tool calls, a tool answer", {"model": "auto", "messages": HI + [{"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}, {"role": "tool", "tool_call_id": "c1", "content": "42"}]}, **routed(account="priced", router_status="priced"))
+case("many_messages", "5,000 short messages", body_gen={"kind": "many_messages", "count": 5000}, **routed(account="priced", router_status="priced"))
+case("odd_optional_fields", "max_tokens negative, tools not a list, response_format a string, stream_options a string with stream: true", auto(max_tokens=-5, tools="x", response_format="json", stream=True, stream_options="x"), **routed(account="priced", router_status="priced", response="intact+comment"))
+# ---------------------------------------------------------------- sizes
+case("huge_message_1mib", "one 1 MiB message: routed (long-context rule)", body_gen={"kind": "big_prompt", "bytes": 1 << 20}, **routed("frontier", "claude-sonnet-4.6", account="priced", router_status="priced"))
+case("just_under_max_request", "a 4,000,000-byte body (under max_request_bytes = 4 MiB): inspected and routed", body_gen={"kind": "big_prompt", "bytes": 4_000_000}, **routed("frontier", "claude-sonnet-4.6", account="priced", router_status="priced"))
+case("over_max_request", "a 4.5 MiB body with content-length: too_large at the headers, passed through unread", body_gen={"kind": "big_prompt", "bytes": 4_718_592}, **failed("too_large", 200))
+case("over_max_request_chunked", "a 4.5 MiB chunked upload (no content-length): too_large once 4 MiB are buffered, passed through", body_gen={"kind": "big_prompt", "bytes": 4_718_592}, chunked=True, **failed("too_large", 200))
+case("over_envoy_buffer", "a 9 MiB body (over the 8 MiB listener buffer): the filter stops buffering at max_request_bytes, so Envoy streams it through (no 413)", body_gen={"kind": "big_prompt", "bytes": 9 << 20}, **failed("too_large", 200))
+case("over_envoy_buffer_chunked", "a 9 MiB chunked upload: buffered only up to max_request_bytes, then streamed through (no 413)", body_gen={"kind": "big_prompt", "bytes": 9 << 20}, chunked=True, **failed("too_large", 200))
+# ---------------------------------------------------------------- models, paths, methods, parser differentials
+case("duplicate_model_keys", "model given twice: the last wins, as in Python's json (the upstream's parser)", body_gen={"kind": "raw", "text": '{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"model":"auto"}'}, **routed(account="priced", router_status="priced"))
+case("duplicate_model_explicit_last", "model given twice, explicit last: passed through unchanged", body_gen={"kind": "raw", "text": '{"model":"auto","messages":[{"role":"user","content":"hi"}],"model":"gpt-4o"}'}, status=200, upstream="default", upstream_body="unchanged", error_kind=None, router_headers={"x-llm-router-reason": "explicit", "x-llm-router-status": "priced"}, account="priced", router_status="priced")
+case("unknown_explicit_model", "an explicit model no tier serves and the price table does not know", {"model": "acme-llm-9", "messages": HI}, status=200, upstream="default", upstream_body="unchanged", error_kind=None, router_headers={"x-llm-router-tier": "none", "x-llm-router-status": "unpriced", "x-llm-router-cost-micro-usd": None}, account="unpriced", router_status="unpriced")
+case("alias_wrong_case", "AUTO is not the alias auto: an explicit unknown model", {"model": "AUTO", "messages": HI}, status=200, upstream="default", upstream_body="unchanged", error_kind=None, router_headers={"x-llm-router-reason": "explicit", "x-llm-router-status": "unpriced"}, account="unpriced", router_status="unpriced")
+case("query_string", "the chat path with a query string is inspected", AUTO, path=CHAT + "?api-version=2024-10-21", **routed(account="priced", router_status="priced"))
+case("trailing_slash_path", "/v1/chat/completions/ (served as chat by many servers) is inspected like the configured path", AUTO, path=CHAT + "/", **routed(account="priced", router_status="priced"))
+case("path_params", "/v1/chat/completions;x=1 is inspected like the configured path (the stand-in answers it with its echo, so no usage)", AUTO, path=CHAT + ";x=1", **routed(account="usage_missing", router_status="usage_missing"))
+case("other_path", "/v1/embeddings is not inspected: untouched", AUTO, path="/v1/embeddings", **untouched())
+case("put_method", "PUT on the chat path is not inspected", AUTO, method="PUT", **untouched())
+case("spoof_on_malformed", "x-llm-router-* request headers are stripped even when the body is malformed", "{oops", headers={"x-llm-router-cluster": "llm_frontier", "x-llm-router-tier": "frontier"}, **failed("invalid_json", 400))
+
+# ---------------------------------------------------------------- responses (non-streaming)
+def resp(name, doc, headers, body=AUTO, **expect):
+    case(name, doc, body, headers=dict(PIN, **headers), **expect)
+# Response cases pin the tier with the shipped `summarization` rule, so costs are exact.
+PIN = {"x-feature": "summarization"}
+R = dict(status=200, upstream="cheap", upstream_body="rewritten", upstream_model="gpt-5-nano", error_kind=None)
+UM = dict(R, router_headers={"x-llm-router-status": "usage_missing", "x-llm-router-cost-micro-usd": None, "x-llm-router-baseline-cost-micro-usd": None}, account="usage_missing", router_status="usage_missing", response="intact")
+resp("resp_no_usage", "an answer without usage", {"x-test-no-usage": "1"}, **UM)
+resp("resp_usage_null", "usage: null", {"x-test-usage-json": "null"}, **UM)
+resp("resp_usage_string", "usage is a string", {"x-test-usage-json": '"lots"'}, **UM)
+resp("resp_negative_tokens", "a negative prompt_tokens", {"x-test-usage-json": '{"prompt_tokens": -5, "completion_tokens": 10}'}, **UM)
+resp("resp_fractional_tokens", "a fractional completion_tokens", {"x-test-usage-json": '{"prompt_tokens": 5, "completion_tokens": 2.5}'}, **UM)
+resp("resp_absurd_tokens", "completion_tokens over 10^8", {"x-test-usage-json": '{"prompt_tokens": 5, "completion_tokens": 100000001}'}, **UM)
+resp("resp_huge_integer", "prompt_tokens beyond 64 bits", {"x-test-usage-json": '{"prompt_tokens": 1180591620717411303424, "completion_tokens": 1}'}, **UM)
+resp("resp_tokens_as_strings", "counts as strings", {"x-test-usage-json": '{"prompt_tokens": "10", "completion_tokens": "5"}'}, **UM)
+resp("resp_cached_exceeds_prompt", "cached_tokens greater than prompt_tokens", {"x-test-usage-json": '{"prompt_tokens": 10, "completion_tokens": 5, "prompt_tokens_details": {"cached_tokens": 11}}'}, **UM)
+resp("resp_missing_completion", "usage without completion_tokens", {"x-test-usage-json": '{"prompt_tokens": 10}'}, **UM)
+resp("resp_zero_tokens", "zero counts are valid: priced at 0", {"x-test-usage-json": '{"prompt_tokens": 0, "completion_tokens": 0}'}, **dict(R, router_headers={"x-llm-router-status": "priced", "x-llm-router-cost-micro-usd": "0", "x-llm-router-baseline-cost-micro-usd": "0"}, account="priced", router_status="priced", response="intact"))
+resp("resp_max_tokens", "counts at the 10^8 limit are priced", {"x-test-usage-json": '{"prompt_tokens": 100000000, "completion_tokens": 100000000, "prompt_tokens_details": {"cached_tokens": 100000000}}'}, **dict(R, router_headers={"x-llm-router-status": "priced", "x-llm-router-cost-micro-usd": "40500000"}, account="priced", router_status="priced", response="intact"))
+NOT_HELD = dict(R, router_headers={"x-llm-router-tier": "cheap", "x-llm-router-status": None, "x-llm-router-cost-micro-usd": None}, response="intact")
+resp("resp_gzip", "a gzip answer although the filter asked for identity: passed through byte for byte, not read", {"x-test-encoding": "gzip"}, **dict(NOT_HELD, account="usage_missing", router_status="usage_missing"))
+resp("resp_deflate", "a deflate answer: passed through byte for byte, not read", {"x-test-encoding": "deflate"}, **dict(NOT_HELD, account="usage_missing", router_status="usage_missing"))
+resp("resp_html", "an HTML error page with status 200", {"x-test-raw-body-b64": base64.b64encode(b"<html><body>Bad gateway</body></html>").decode(), "x-test-content-type": "text/html"}, **UM)
+resp("resp_not_utf8", "an answer of invalid UTF-8 bytes", {"x-test-raw-body-b64": base64.b64encode(b'{"usage": "\xff\xfe"}').decode()}, **UM)
+resp("resp_chunked_json", "a chunked JSON answer: not held (no cost headers), usage still read for stats", {"x-test-chunked-response": "1", "x-test-prompt-tokens": "1000", "x-test-completion-tokens": "500"}, **dict(NOT_HELD, account="priced", router_status="priced"))
+resp("resp_over_max_response", "a 1.2 MiB answer (over max_response_bytes): not held, not read", {"x-test-pad-bytes": "1258291"}, **dict(NOT_HELD, account="usage_missing", router_status="usage_missing"))
+resp("resp_text_plain_json", "a JSON answer labelled text/plain is still read", {"x-test-content-type": "text/plain", "x-test-prompt-tokens": "1000", "x-test-completion-tokens": "500"}, **dict(R, router_headers={"x-llm-router-status": "priced", "x-llm-router-cost-micro-usd": "250"}, account="priced", router_status="priced", response="intact"))
+resp("resp_truncated_explicit", "an explicit-model answer whose connection closes mid-body", {"x-test-truncate-body": "40"}, body={"model": "gpt-4o", "messages": HI}, status=502, upstream="default", upstream_header=False, upstream_body="unchanged", error_kind=None, account="usage_missing", router_status="usage_missing")
+
+# ---------------------------------------------------------------- SSE
+S = auto(stream=True)
+SP = dict(status=200, upstream="cheap", upstream_body="rewritten", upstream_model="gpt-5-nano", error_kind=None, response="intact+comment", account="priced", router_status="priced",
+          comment={"status": "priced", "input_tokens": 1000, "output_tokens": 500, "cost_micro_usd": 250})
+TOK = {"x-test-prompt-tokens": "1000", "x-test-completion-tokens": "500"}
+def sse(name, doc, headers, **over):
+    e = dict(SP); e.update(over)
+    case(name, doc, S, headers=dict(PIN, **TOK, **headers), **e)
+sse("sse_lf", "a normal stream (LF line ends)", {})
+sse("sse_crlf", "CRLF line ends", {"x-test-sse-eol": "crlf"})
+sse("sse_cr", "CR-only line ends", {"x-test-sse-eol": "cr"})
+sse("sse_comments_fields", "comments, event, id and retry fields around every data line", {"x-test-sse-comments": "1"})
+sse("sse_multiline_data", "each JSON payload split over two data: lines", {"x-test-sse-multiline": "1"})
+sse("sse_bytewise", "the stream written one byte per HTTP chunk", {"x-test-sse-bytewise": "1"})
+sse("sse_bytewise_crlf_comments", "one byte per chunk, CRLF, comments: every split of CR LF", {"x-test-sse-bytewise": "1", "x-test-sse-eol": "crlf", "x-test-sse-comments": "1"})
+sse("sse_no_done", "no data: [DONE] at the end", {"x-test-sse-no-done": "1"})
+sse("sse_no_usage", "a stream without a usage chunk", {"x-test-no-usage": "1"}, account="usage_missing", router_status="usage_missing", comment={"status": "usage_missing", "cost_micro_usd": None})
+sse("sse_negative_usage", "a usage chunk with a negative count", {"x-test-usage-json": '{"prompt_tokens": -1, "completion_tokens": 5}'}, account="usage_missing", router_status="usage_missing", comment={"status": "usage_missing"})
+sse("sse_cut_before_usage", "the upstream closes the connection after 2 events (no usage yet)", {"x-test-sse-cut-after": "2"}, response=None, client_error=True, comment=None, account="usage_missing", router_status="usage_missing")
+sse("sse_cut_after_usage", "the upstream closes after the usage chunk, before [DONE]: still priced", {"x-test-sse-cut-after": "5"}, response=None, client_error=True, comment=None)
+
+
+
+def manifest() -> str:
+    names = [c["name"] for c in cases]
+    assert len(set(names)) == len(names), "duplicate case names"
+    return "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases)
+
+
+if __name__ == "__main__":
+    OUT.write_text(manifest())
+    print(f"{OUT}: {len(cases)} cases")
