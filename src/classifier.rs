@@ -137,6 +137,7 @@ mod tract_model {
     use tract_core::prelude::*;
 
     type Plan = std::sync::Arc<TypedRunnableModel>;
+    type State = tract_core::model::TypedSimpleState;
 
     fn load_err(e: TractError) -> ClassifierError {
         ClassifierError::Load(format!("{e:#}"))
@@ -144,16 +145,24 @@ mod tract_model {
 
     /// A model run with tract, optimized once at load: the embedded MLP rebuilt with
     /// `tract-core` operators (what the wasm filter links), or ONNX (feature `onnx`).
+    ///
+    /// One execution state is kept and reused across calls (no per-request allocation of
+    /// tract's session); the filter is single-threaded per VM.
     #[derive(Debug)]
     pub struct TractClassifier {
-        plan: Plan,
+        state: std::cell::RefCell<State>,
+        /// Feature indices the model reads (all of them for ONNX models).
+        inputs_used: Option<Vec<usize>>,
+        width: usize,
         format: &'static str,
     }
 
     impl TractClassifier {
-        fn from_typed(model: TypedModel, format: &'static str) -> Result<Self, ClassifierError> {
-            let plan = model.into_optimized().map_err(load_err)?.into_runnable().map_err(load_err)?;
-            let c = TractClassifier { plan, format };
+        fn from_typed(model: TypedModel, format: &'static str, inputs_used: Option<Vec<usize>>) -> Result<Self, ClassifierError> {
+            let plan: Plan = model.into_optimized().map_err(load_err)?.into_runnable().map_err(load_err)?;
+            let state = plan.spawn().map_err(load_err)?;
+            let width = inputs_used.as_ref().map_or(FEATURE_DIM, Vec::len);
+            let c = TractClassifier { state: std::cell::RefCell::new(state), inputs_used, width, format };
             c.score(&vec![0.0; FEATURE_DIM])
                 .map_err(|e| ClassifierError::Load(format!("model does not run: {e}")))?;
             Ok(c)
@@ -173,7 +182,7 @@ mod tract_model {
             }
             let build = || -> TractResult<TypedModel> {
                 let mut m = TypedModel::default();
-                let mut x = m.add_source("features", f32::fact([1, FEATURE_DIM]))?;
+                let mut x = m.add_source("features", f32::fact([1, mlp.inputs_used.len()]))?;
                 for (i, l) in mlp.layers.iter().enumerate() {
                     let first = |outs: TVec<OutletId>| outs.first().copied().ok_or_else(|| TractError::msg("node has no output"));
                     let w = m.add_const(format!("w{i}"), Tensor::from_shape(&[l.inputs, l.outputs], &l.weights)?)?;
@@ -192,7 +201,7 @@ mod tract_model {
                 m.select_output_outlets(&[x])?;
                 Ok(m)
             };
-            Self::from_typed(build().map_err(load_err)?, "tract-core")
+            Self::from_typed(build().map_err(load_err)?, "tract-core", Some(mlp.inputs_used.clone()))
         }
 
         /// Load an ONNX model with `tract-onnx`.
@@ -207,7 +216,7 @@ mod tract_model {
                 .map_err(load_err)?
                 .into_typed()
                 .map_err(load_err)?;
-            Self::from_typed(typed, "tract-onnx")
+            Self::from_typed(typed, "tract-onnx", None)
         }
 
         /// Load the embedded default model ([`EMBEDDED_MLP`]), exactly what the filter runs.
@@ -220,8 +229,16 @@ mod tract_model {
         fn score(&self, features: &[f32]) -> Result<f32, ClassifierError> {
             check_dim(features)?;
             let run = |e: TractError| ClassifierError::Run(format!("{e:#}"));
-            let input = Tensor::from_shape(&[1, FEATURE_DIM], features).map_err(run)?;
-            let out = self.plan.run(tvec!(input.into())).map_err(run)?;
+            let input = match &self.inputs_used {
+                Some(idx) => {
+                    let used: Vec<f32> = idx.iter().map(|i| features.get(*i).copied().unwrap_or(0.0)).collect();
+                    Tensor::from_shape(&[1, self.width], &used)
+                }
+                None => Tensor::from_shape(&[1, self.width], features),
+            }
+            .map_err(run)?;
+            let mut state = self.state.try_borrow_mut().map_err(|_| ClassifierError::Run("classifier re-entered".into()))?;
+            let out = state.run(tvec!(input.into())).map_err(run)?;
             let first = out.first().ok_or_else(|| ClassifierError::Run("no output".into()))?;
             let view = first.to_plain_array_view::<f32>().map_err(run)?;
             let p = view.iter().next().copied().ok_or_else(|| ClassifierError::Run("empty output".into()))?;
@@ -355,7 +372,8 @@ mod export {
         if let Some(l) = pending.take() {
             layers.push(l);
         }
-        Mlp { layers }.to_bytes().map_err(|e| err(e.to_string()))
+        let features = layers.first().map_or(0, |l| l.inputs);
+        Mlp::pruned(features, layers).to_bytes().map_err(|e| err(e.to_string()))
     }
 }
 

@@ -1,12 +1,18 @@
 //! Feature extraction: one implementation for the filter, the CLI and training.
 //!
-//! A request becomes a fixed-length `f32` vector of [`FEATURE_DIM`] values:
-//! [`STRUCTURAL_NAMES`] structural signals (lengths, code, math, question and keyword counts,
-//! tools, images...) followed by [`HASH_DIM`] hashed word unigrams and bigrams (FNV-1a 32 over
-//! ASCII-lowercased words, `log(1 + count)`, L2-normalised).
+//! A request becomes a fixed-length `f32` vector of [`FEATURE_DIM`] named values
+//! ([`STRUCTURAL_NAMES`]): lengths, turns, code, math and arithmetic symbols, keyword counts
+//! (reasoning, hard, constraint, easy-task, code and negation words), tools, images, and the
+//! shape of the question (sentences, numbers, long words, answer options and the question stem).
 //!
-//! Words are maximal runs of ASCII letters, digits, `_` and any non-ASCII bytes (so words in
-//! other scripts hash whole); math symbols counted are ASCII `$ ^ \`.
+//! Words are maximal runs of ASCII letters, digits, `_` and any non-ASCII bytes; keywords are
+//! matched on the FNV-1a hash of the ASCII-lowercased word. Math symbols counted are ASCII
+//! `$ ^ \`; arithmetic symbols `+ * / % =`. Answer-option lines are lines starting with `A.`-`H.`
+//! or `A)`-`H)` (the multiple-choice layout).
+//!
+//! Version 1 also had 1,024 hashed word unigram/bigram buckets. Version 2 dropped them: no
+//! model selected on held-out subjects used them (they learn the vocabulary of the training
+//! subjects), and they were most of the extraction and inference time.
 //!
 //! Inspection cap: the features read at most `max_chars` characters of text, taken from the
 //! newest message backwards (the last message first). Lengths and token estimates still cover
@@ -18,11 +24,9 @@
 use crate::request::{ChatRequest, Role};
 
 /// Version of the feature definition; models record the version they were trained on.
-pub const FEATURE_VERSION: u32 = 1;
-/// Number of hashed n-gram buckets.
-pub const HASH_DIM: usize = 1024;
-/// Names of the structural features, in order.
-pub const STRUCTURAL_NAMES: [&str; 28] = [
+pub const FEATURE_VERSION: u32 = 2;
+/// Names of the features, in order.
+pub const STRUCTURAL_NAMES: [&str; 38] = [
     "log_chars",
     "log_est_tokens",
     "log_messages",
@@ -51,11 +55,21 @@ pub const STRUCTURAL_NAMES: [&str; 28] = [
     "log_words",
     "tool_messages",
     "code_words",
+    "negation_words",
+    "roman_numerals",
+    "long_word_ratio",
+    "log_numbers",
+    "arith_symbol_ratio",
+    "pipes",
+    "log_sentences",
+    "log_choice_len",
+    "choice_digit_ratio",
+    "log_stem_chars",
 ];
 /// Number of structural features.
 pub const STRUCTURAL_DIM: usize = STRUCTURAL_NAMES.len();
 /// Total feature vector length.
-pub const FEATURE_DIM: usize = STRUCTURAL_DIM + HASH_DIM;
+pub const FEATURE_DIM: usize = STRUCTURAL_DIM;
 
 const FNV_OFFSET: u32 = 0x811c_9dc5;
 const FNV_PRIME: u32 = 0x0100_0193;
@@ -77,9 +91,13 @@ const K_HARD: u8 = 2;
 const K_CONSTRAINT: u8 = 4;
 const K_EASY: u8 = 8;
 const K_CODE: u8 = 16;
+/// Negations and exceptions ("which is NOT", "all EXCEPT").
+const K_NEG: u8 = 32;
+/// Roman numerals of enumerated statements ("I and II only"); "i" is left out (the pronoun).
+const K_ROMAN: u8 = 64;
 
 /// Keyword lists behind the `*_words` features (matched on the lowercased word).
-const KEYWORDS: [(&str, u8); 84] = [
+const KEYWORDS: [(&str, u8); 96] = [
     ("explain", K_REASONING), ("why", K_REASONING), ("analyze", K_REASONING), ("analyse", K_REASONING),
     ("compare", K_REASONING), ("evaluate", K_REASONING), ("reason", K_REASONING), ("step", K_REASONING),
     ("justify", K_REASONING), ("tradeoffs", K_REASONING), ("tradeoff", K_REASONING), ("critique", K_REASONING),
@@ -91,7 +109,7 @@ const KEYWORDS: [(&str, u8); 84] = [
     ("polynomial", K_HARD), ("recursion", K_HARD), ("formally", K_HARD), ("invariant", K_HARD),
     ("probability", K_HARD), ("combinatorics", K_HARD), ("olympiad", K_HARD),
     ("must", K_CONSTRAINT), ("exactly", K_CONSTRAINT), ("without", K_CONSTRAINT), ("only", K_CONSTRAINT),
-    ("least", K_CONSTRAINT), ("most", K_CONSTRAINT), ("ensure", K_CONSTRAINT), ("should", K_CONSTRAINT),
+    ("least", K_CONSTRAINT | K_NEG), ("most", K_CONSTRAINT), ("ensure", K_CONSTRAINT), ("should", K_CONSTRAINT),
     ("format", K_CONSTRAINT), ("strictly", K_CONSTRAINT), ("constraints", K_CONSTRAINT), ("requirements", K_CONSTRAINT),
     ("translate", K_EASY), ("summarize", K_EASY), ("summarise", K_EASY), ("summary", K_EASY), ("extract", K_EASY),
     ("list", K_EASY), ("classify", K_EASY), ("rewrite", K_EASY), ("convert", K_EASY), ("hello", K_EASY),
@@ -101,6 +119,9 @@ const KEYWORDS: [(&str, u8); 84] = [
     ("const", K_CODE), ("let", K_CODE), ("fn", K_CODE), ("struct", K_CODE), ("impl", K_CODE),
     ("public", K_CODE), ("void", K_CODE), ("select", K_CODE), ("async", K_CODE), ("await", K_CODE),
     ("lambda", K_CODE),
+    ("not", K_NEG), ("except", K_NEG), ("false", K_NEG), ("incorrect", K_NEG), ("never", K_NEG),
+    ("cannot", K_NEG), ("untrue", K_NEG), ("neither", K_NEG), ("nor", K_NEG), ("ii", K_ROMAN),
+    ("iii", K_ROMAN), ("iv", K_ROMAN),
 ];
 
 /// Keyword hashes with their flags, and a 4096-bit filter over them so most words are

@@ -6,12 +6,18 @@
 //! `tract-core` operators and runs it with tract, without linking any model-format importer:
 //! the wasm module is a fraction of a `tract-onnx` build.
 //!
-//! Layout, little-endian: magic `LRMLP1\0\0`, `u32` layer count, then per layer `u32` inputs,
-//! `u32` outputs, `u32` activation (0 none, 1 relu, 2 sigmoid), `inputs × outputs` `f32`
-//! weights (row-major, `[inputs][outputs]`), `outputs` `f32` biases.
+//! Inputs whose first-layer weights are all zero do not influence the output; the export keeps
+//! only the others and records which feature indices they are, so the graph tract runs is as
+//! small as what the model uses.
+//!
+//! Layout, little-endian: magic `LRMLP2\0\0`, `u32` feature count (the full input width),
+//! `u32` kept-input count `k`, `k` × `u32` feature indices (ascending), `u32` layer count, then
+//! per layer `u32` inputs (the first layer's is `k`), `u32` outputs, `u32` activation
+//! (0 none, 1 relu, 2 sigmoid), `inputs × outputs` `f32` weights (row-major,
+//! `[inputs][outputs]`), `outputs` `f32` biases.
 
 /// File magic.
-pub const MAGIC: &[u8; 8] = b"LRMLP1\0\0";
+pub const MAGIC: &[u8; 8] = b"LRMLP2\0\0";
 /// Largest layer accepted (inputs × outputs), to bound memory on a hostile file.
 pub const MAX_LAYER_WEIGHTS: usize = 16 * 1024 * 1024;
 
@@ -71,9 +77,13 @@ pub struct Layer {
     pub activation: Activation,
 }
 
-/// A validated stack of layers (non-empty, widths chain).
+/// A validated stack of layers (non-empty, widths chain) over a subset of the features.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mlp {
+    /// Width of the full feature vector.
+    pub features: usize,
+    /// Feature indices the first layer reads, ascending (its input width is their count).
+    pub inputs_used: Vec<usize>,
     /// Layers in order.
     pub layers: Vec<Layer>,
 }
@@ -108,10 +118,50 @@ impl Reader<'_> {
 }
 
 impl Mlp {
+    /// A dense model over all `features`, pruned: first-layer rows that are all zero are
+    /// dropped and recorded as unused.
+    pub fn pruned(features: usize, mut layers: Vec<Layer>) -> Mlp {
+        let mut inputs_used: Vec<usize> = (0..features).collect();
+        if let Some(first) = layers.first_mut() {
+            if first.inputs == features && first.weights.len() == features * first.outputs {
+                let outputs = first.outputs;
+                let rows: Vec<&[f32]> = first.weights.chunks_exact(outputs.max(1)).collect();
+                inputs_used = (0..features)
+                    .filter(|i| rows.get(*i).is_some_and(|r| r.iter().any(|w| *w != 0.0)))
+                    .collect();
+                if inputs_used.is_empty() {
+                    inputs_used.push(0);
+                }
+                let weights: Vec<f32> = inputs_used
+                    .iter()
+                    .filter_map(|i| rows.get(*i))
+                    .flat_map(|r| r.iter().copied())
+                    .collect();
+                first.inputs = inputs_used.len();
+                first.weights = weights;
+            }
+        }
+        Mlp { features, inputs_used, layers }
+    }
+
+    /// Gather the used inputs from a full feature vector.
+    pub fn gather(&self, features: &[f32]) -> Vec<f32> {
+        self.inputs_used.iter().map(|i| features.get(*i).copied().unwrap_or(0.0)).collect()
+    }
+
     /// Check widths chain, sizes are sane and weights finite.
     pub fn validate(&self) -> Result<(), MlpError> {
         if self.layers.is_empty() {
             return Err(MlpError::Shape(0, "no layers".into()));
+        }
+        if self.inputs_used.is_empty()
+            || self.inputs_used.windows(2).any(|w| matches!(w, [a, b] if a >= b))
+            || self.inputs_used.last().is_some_and(|i| *i >= self.features)
+        {
+            return Err(MlpError::Shape(0, "used-input indices must be ascending and below the feature count".into()));
+        }
+        if self.layers.first().is_some_and(|l| l.inputs != self.inputs_used.len()) {
+            return Err(MlpError::Shape(0, "first layer width differs from the used-input count".into()));
         }
         let mut width: Option<usize> = None;
         for (i, l) in self.layers.iter().enumerate() {
@@ -132,9 +182,9 @@ impl Mlp {
         Ok(())
     }
 
-    /// Input width of the first layer.
+    /// Width of the full feature vector the model reads from.
     pub fn inputs(&self) -> usize {
-        self.layers.first().map_or(0, |l| l.inputs)
+        self.features
     }
 
     /// Output width of the last layer.
@@ -147,6 +197,15 @@ impl Mlp {
         let mut r = Reader { bytes };
         if r.take(MAGIC.len()).map_err(|_| MlpError::Magic)? != MAGIC {
             return Err(MlpError::Magic);
+        }
+        let features = r.u32()? as usize;
+        let kept = r.u32()? as usize;
+        if kept == 0 || kept > features || features > MAX_LAYER_WEIGHTS {
+            return Err(MlpError::Shape(0, format!("{kept} used inputs of {features} is out of range")));
+        }
+        let mut inputs_used = Vec::with_capacity(kept);
+        for _ in 0..kept {
+            inputs_used.push(r.u32()? as usize);
         }
         let n = r.u32()? as usize;
         if n == 0 || n > 64 {
@@ -172,7 +231,7 @@ impl Mlp {
         if !r.bytes.is_empty() {
             return Err(MlpError::Length);
         }
-        let m = Mlp { layers };
+        let m = Mlp { features, inputs_used, layers };
         m.validate()?;
         Ok(m)
     }
@@ -182,6 +241,11 @@ impl Mlp {
         self.validate()?;
         let mut out = Vec::new();
         out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(self.features as u32).to_le_bytes());
+        out.extend_from_slice(&(self.inputs_used.len() as u32).to_le_bytes());
+        for i in &self.inputs_used {
+            out.extend_from_slice(&(*i as u32).to_le_bytes());
+        }
         out.extend_from_slice(&(self.layers.len() as u32).to_le_bytes());
         for l in &self.layers {
             out.extend_from_slice(&(l.inputs as u32).to_le_bytes());
@@ -194,9 +258,10 @@ impl Mlp {
         Ok(out)
     }
 
-    /// Plain f64 evaluation (reference for tests; the filter runs tract).
+    /// Plain f64 evaluation of a full feature vector (reference for tests; the filter runs
+    /// tract).
     pub fn eval_reference(&self, x: &[f32]) -> Vec<f64> {
-        let mut v: Vec<f64> = x.iter().map(|&a| f64::from(a)).collect();
+        let mut v: Vec<f64> = self.gather(x).iter().map(|&a| f64::from(a)).collect();
         for l in &self.layers {
             let mut y: Vec<f64> = l.bias.iter().map(|&b| f64::from(b)).collect();
             for (i, xi) in v.iter().enumerate() {
@@ -227,6 +292,8 @@ mod tests {
 
     fn tiny() -> Mlp {
         Mlp {
+            features: 2,
+            inputs_used: vec![0, 1],
             layers: vec![
                 Layer { inputs: 2, outputs: 2, weights: vec![1.0, -1.0, 0.5, 2.0], bias: vec![0.0, 0.1], activation: Activation::Relu },
                 Layer { inputs: 2, outputs: 1, weights: vec![1.0, 1.0], bias: vec![-1.0], activation: Activation::Sigmoid },
@@ -245,6 +312,21 @@ mod tests {
     }
 
     #[test]
+    fn pruning_keeps_only_used_inputs_and_the_same_outputs() {
+        let dense = vec![
+            Layer { inputs: 4, outputs: 2, weights: vec![0.0, 0.0, 1.0, -1.0, 0.0, 0.0, 0.5, 2.0], bias: vec![0.0, 0.1], activation: Activation::Relu },
+            Layer { inputs: 2, outputs: 1, weights: vec![1.0, 1.0], bias: vec![-1.0], activation: Activation::Sigmoid },
+        ];
+        let full = Mlp { features: 4, inputs_used: vec![0, 1, 2, 3], layers: dense.clone() };
+        let pruned = Mlp::pruned(4, dense);
+        assert_eq!(pruned.inputs_used, vec![1, 3]);
+        assert_eq!(pruned.layers[0].inputs, 2);
+        let x = [9.0, 1.0, 7.0, 1.0];
+        assert_eq!(pruned.eval_reference(&x), full.eval_reference(&x));
+        assert_eq!(Mlp::from_bytes(&pruned.to_bytes().unwrap()).unwrap(), pruned);
+    }
+
+    #[test]
     fn rejects_bad_files_without_panicking() {
         let b = tiny().to_bytes().unwrap();
         assert_eq!(Mlp::from_bytes(b"nope").unwrap_err(), MlpError::Magic);
@@ -255,9 +337,12 @@ mod tests {
         extra.push(0);
         assert_eq!(Mlp::from_bytes(&extra).unwrap_err(), MlpError::Length);
         let mut bad_act = b.clone();
-        bad_act[20] = 9;
+        bad_act[36] = 9;
         assert!(matches!(Mlp::from_bytes(&bad_act).unwrap_err(), MlpError::Activation(0, 9)));
         let mut huge = MAGIC.to_vec();
+        huge.extend_from_slice(&2u32.to_le_bytes());
+        huge.extend_from_slice(&1u32.to_le_bytes());
+        huge.extend_from_slice(&0u32.to_le_bytes());
         huge.extend_from_slice(&1u32.to_le_bytes());
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
