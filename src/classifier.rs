@@ -163,7 +163,7 @@ mod tract_model {
             let state = plan.spawn().map_err(load_err)?;
             let width = inputs_used.as_ref().map_or(FEATURE_DIM, Vec::len);
             let c = TractClassifier { state: std::cell::RefCell::new(state), inputs_used, width, format };
-            c.score(&vec![0.0; FEATURE_DIM])
+            c.score(&[0.0; FEATURE_DIM])
                 .map_err(|e| ClassifierError::Load(format!("model does not run: {e}")))?;
             Ok(c)
         }
