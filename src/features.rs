@@ -1,18 +1,12 @@
 //! Feature extraction: one implementation for the filter, the CLI and training.
 //!
-//! A request becomes a fixed-length `f32` vector of [`FEATURE_DIM`] named values
-//! ([`STRUCTURAL_NAMES`]): lengths, turns, code, math and arithmetic symbols, keyword counts
-//! (reasoning, hard, constraint, easy-task, code and negation words), tools, images, and the
-//! shape of the question (sentences, numbers, long words, answer options and the question stem).
+//! A request becomes a fixed-length `f32` vector of [`FEATURE_DIM`] values:
+//! [`STRUCTURAL_NAMES`] structural signals (lengths, code, math, question and keyword counts,
+//! tools, images...) followed by [`HASH_DIM`] hashed word unigrams and bigrams (FNV-1a 32 over
+//! ASCII-lowercased words, `log(1 + count)`, L2-normalised).
 //!
-//! Words are maximal runs of ASCII letters, digits, `_` and any non-ASCII bytes; keywords are
-//! matched on the FNV-1a hash of the ASCII-lowercased word. Math symbols counted are ASCII
-//! `$ ^ \`; arithmetic symbols `+ * / % =`. Answer-option lines are lines starting with `A.`-`H.`
-//! or `A)`-`H)` (the multiple-choice layout).
-//!
-//! Version 1 also had 1,024 hashed word unigram/bigram buckets. Version 2 dropped them: no
-//! model selected on held-out subjects used them (they learn the vocabulary of the training
-//! subjects), and they were most of the extraction and inference time.
+//! Words are maximal runs of ASCII letters, digits, `_` and any non-ASCII bytes (so words in
+//! other scripts hash whole); math symbols counted are ASCII `$ ^ \`.
 //!
 //! Inspection cap: the features read at most `max_chars` characters of text, taken from the
 //! newest message backwards (the last message first). Lengths and token estimates still cover
@@ -24,9 +18,11 @@
 use crate::request::{ChatRequest, Role};
 
 /// Version of the feature definition; models record the version they were trained on.
-pub const FEATURE_VERSION: u32 = 2;
-/// Names of the features, in order.
-pub const STRUCTURAL_NAMES: [&str; 38] = [
+pub const FEATURE_VERSION: u32 = 1;
+/// Number of hashed n-gram buckets.
+pub const HASH_DIM: usize = 1024;
+/// Names of the structural features, in order.
+pub const STRUCTURAL_NAMES: [&str; 28] = [
     "log_chars",
     "log_est_tokens",
     "log_messages",
@@ -55,21 +51,11 @@ pub const STRUCTURAL_NAMES: [&str; 38] = [
     "log_words",
     "tool_messages",
     "code_words",
-    "negation_words",
-    "roman_numerals",
-    "long_word_ratio",
-    "log_numbers",
-    "arith_symbol_ratio",
-    "pipes",
-    "log_sentences",
-    "log_choice_len",
-    "choice_digit_ratio",
-    "log_stem_chars",
 ];
 /// Number of structural features.
 pub const STRUCTURAL_DIM: usize = STRUCTURAL_NAMES.len();
 /// Total feature vector length.
-pub const FEATURE_DIM: usize = STRUCTURAL_DIM;
+pub const FEATURE_DIM: usize = STRUCTURAL_DIM + HASH_DIM;
 
 const FNV_OFFSET: u32 = 0x811c_9dc5;
 const FNV_PRIME: u32 = 0x0100_0193;
@@ -91,13 +77,9 @@ const K_HARD: u8 = 2;
 const K_CONSTRAINT: u8 = 4;
 const K_EASY: u8 = 8;
 const K_CODE: u8 = 16;
-/// Negations and exceptions ("which is NOT", "all EXCEPT").
-const K_NEG: u8 = 32;
-/// Roman numerals of enumerated statements ("I and II only"); "i" is left out (the pronoun).
-const K_ROMAN: u8 = 64;
 
 /// Keyword lists behind the `*_words` features (matched on the lowercased word).
-const KEYWORDS: [(&str, u8); 96] = [
+const KEYWORDS: [(&str, u8); 84] = [
     ("explain", K_REASONING), ("why", K_REASONING), ("analyze", K_REASONING), ("analyse", K_REASONING),
     ("compare", K_REASONING), ("evaluate", K_REASONING), ("reason", K_REASONING), ("step", K_REASONING),
     ("justify", K_REASONING), ("tradeoffs", K_REASONING), ("tradeoff", K_REASONING), ("critique", K_REASONING),
@@ -109,7 +91,7 @@ const KEYWORDS: [(&str, u8); 96] = [
     ("polynomial", K_HARD), ("recursion", K_HARD), ("formally", K_HARD), ("invariant", K_HARD),
     ("probability", K_HARD), ("combinatorics", K_HARD), ("olympiad", K_HARD),
     ("must", K_CONSTRAINT), ("exactly", K_CONSTRAINT), ("without", K_CONSTRAINT), ("only", K_CONSTRAINT),
-    ("least", K_CONSTRAINT | K_NEG), ("most", K_CONSTRAINT), ("ensure", K_CONSTRAINT), ("should", K_CONSTRAINT),
+    ("least", K_CONSTRAINT), ("most", K_CONSTRAINT), ("ensure", K_CONSTRAINT), ("should", K_CONSTRAINT),
     ("format", K_CONSTRAINT), ("strictly", K_CONSTRAINT), ("constraints", K_CONSTRAINT), ("requirements", K_CONSTRAINT),
     ("translate", K_EASY), ("summarize", K_EASY), ("summarise", K_EASY), ("summary", K_EASY), ("extract", K_EASY),
     ("list", K_EASY), ("classify", K_EASY), ("rewrite", K_EASY), ("convert", K_EASY), ("hello", K_EASY),
@@ -119,9 +101,6 @@ const KEYWORDS: [(&str, u8); 96] = [
     ("const", K_CODE), ("let", K_CODE), ("fn", K_CODE), ("struct", K_CODE), ("impl", K_CODE),
     ("public", K_CODE), ("void", K_CODE), ("select", K_CODE), ("async", K_CODE), ("await", K_CODE),
     ("lambda", K_CODE),
-    ("not", K_NEG), ("except", K_NEG), ("false", K_NEG), ("incorrect", K_NEG), ("never", K_NEG),
-    ("cannot", K_NEG), ("untrue", K_NEG), ("neither", K_NEG), ("nor", K_NEG), ("ii", K_ROMAN),
-    ("iii", K_ROMAN), ("iv", K_ROMAN),
 ];
 
 /// Keyword hashes with their flags, and a 4096-bit filter over them so most words are
@@ -156,22 +135,18 @@ fn keyword_flags(h: u32) -> u8 {
     index.hashes.iter().filter(|(kh, _)| *kh == h).fold(0, |acc, (_, f)| acc | f)
 }
 
-const C_WORD: u16 = 1;
-const C_CODE: u16 = 2;
-const C_MATH: u16 = 4;
-const C_DIGIT: u16 = 8;
-const C_UPPER: u16 = 16;
-const C_QUESTION: u16 = 32;
-const C_NEWLINE: u16 = 64;
-/// `.` `!` `?`: a sentence ends when one is followed by white space or the end of the text.
-const C_STOP: u16 = 128;
-const C_ARITH: u16 = 256;
-const C_PIPE: u16 = 512;
+const C_WORD: u8 = 1;
+const C_CODE: u8 = 2;
+const C_MATH: u8 = 4;
+const C_DIGIT: u8 = 8;
+const C_UPPER: u8 = 16;
+const C_QUESTION: u8 = 32;
+const C_NEWLINE: u8 = 64;
 
 /// The class bits of a byte. Bytes >= 0x80 (any non-ASCII UTF-8 byte) count as word bytes,
 /// so words in any script are hashed as wholes; ASCII punctuation separates words.
-const fn class_of(c: u8) -> u16 {
-    let mut k = 0u16;
+const fn class_of(c: u8) -> u8 {
+    let mut k = 0u8;
     if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
         k |= C_WORD;
     }
@@ -187,17 +162,8 @@ const fn class_of(c: u8) -> u16 {
     if matches!(c, b'$' | b'^' | b'\\') {
         k |= C_MATH;
     }
-    if matches!(c, b'+' | b'*' | b'/' | b'%' | b'=') {
-        k |= C_ARITH;
-    }
     if c == b'?' {
         k |= C_QUESTION;
-    }
-    if matches!(c, b'.' | b'!' | b'?') {
-        k |= C_STOP;
-    }
-    if c == b'|' {
-        k |= C_PIPE;
     }
     if c == b'\n' {
         k |= C_NEWLINE;
@@ -206,10 +172,10 @@ const fn class_of(c: u8) -> u16 {
 }
 
 /// [`class_of`] for every byte, built once per VM.
-fn class_table() -> &'static [u16; 256] {
-    static TABLE: std::sync::OnceLock<[u16; 256]> = std::sync::OnceLock::new();
+fn class_table() -> &'static [u8; 256] {
+    static TABLE: std::sync::OnceLock<[u8; 256]> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut t = [0u16; 256];
+        let mut t = [0u8; 256];
         for (b, slot) in t.iter_mut().enumerate() {
             *slot = class_of(b as u8);
         }
@@ -228,9 +194,13 @@ impl Features {
     }
 }
 
-/// All feature names, in vector order.
+/// All feature names, structural then `hash_<i>`.
 pub fn feature_names() -> Vec<String> {
-    STRUCTURAL_NAMES.iter().map(|s| s.to_string()).collect()
+    STRUCTURAL_NAMES
+        .iter()
+        .map(|s| s.to_string())
+        .chain((0..HASH_DIM).map(|i| format!("hash_{i}")))
+        .collect()
 }
 
 fn ln1p(x: u64) -> f32 {
@@ -241,72 +211,61 @@ fn capped(n: u64, cap: u64) -> f32 {
     n.min(cap) as f32 / cap as f32
 }
 
-fn ratio(n: u64, d: u64) -> f32 {
-    if d > 0 {
-        n as f32 / d as f32
-    } else {
-        0.0
-    }
-}
-
 #[derive(Default)]
 struct TextStats {
     chars: u64,
     code_sym: u64,
     math_sym: u64,
-    arith_sym: u64,
-    pipes: u64,
     digits: u64,
     questions: u64,
-    sentences: u64,
-    numbers: u64,
     non_ascii: u64,
     upper: u64,
     lines: u64,
     list_lines: u64,
     choice_lines: u64,
-    choice_chars: u64,
-    choice_digits: u64,
     fences: u64,
     words: u64,
     word_chars: u64,
-    long_words: u64,
     reasoning: u64,
     hard: u64,
     constraint: u64,
     easy: u64,
     code_words: u64,
-    negations: u64,
-    romans: u64,
 }
 
-/// Words of at least this many characters count as long (technical vocabulary).
-const LONG_WORD: u64 = 10;
-
-struct Scanner {
+struct Scanner<'v> {
     stats: TextStats,
+    hashed: &'v mut [f32],
+    prev_word: Option<u32>,
 }
 
-impl Scanner {
+impl Scanner<'_> {
+    fn bump(&mut self, h: u32) {
+        let idx = (h as usize) % HASH_DIM;
+        if let Some(slot) = self.hashed.get_mut(idx) {
+            *slot += 1.0;
+        }
+    }
+
     fn word(&mut self, h: u32, chars: u64) {
         let flags = keyword_flags(h);
         let s = &mut self.stats;
         s.words += 1;
         s.word_chars += chars;
-        s.long_words += u64::from(chars >= LONG_WORD);
-        if flags != 0 {
-            s.reasoning += u64::from(flags & K_REASONING != 0);
-            s.hard += u64::from(flags & K_HARD != 0);
-            s.constraint += u64::from(flags & K_CONSTRAINT != 0);
-            s.easy += u64::from(flags & K_EASY != 0);
-            s.code_words += u64::from(flags & K_CODE != 0);
-            s.negations += u64::from(flags & K_NEG != 0);
-            s.romans += u64::from(flags & K_ROMAN != 0);
+        s.reasoning += u64::from(flags & K_REASONING != 0);
+        s.hard += u64::from(flags & K_HARD != 0);
+        s.constraint += u64::from(flags & K_CONSTRAINT != 0);
+        s.easy += u64::from(flags & K_EASY != 0);
+        s.code_words += u64::from(flags & K_CODE != 0);
+        self.bump(h);
+        if let Some(p) = self.prev_word {
+            self.bump(p.wrapping_mul(FNV_PRIME) ^ h.rotate_left(13) ^ 0x9e37_79b9);
         }
+        self.prev_word = Some(h);
     }
 
-    /// Called at the first non-blank byte of a line; true when the line is an answer option.
-    fn line_start(&mut self, rest: &[u8]) -> bool {
+    /// Called at the first non-blank byte of a line.
+    fn line_start(&mut self, rest: &[u8]) {
         let s = &mut self.stats;
         if rest.starts_with(b"```") {
             s.fences += 1;
@@ -318,24 +277,20 @@ impl Scanner {
         {
             s.list_lines += 1;
         }
-        let choice = matches!(first, Some(b'A'..=b'H')) && matches!(second, Some(b'.') | Some(b')'));
-        s.choice_lines += u64::from(choice);
-        choice
+        if matches!(first, Some(b'A'..=b'H')) && matches!(second, Some(b'.') | Some(b')')) {
+            s.choice_lines += 1;
+        }
     }
 
     /// Scan `text`, reading at most `budget` characters; returns the characters read.
     /// One pass over the bytes: character classes from a table, FNV hashing of each word as
-    /// its bytes go by (for the keyword lists).
+    /// its bytes go by.
     fn text(&mut self, text: &str, budget: usize) -> usize {
         let bytes = text.as_bytes();
         let classes = class_table();
         // Counters live in locals (registers) during the loop and are stored once at the end.
         let (mut chars, mut non_ascii, mut digits, mut upper) = (0usize, 0u64, 0u64, 0u64);
         let (mut code, mut math, mut questions, mut lines) = (0u64, 0u64, 0u64, 1u64);
-        let (mut arith, mut pipes, mut sentences, mut numbers) = (0u64, 0u64, 0u64, 0u64);
-        let (mut choice_chars, mut choice_digits) = (0u64, 0u64);
-        // (characters, digits) read when the current answer-option line started.
-        let mut choice_mark: Option<(usize, u64)> = None;
         let mut hash = FNV_OFFSET;
         let mut word_chars = 0u64;
         let mut at_line_start = true;
@@ -350,16 +305,13 @@ impl Scanner {
             let c = classes.get(usize::from(b)).copied().unwrap_or(0);
             if c & C_WORD != 0 {
                 hash = (hash ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
-                numbers += u64::from(word_chars == 0 && c & C_DIGIT != 0);
                 word_chars += u64::from(lead);
                 non_ascii += u64::from(b >= 0xC0);
                 digits += u64::from(c & C_DIGIT != 0);
                 upper += u64::from(c & C_UPPER != 0);
                 if at_line_start {
                     at_line_start = false;
-                    if self.line_start(bytes.get(i..).unwrap_or_default()) {
-                        choice_mark = Some((chars.saturating_sub(1), digits.saturating_sub(u64::from(c & C_DIGIT != 0))));
-                    }
+                    self.line_start(bytes.get(i..).unwrap_or_default());
                 }
                 continue;
             }
@@ -372,40 +324,23 @@ impl Scanner {
                 // Space and other plain punctuation: only line starts care.
                 if at_line_start && b != b' ' && b != b'\t' && b != b'\r' {
                     at_line_start = false;
-                    if self.line_start(bytes.get(i..).unwrap_or_default()) {
-                        choice_mark = Some((chars.saturating_sub(1), digits));
-                    }
+                    self.line_start(bytes.get(i..).unwrap_or_default());
                 }
                 continue;
             }
             code += u64::from(c & C_CODE != 0);
             math += u64::from(c & C_MATH != 0);
-            arith += u64::from(c & C_ARITH != 0);
-            pipes += u64::from(c & C_PIPE != 0);
             questions += u64::from(c & C_QUESTION != 0);
-            if c & C_STOP != 0 {
-                sentences += u64::from(matches!(bytes.get(i + 1), None | Some(b' ' | b'\n' | b'\t' | b'\r')));
-            }
             if c & C_NEWLINE != 0 {
                 lines += 1;
                 at_line_start = true;
-                if let Some((c0, d0)) = choice_mark.take() {
-                    choice_chars += chars.saturating_sub(1).saturating_sub(c0) as u64;
-                    choice_digits += digits.saturating_sub(d0);
-                }
             } else if at_line_start {
                 at_line_start = false;
-                if self.line_start(bytes.get(i..).unwrap_or_default()) {
-                    choice_mark = Some((chars.saturating_sub(1), digits));
-                }
+                self.line_start(bytes.get(i..).unwrap_or_default());
             }
         }
         if word_chars > 0 {
             self.word(hash, word_chars);
-        }
-        if let Some((c0, d0)) = choice_mark {
-            choice_chars += chars.saturating_sub(c0) as u64;
-            choice_digits += digits.saturating_sub(d0);
         }
         let s = &mut self.stats;
         s.chars += chars as u64;
@@ -414,21 +349,18 @@ impl Scanner {
         s.upper += upper;
         s.code_sym += code;
         s.math_sym += math;
-        s.arith_sym += arith;
-        s.pipes += pipes;
         s.questions += questions;
-        s.sentences += sentences;
-        s.numbers += numbers;
         s.lines += lines;
-        s.choice_chars += choice_chars;
-        s.choice_digits += choice_digits;
+        self.prev_word = None;
         chars
     }
 }
 
 /// Compute the feature vector of a request, reading at most `max_chars` characters of text.
 pub fn extract(req: &ChatRequest<'_>, max_chars: usize) -> Features {
-    let mut sc = Scanner { stats: TextStats::default() };
+    let mut v = vec![0.0f32; FEATURE_DIM];
+    let (structural, hashed) = v.split_at_mut(STRUCTURAL_DIM);
+    let mut sc = Scanner { stats: TextStats::default(), hashed, prev_word: None };
 
     let mut budget = max_chars;
     'outer: for m in req.messages.iter().rev() {
@@ -440,6 +372,19 @@ pub fn extract(req: &ChatRequest<'_>, max_chars: usize) -> Features {
         }
     }
 
+    // Most buckets are zero: transform only the counts that are set.
+    let mut sum_sq = 0.0f32;
+    for x in sc.hashed.iter_mut().filter(|x| **x > 0.0) {
+        *x = x.ln_1p();
+        sum_sq += *x * *x;
+    }
+    if sum_sq > 0.0 {
+        let inv = 1.0 / sum_sq.sqrt();
+        for x in sc.hashed.iter_mut().filter(|x| **x > 0.0) {
+            *x *= inv;
+        }
+    }
+
     let s = &sc.stats;
     let inspected = s.chars.max(1) as f32;
     let system_chars: u64 = req.messages.iter().filter(|m| m.role == Role::System).map(|m| m.chars).sum();
@@ -447,8 +392,7 @@ pub fn extract(req: &ChatRequest<'_>, max_chars: usize) -> Features {
     let users = req.messages.iter().filter(|m| m.role == Role::User).count() as u64;
     let tool_msgs = req.messages.iter().filter(|m| m.role == Role::Tool).count() as u64;
     let images: u64 = req.messages.iter().map(|m| u64::from(m.images)).sum();
-    let avg_word = ratio(s.word_chars, s.words);
-    let avg_choice = s.choice_chars.checked_div(s.choice_lines).unwrap_or(0);
+    let avg_word = if s.words > 0 { s.word_chars as f32 / s.words as f32 } else { 0.0 };
 
     let values: [f32; STRUCTURAL_DIM] = [
         ln1p(req.total_chars()) / 10.0,
@@ -472,25 +416,16 @@ pub fn extract(req: &ChatRequest<'_>, max_chars: usize) -> Features {
         s.non_ascii as f32 / inspected,
         ln1p(s.lines) / 5.0,
         avg_word.min(20.0) / 20.0,
-        ratio(s.list_lines, s.lines),
+        if s.lines > 0 { s.list_lines as f32 / s.lines as f32 } else { 0.0 },
         capped(s.choice_lines, 6),
         ln1p(req.max_tokens.unwrap_or(0)) / 10.0,
         s.upper as f32 / inspected,
         ln1p(s.words) / 10.0,
         capped(tool_msgs, 10),
         capped(s.code_words, 20),
-        capped(s.negations, 5),
-        capped(s.romans, 6),
-        ratio(s.long_words, s.words),
-        ln1p(s.numbers) / 5.0,
-        s.arith_sym as f32 / inspected,
-        capped(s.pipes, 4),
-        ln1p(s.sentences) / 5.0,
-        ln1p(avg_choice) / 6.0,
-        ratio(s.choice_digits, s.choice_chars),
-        ln1p(s.chars.saturating_sub(s.choice_chars)) / 10.0,
     ];
-    Features(values.to_vec())
+    structural.copy_from_slice(&values);
+    Features(v)
 }
 
 #[cfg(test)]
@@ -538,6 +473,9 @@ mod tests {
         assert!(f.0[idx("questions")] > 0.0);
         assert_eq!(f.0[idx("has_tools")], 1.0);
         assert!(f.0[idx("log_system_chars")] > 0.0);
+        let hashed = &f.0[STRUCTURAL_DIM..];
+        let norm: f32 = hashed.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5);
     }
 
     #[test]
@@ -577,45 +515,6 @@ mod tests {
         // 4 words: prove, theorem, 日本語, x
         assert!((f.0[idx("log_words")] - (5.0f32).ln() / 10.0).abs() < 1e-6);
         assert!(f.0[idx("non_ascii_ratio")] > 0.0);
-    }
-
-    #[test]
-    fn multiple_choice_shape() {
-        let body = r#"{"model":"auto","messages":[{"role":"user","content":"Which of the following is NOT true? Statement 1 | x. Statement 2 | y.\nA. 12\nB. 3.5\nC. I and II only\nD. None of these\nAnswer:"}]}"#;
-        let f = feats(body, 10_000);
-        assert_eq!(f.0[idx("choice_lines")], 4.0 / 6.0);
-        assert!(f.0[idx("negation_words")] > 0.0);
-        assert_eq!(f.0[idx("roman_numerals")], 1.0 / 6.0);
-        assert_eq!(f.0[idx("pipes")], 0.5);
-        assert!(f.0[idx("log_numbers")] > 0.0);
-        // options "A. 12", "B. 3.5", "C. I and II only", "D. None of these" (newlines excluded)
-        let option_chars = 43.0f32;
-        assert!((f.0[idx("log_choice_len")] - ((option_chars / 4.0).floor()).ln_1p() / 6.0).abs() < 1e-6);
-        assert!((f.0[idx("choice_digit_ratio")] - 4.0 / option_chars).abs() < 1e-6);
-        let total = body_text_chars(body);
-        assert!((f.0[idx("log_stem_chars")] - (total - option_chars).ln_1p() / 10.0).abs() < 1e-6);
-        // "true?" "x." "y." and the four option letters "A. " end sentences ("3.5" does not)
-        assert!((f.0[idx("log_sentences")] - (7.0f32).ln_1p() / 5.0).abs() < 1e-6);
-        // prose without options has no option features and the stem is the whole text
-        let prose = r#"{"model":"auto","messages":[{"role":"user","content":"Add 2 + 2 = 4 and 6 / 3."}]}"#;
-        let g = feats(prose, 10_000);
-        assert_eq!(g.0[idx("log_choice_len")], 0.0);
-        assert_eq!(g.0[idx("choice_digit_ratio")], 0.0);
-        assert!(g.0[idx("arith_symbol_ratio")] > 0.0);
-        assert!((g.0[idx("log_stem_chars")] - body_text_chars(prose).ln_1p() / 10.0).abs() < 1e-6);
-    }
-
-    fn body_text_chars(body: &str) -> f32 {
-        let v: serde_json::Value = serde_json::from_str(body).unwrap();
-        v["messages"][0]["content"].as_str().unwrap().chars().count() as f32
-    }
-
-    #[test]
-    fn long_words_and_negations_are_counted_per_word() {
-        let f = feats(r#"{"model":"auto","messages":[{"role":"user","content":"Photosynthesis is not electromagnetism; except cats."}]}"#, 1000);
-        // words: photosynthesis, is, not, electromagnetism, except, cats
-        assert!((f.0[idx("long_word_ratio")] - 2.0 / 6.0).abs() < 1e-6);
-        assert_eq!(f.0[idx("negation_words")], 2.0 / 5.0);
     }
 
     #[test]

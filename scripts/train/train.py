@@ -4,10 +4,8 @@
   1. loads data/dataset.jsonl (builds it with data/build_dataset.py if missing);
   2. computes features with the Rust CLI (`target/release/llm-router features`), cached in data/cache/;
   3. fits logistic regression and one-hidden-layer MLP candidates on the TRAIN split and picks
-     one without the TEST split: selection score = 0.5 * source-balanced VALIDATION AUROC
-     + 0.5 * APGR, where APGR is the mean of the VALIDATION APGR and a grouped cross-validation
-     APGR over the TRAIN split's MMLU subjects (whole subjects held out per fold); the TEST
-     split is never read here except to count rows for the summary;
+     one on the VALIDATION split (selection score = mean of source-balanced AUROC and APGR);
+     the TEST split is never read here except to count rows for the summary;
   4. folds the standardisation into the first layer and writes models/router.onnx
      (input `features` [N, D] float32, output `score` [N, 1] float32, opset 13, only
      MatMul/Add/Relu/Sigmoid) and models/router.meta.json;
@@ -38,82 +36,35 @@ SEED = 1234
 PARITY_ROWS = 50
 
 # "features": "all" = every CLI feature; "structural" = only the named non-hashed features
-# (names not starting with "hash_"; the same set when the extractor has no hashed features).
-# Masked columns get zero weights, so the exported model still takes the full [N, D] input.
-#
-# "measured_share": share of the total sample weight given to the rows with measured weak and
-# strong qualities (MMLU, GSM8K, MT-Bench), the only rows that say which prompt *of a kind*
-# needs the strong model; None = plain source weights. Within each group, rows are weighted
-# n_source^-source_weight_power.
-LR_GRID = [{"kind": "logreg", "features": "all", "C": c, "source_weight_power": 0.5, "measured_share": m}
-           for c in (0.03, 0.3) for m in (None, 0.85)]
-MLP_GRID = ([{"kind": "mlp", "features": "all", "hidden": 16, "l2": 1e-2, "source_weight_power": 0.5,
-              "measured_share": None}]
-            + [{"kind": "mlp", "features": "all", "hidden": 16, "l2": l2, "source_weight_power": 0.5,
-                "measured_share": m} for l2 in (1e-3, 3e-3, 1e-2) for m in (0.7, 0.85)])
+# (names not starting with "hash_"), i.e. a model that cannot memorise words. Masked columns get
+# zero weights, so the exported model still takes the full [N, D] input.
+LR_GRID = [{"kind": "logreg", "features": f, "C": c, "source_weight_power": p}
+           for f in ("all", "structural") for c in (0.03, 0.3, 3.0) for p in (0.0, 0.5, 1.0)]
+MLP_GRID = ([{"kind": "mlp", "features": "all", "hidden": h, "alpha": a, "source_weight_power": 0.5}
+             for h in (16, 32) for a in (1e-3, 1e-1)]
+            + [{"kind": "mlp", "features": "structural", "hidden": h, "alpha": a, "source_weight_power": p}
+               for h in (16, 32) for a in (1e-3, 1e-1) for p in (0.5, 1.0)])
 # A single MLP's validation APGR moves by +-0.03 with the random seed alone, so every MLP
 # candidate is an ensemble of MLP_SEEDS nets (different seeds) whose logits are averaged. That is
 # exactly one wider MLP (hidden units concatenated, output weights divided by MLP_SEEDS), so the
-# export stays MatMul/Add/Relu/MatMul/Add/Sigmoid. The nets are fitted full-batch with L-BFGS
-# (deterministic for a seed; no early-stopping split).
+# export stays MatMul/Add/Relu/MatMul/Add/Sigmoid.
 MLP_SEEDS = 5
-MLP_CV_SEEDS = 3   # nets per ensemble inside the cross-validation folds (time)
-MLP_MAXITER = 300
 # "heuristic-anchored" logistic regression: logit = heuristic logit (the Rust core's hand-written
 # weights, `llm-router export-heuristic`) + a learned L2-penalised correction. Small C keeps the
 # model close to the heuristic (a prior written with everyday traffic in mind), large C lets
 # the data move it. Exported as a plain logistic regression (the two weight vectors summed).
-ANCHORED_GRID = [{"kind": "anchored_logreg", "features": "all", "C": c, "source_weight_power": 0.5,
-                  "measured_share": None} for c in (1e-3, 1e-2)]
-QUICK_GRID = [{"kind": "logreg", "features": "all", "C": 0.3, "source_weight_power": 0.5, "measured_share": None},
-              {"kind": "logreg", "features": "structural", "C": 0.3, "source_weight_power": 0.5, "measured_share": 0.85},
-              {"kind": "mlp", "features": "all", "hidden": 8, "l2": 1e-2, "source_weight_power": 0.5,
-               "measured_share": 0.7}]
-CV_FOLDS = 4  # grouped CV over the TRAIN split's MMLU subjects, for the selection score
+ANCHORED_GRID = [{"kind": "anchored_logreg", "features": f, "C": c, "source_weight_power": p}
+                 for f in ("all", "structural") for c in (1e-5, 1e-4, 1e-3, 1e-2) for p in (0.0, 0.5)]
+QUICK_GRID = [{"kind": "logreg", "features": "all", "C": 0.3, "source_weight_power": 0.5},
+              {"kind": "logreg", "features": "structural", "C": 0.3, "source_weight_power": 0.5},
+              {"kind": "mlp", "features": "all", "hidden": 16, "alpha": 1e-2, "source_weight_power": 0.5}]
 
 
-def source_weights(sources: np.ndarray, power: float, measured: np.ndarray | None = None,
-                   measured_share: float | None = None) -> np.ndarray:
-    """w = n_source^-power (power 0 = plain rows, 1 = every source equal); with `measured_share`,
-    the rows flagged in `measured` get that share of the total weight. Normalised to mean 1."""
+def source_weights(sources: np.ndarray, power: float) -> np.ndarray:
+    """w = n_source^-power, normalised to mean 1: power 0 = plain rows, 1 = every source equal."""
     _, inv, counts = np.unique(sources, return_inverse=True, return_counts=True)
     w = counts[inv].astype(np.float64) ** (-power)
-    if measured_share is not None and measured is not None and measured.any() and (~measured).any():
-        w[measured] *= measured_share / w[measured].sum()
-        w[~measured] *= (1.0 - measured_share) / w[~measured].sum()
     return w / w.mean()
-
-
-def fit_mlp_lbfgs(x: np.ndarray, y: np.ndarray, w: np.ndarray, hidden: int, l2: float, seed: int,
-                  maxiter: int = MLP_MAXITER):
-    """One-hidden-layer ReLU MLP, weighted log loss + 0.5 * l2 * |W|^2 (biases free), fitted
-    full-batch with L-BFGS from a seeded He initialisation. Returns [(W1, b1), (W2, b2)]."""
-    from scipy.optimize import minimize
-
-    n, d = x.shape
-    rng = np.random.default_rng(seed)
-    w1 = rng.normal(0.0, np.sqrt(2.0 / d), (d, hidden))
-    b1 = np.full(hidden, 0.01)
-    w2 = rng.normal(0.0, np.sqrt(1.0 / hidden), hidden)
-    wn = w / w.sum()
-    k1, k2, k3 = d * hidden, d * hidden + hidden, d * hidden + 2 * hidden
-
-    def f(theta):
-        a1, c1, a2, c2 = theta[:k1].reshape(d, hidden), theta[k1:k2], theta[k2:k3], theta[k3]
-        pre = x @ a1 + c1
-        h = np.maximum(pre, 0.0)
-        z = h @ a2 + c2
-        loss = wn @ (y * np.logaddexp(0.0, -z) + (1.0 - y) * np.logaddexp(0.0, z))
-        gz = wn * (1.0 / (1.0 + np.exp(-z)) - y)
-        gh = np.outer(gz, a2) * (pre > 0)
-        val = loss + 0.5 * l2 * (np.sum(a1 * a1) + a2 @ a2)
-        grad = np.concatenate([(x.T @ gh + l2 * a1).ravel(), gh.sum(axis=0), h.T @ gz + l2 * a2, [gz.sum()]])
-        return val, grad
-
-    theta0 = np.concatenate([w1.ravel(), b1, w2, [0.0]])
-    res = minimize(f, theta0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter})
-    t = res.x
-    return [(t[:k1].reshape(d, hidden), t[k1:k2]), (t[k2:k3].reshape(hidden, 1), np.array([t[k3]]))]
 
 
 def fit_anchored(c: float, x: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray):
@@ -138,10 +89,9 @@ def fit_anchored(c: float, x: np.ndarray, y: np.ndarray, w: np.ndarray, offset: 
     return [(res.x[:d].reshape(d, 1), np.array([res.x[d]]))]
 
 
-def fit(cfg: dict, x: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray | None = None,
-        seeds: int = MLP_SEEDS):
+def fit(cfg: dict, x: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray | None = None):
     """Fits one candidate on standardised x; returns a list of (W, b) layers (on standardised x).
-    MLP candidates are `seeds`-net ensembles folded into one wider hidden layer (logit average)."""
+    MLP candidates are MLP_SEEDS-seed ensembles folded into one wider hidden layer (logit average)."""
     if cfg["kind"] == "anchored_logreg":
         return fit_anchored(cfg["C"], x, y, w, offset), None
     if cfg["kind"] == "logreg":
@@ -150,18 +100,22 @@ def fit(cfg: dict, x: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarr
         m = LogisticRegression(C=cfg["C"], max_iter=3000, solver="lbfgs")
         m.fit(x, y, sample_weight=w)
         return [(m.coef_.T.copy(), m.intercept_.copy())], m
-    nets = [fit_mlp_lbfgs(x, y.astype(np.float64), w, cfg["hidden"], cfg["l2"], SEED + k) for k in range(seeds)]
-    layers = [(np.hstack([n[0][0] for n in nets]), np.concatenate([n[0][1] for n in nets])),
-              (np.vstack([n[1][0] for n in nets]) / seeds, np.mean([n[1][1] for n in nets], axis=0))]
+    from sklearn.neural_network import MLPClassifier
+
+    w1s, b1s, w2s, b2s = [], [], [], []
+    for k in range(MLP_SEEDS):
+        m = MLPClassifier(hidden_layer_sizes=(cfg["hidden"],), activation="relu", alpha=cfg["alpha"],
+                          solver="adam", learning_rate_init=1e-3, batch_size=256, max_iter=200,
+                          early_stopping=True, validation_fraction=0.1, n_iter_no_change=10,
+                          random_state=SEED + k)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m.fit(x, y, sample_weight=w)
+        w1s.append(m.coefs_[0]); b1s.append(m.intercepts_[0])
+        w2s.append(m.coefs_[1]); b2s.append(m.intercepts_[1])
+    layers = [(np.hstack(w1s), np.concatenate(b1s)),
+              (np.vstack(w2s) / MLP_SEEDS, np.mean(b2s, axis=0))]
     return layers, None
-
-
-def subject_folds(subjects: np.ndarray, k: int) -> np.ndarray:
-    """Fold number per row: whole subjects, assigned round robin over a seeded shuffle."""
-    uniq = sorted(set(subjects.tolist()))
-    order = np.random.default_rng(SEED).permutation(len(uniq))
-    fold_of = {uniq[j]: i % k for i, j in enumerate(order)}
-    return np.array([fold_of[s] for s in subjects])
 
 
 def fold_scaler(layers, mean: np.ndarray, std: np.ndarray):
@@ -211,8 +165,6 @@ def main() -> None:
                     help="TESTS ONLY: feature command speaking the CLI protocol (default: the Rust CLI)")
     ap.add_argument("--quick", action="store_true", help="tiny grid (for tests)")
     ap.add_argument("--kinds", default="logreg,mlp", help="candidate families to try")
-    ap.add_argument("--cv-folds", type=int, default=None,
-                    help=f"grouped CV folds over TRAIN MMLU subjects for selection (default {CV_FOLDS}; 0 = off; --quick: 0)")
     args = ap.parse_args()
     t0 = time.time()
 
@@ -235,7 +187,6 @@ def main() -> None:
 
     structural = (np.array([i for i, nm in enumerate(names) if not nm.startswith("hash_")])
                   if names is not None else None)
-    measured = np.array([r["weak_quality"] is not None and r["strong_quality"] is not None for r in rows])
     mean = x_all[tr].astype(np.float64).mean(axis=0)
     std = x_all[tr].astype(np.float64).std(axis=0)
     std[std < 1e-6] = 1.0  # constant columns (e.g. unused hash buckets) stay as they are
@@ -251,25 +202,18 @@ def main() -> None:
     grid = QUICK_GRID if args.quick else LR_GRID + MLP_GRID + ANCHORED_GRID
     kinds = set(args.kinds.split(",")) | ({"anchored_logreg"} if "logreg" in args.kinds.split(",") else set())
     grid = [g for g in grid if g["kind"] in kinds]
-    if structural is not None and len(structural) == dim:
-        # no hashed features: "structural" is "all"
-        seen, dedup = set(), []
-        for g in grid:
-            key = json.dumps({**g, "features": "all"}, sort_keys=True)
-            if key not in seen:
-                seen.add(key)
-                dedup.append({**g, "features": "all"})
-        grid = dedup
-    n_folds = (0 if args.quick else CV_FOLDS) if args.cv_folds is None else args.cv_folds
-    cv_rows = tr[sources[tr] == "mmlu"]
-    cv_fold = subject_folds(np.array([rows[i]["subject"] for i in cv_rows]), n_folds) if n_folds > 1 else None
-
-    def fit_candidate(cfg, idx, seeds=MLP_SEEDS):
-        """Layers on the full standardised input (masked columns zero), fitted on rows idx."""
+    results = []
+    print(f"{'candidate':80s} {'valAUROC':>8s} {'balAUROC':>8s} {'valAPGR':>7s} {'select':>7s} {'sec':>5s}")
+    for cfg in grid:
+        t = time.time()
+        if cfg["features"] == "structural" and structural is None:
+            continue  # needs feature names
+        if cfg["kind"] == "anchored_logreg" and heur is None:
+            continue  # needs the CLI's heuristic
         cols = structural if cfg["features"] == "structural" else np.arange(dim)
-        w = source_weights(sources[idx], cfg["source_weight_power"], measured[idx], cfg.get("measured_share"))
-        layers, _ = fit(cfg, xs[idx][:, cols], y[idx], w,
-                        offset=h_logit[idx] if cfg["kind"] == "anchored_logreg" else None, seeds=seeds)
+        w = source_weights(sources[tr], cfg["source_weight_power"])
+        layers, _ = fit(cfg, xs[tr][:, cols], y[tr], w,
+                        offset=h_logit[tr] if cfg["kind"] == "anchored_logreg" else None)
         w0 = np.zeros((dim, layers[0][0].shape[1]))
         w0[cols] = layers[0][0]
         layers = [(w0, layers[0][1])] + layers[1:]
@@ -278,38 +222,13 @@ def main() -> None:
             w_h_std = (h_w * std).reshape(dim, 1)
             b_h_std = np.array([h_b + float(mean @ h_w)])
             layers = [(layers[0][0] + w_h_std, layers[0][1] + b_h_std)]
-        return layers
-
-    results = []
-    print(f"{'candidate':100s} {'valAUROC':>8s} {'balAUROC':>8s} {'valAPGR':>7s} {'cvAPGR':>7s} {'select':>7s} {'sec':>5s}")
-    for cfg in grid:
-        t = time.time()
-        if cfg["features"] == "structural" and structural is None:
-            continue  # needs feature names
-        if cfg["kind"] == "anchored_logreg" and heur is None:
-            continue  # needs the CLI's heuristic
-        layers = fit_candidate(cfg, tr)
         scores = C.forward({"layers": layers}, xs).reshape(-1)
         m = evaluate_split(scores, va, rows, y)
-        apgr_parts = [m["apgr"]] if "apgr" in m else []
-        if cv_fold is not None:
-            # Grouped CV: whole MMLU subjects of TRAIN held out per fold (all other rows stay in).
-            oof = np.zeros(len(cv_rows))
-            for k in range(n_folds):
-                keep = np.setdiff1d(tr, cv_rows[cv_fold == k])
-                lk = fit_candidate(cfg, keep, seeds=MLP_CV_SEEDS)
-                oof[cv_fold == k] = C.forward({"layers": lk}, xs[cv_rows[cv_fold == k]]).reshape(-1)
-            cvm = C.routing_metrics(oof, [rows[i]["weak_quality"] for i in cv_rows],
-                                    [rows[i]["strong_quality"] for i in cv_rows])
-            m["cv_train_mmlu_apgr"] = cvm.apgr
-            m["cv_train_mmlu_auroc"] = C.auroc(y[cv_rows], oof)
-            apgr_parts.append(cvm.apgr)
-        apgr_sel = float(np.mean(apgr_parts)) if apgr_parts else m["auroc_source_balanced"]
-        sel = 0.5 * m["auroc_source_balanced"] + 0.5 * apgr_sel
+        sel = 0.5 * m["auroc_source_balanced"] + 0.5 * m.get("apgr", m["auroc_source_balanced"])
         results.append({"config": cfg, "val": m, "selection_score": sel, "layers": layers})
         desc = json.dumps(cfg)
-        print(f"{desc:100s} {m['auroc']:8.4f} {m['auroc_source_balanced']:8.4f} {m.get('apgr', float('nan')):7.4f} "
-              f"{m.get('cv_train_mmlu_apgr', float('nan')):7.4f} {sel:7.4f} {time.time() - t:5.1f}", flush=True)
+        print(f"{desc:80s} {m['auroc']:8.4f} {m['auroc_source_balanced']:8.4f} {m.get('apgr', float('nan')):7.4f} "
+              f"{sel:7.4f} {time.time() - t:5.1f}", flush=True)
 
     best = max(results, key=lambda r: r["selection_score"])
     cfg = best["config"]
@@ -365,16 +284,14 @@ def main() -> None:
         "feature_version": (src.heuristic() or {}).get("feature_version"),
         "model_kind": cfg["kind"],
         "hidden_units": hidden,
-        "mlp_ensemble": (f"{MLP_SEEDS} MLPs with {cfg['hidden']} hidden units each (seeds {SEED}..{SEED + MLP_SEEDS - 1}, "
-                         "full-batch L-BFGS), logits averaged, exported as one MLP" if cfg["kind"] == "mlp" else None),
+        "mlp_ensemble": (f"{MLP_SEEDS} MLPs with {cfg['hidden']} hidden units each (seeds {SEED}..{SEED + MLP_SEEDS - 1}), "
+                         "logits averaged, exported as one MLP" if cfg["kind"] == "mlp" else None),
         "parity_features_sha256": C.features_sha256(x_all[pick_parity_rows(rows, PARITY_ROWS)]),
         "hyperparameters": cfg,
         "parameters": n_params,
-        "trained_on": "train split only (val and grouped CV on train used for model selection, test never read)",
+        "trained_on": "train split only (val used for model selection, test never read)",
         "standardisation": "folded into the first layer",
-        "selection": ("max over candidates of 0.5*source-balanced val AUROC + 0.5*mean(val APGR, "
-                      f"{n_folds}-fold grouped-CV APGR over the train split's MMLU subjects)" if cv_fold is not None
-                      else "max over candidates of 0.5*source-balanced val AUROC + 0.5*val APGR"),
+        "selection": "max over candidates of 0.5*source-balanced val AUROC + 0.5*val APGR",
         "validation_metrics": best["val"],
         "candidates": [{"config": r["config"], "val": r["val"], "selection_score": r["selection_score"]}
                        for r in results],
