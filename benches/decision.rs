@@ -7,7 +7,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use llm_router::classifier::{Classifier, TractClassifier};
 use llm_router::config::DEFAULT_CONFIG_JSON;
-use llm_router::features::extract;
+use llm_router::features::{extract, extract_with};
 use llm_router::request::{parse_body, ChatRequest};
 use llm_router::router::Router;
 use llm_router::sse::SseScanner;
@@ -59,6 +59,16 @@ fn benches(c: &mut Criterion) {
         let v = parse_body(&body).unwrap();
         let req = ChatRequest::try_from(&v).unwrap();
         g.bench_with_input(BenchmarkId::from_parameter(n), &req, |b, req| b.iter(|| black_box(extract(black_box(req), cap))));
+    }
+    g.finish();
+
+    // What the filter runs when the model reads no hashed bucket (the shipped model).
+    let mut g = c.benchmark_group("features_lean");
+    for n in SIZES {
+        let body = body_with_tokens(n);
+        let v = parse_body(&body).unwrap();
+        let req = ChatRequest::try_from(&v).unwrap();
+        g.bench_with_input(BenchmarkId::from_parameter(n), &req, |b, req| b.iter(|| black_box(extract_with(black_box(req), cap, false))));
     }
     g.finish();
 

@@ -13,7 +13,7 @@
 //!   protobuf parsing and every operator they can deserialize), which keeps the module small.
 //!   Model contract: input `features` `[1, FEATURE_DIM]` f32; output `[1, 1]` f32, the score.
 
-use crate::features::{FEATURE_DIM, STRUCTURAL_NAMES};
+use crate::features::{FEATURE_DIM, STRUCTURAL_DIM, STRUCTURAL_NAMES};
 
 /// The trained model as exported by training (`models/router.onnx`).
 #[cfg(feature = "onnx")]
@@ -54,6 +54,11 @@ pub trait Classifier {
     fn score(&self, features: &[f32]) -> Result<f32, ClassifierError>;
     /// Short name for logs and reasons.
     fn name(&self) -> &'static str;
+    /// Whether the score depends on the hashed n-gram buckets; when false the caller may pass
+    /// features extracted without them (zeros there).
+    fn reads_hashed(&self) -> bool {
+        true
+    }
 }
 
 fn check_dim(features: &[f32]) -> Result<(), ClassifierError> {
@@ -126,6 +131,10 @@ impl Classifier for HeuristicClassifier {
 
     fn name(&self) -> &'static str {
         "heuristic"
+    }
+
+    fn reads_hashed(&self) -> bool {
+        self.weights.iter().skip(STRUCTURAL_DIM).any(|w| *w != 0.0)
     }
 }
 
@@ -247,6 +256,10 @@ mod tract_model {
 
         fn name(&self) -> &'static str {
             self.format
+        }
+
+        fn reads_hashed(&self) -> bool {
+            self.inputs_used.as_ref().is_none_or(|idx| idx.iter().any(|i| *i >= STRUCTURAL_DIM))
         }
     }
 }
@@ -412,6 +425,22 @@ mod tests {
     fn features_of(body: &str) -> Vec<f32> {
         let v = parse_body(body.as_bytes()).unwrap();
         extract(&ChatRequest::try_from(&v).unwrap(), 16_384).0
+    }
+
+    #[test]
+    fn classifiers_say_whether_they_read_hashed_buckets() {
+        assert!(!HeuristicClassifier::default().reads_hashed());
+        let model = TractClassifier::embedded().unwrap();
+        let body = r#"{"model":"auto","messages":[{"role":"user","content":"Prove that the sum of two odd numbers is even, then write it in Python."}]}"#;
+        let v = parse_body(body.as_bytes()).unwrap();
+        let r = ChatRequest::try_from(&v).unwrap();
+        let full = model.score(&extract(&r, 16_384).0).unwrap();
+        let lean = model.score(&crate::features::extract_with(&r, 16_384, false).0).unwrap();
+        if model.reads_hashed() {
+            assert_ne!(full, lean, "a model reading buckets must see them");
+        } else {
+            assert_eq!(full, lean);
+        }
     }
 
     #[test]

@@ -383,6 +383,10 @@ pub struct RawConfig {
     /// Reject malformed requests on inspected paths with a JSON 400 instead of passing them.
     #[serde(default)]
     pub fail_closed: bool,
+    /// Record the time of every filter callback (`llm_router_callback_time_ns`); costs two
+    /// clock reads per callback, off by default.
+    #[serde(default)]
+    pub profile: bool,
     /// Classifier choice.
     #[serde(default)]
     pub classifier: RawClassifier,
@@ -530,6 +534,8 @@ pub struct Config {
     pub max_inspect_chars: usize,
     /// Fail closed on malformed requests.
     pub fail_closed: bool,
+    /// Record per-callback times.
+    pub profile: bool,
     /// Classifier choice.
     pub classifier: ClassifierKind,
     /// Fallback on upstream failure.
@@ -798,6 +804,7 @@ impl TryFrom<RawConfig> for Config {
             max_response_bytes: positive(raw.max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES, "max_response_bytes")?,
             max_inspect_chars: positive(raw.max_inspect_chars, DEFAULT_MAX_INSPECT_CHARS, "max_inspect_chars")?,
             fail_closed: raw.fail_closed,
+            profile: raw.profile,
             classifier: validate_classifier(raw.classifier)?,
             fallback,
         })

@@ -236,6 +236,8 @@ struct TextStats {
 struct Scanner<'v> {
     stats: TextStats,
     hashed: &'v mut [f32],
+    /// False when the classifier reads no hashed bucket: the buckets stay zero.
+    hash_ngrams: bool,
     prev_word: Option<u32>,
 }
 
@@ -257,6 +259,9 @@ impl Scanner<'_> {
         s.constraint += u64::from(flags & K_CONSTRAINT != 0);
         s.easy += u64::from(flags & K_EASY != 0);
         s.code_words += u64::from(flags & K_CODE != 0);
+        if !self.hash_ngrams {
+            return;
+        }
         self.bump(h);
         if let Some(p) = self.prev_word {
             self.bump(p.wrapping_mul(FNV_PRIME) ^ h.rotate_left(13) ^ 0x9e37_79b9);
@@ -358,9 +363,16 @@ impl Scanner<'_> {
 
 /// Compute the feature vector of a request, reading at most `max_chars` characters of text.
 pub fn extract(req: &ChatRequest<'_>, max_chars: usize) -> Features {
+    extract_with(req, max_chars, true)
+}
+
+/// [`extract`], optionally without the hashed n-gram buckets (left at zero). The structural
+/// values are identical either way; a classifier that reads no bucket (see
+/// [`crate::classifier::Classifier::reads_hashed`]) skips the bucket updates.
+pub fn extract_with(req: &ChatRequest<'_>, max_chars: usize, hash_ngrams: bool) -> Features {
     let mut v = vec![0.0f32; FEATURE_DIM];
     let (structural, hashed) = v.split_at_mut(STRUCTURAL_DIM);
-    let mut sc = Scanner { stats: TextStats::default(), hashed, prev_word: None };
+    let mut sc = Scanner { stats: TextStats::default(), hashed, hash_ngrams, prev_word: None };
 
     let mut budget = max_chars;
     'outer: for m in req.messages.iter().rev() {
@@ -476,6 +488,46 @@ mod tests {
         let hashed = &f.0[STRUCTURAL_DIM..];
         let norm: f32 = hashed.iter().map(|x| x * x).sum::<f32>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn without_ngrams_the_structural_part_is_identical() {
+        let body = r#"{"model":"auto","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Prove it step by step. Why? 1) a\n2) b\n```py\nx = 1\n```"}]}"#;
+        let v = parse_body(body.as_bytes()).unwrap();
+        let r = ChatRequest::try_from(&v).unwrap();
+        let full = extract(&r, 1_000);
+        let lean = extract_with(&r, 1_000, false);
+        assert_eq!(full.0.len(), lean.0.len());
+        assert_eq!(full.0[..STRUCTURAL_DIM], lean.0[..STRUCTURAL_DIM]);
+        assert!(full.0[STRUCTURAL_DIM..].iter().any(|x| *x > 0.0));
+        assert!(lean.0[STRUCTURAL_DIM..].iter().all(|x| *x == 0.0));
+    }
+
+    /// The lean scan (no n-gram buckets, the filter's path when the model reads no bucket)
+    /// gives exactly the structural values of the full scan. Rows: the parity sample, plus
+    /// every line of `$LLM_ROUTER_FEATURE_CHECK` (JSON Lines of request bodies) when set.
+    #[test]
+    fn lean_scan_matches_full_scan_on_samples() {
+        let mut bodies: Vec<String> = include_str!("../tests/data/parity_sample.jsonl")
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["request"].to_string())
+            .collect();
+        if let Ok(path) = std::env::var("LLM_ROUTER_FEATURE_CHECK") {
+            bodies.extend(std::fs::read_to_string(path).unwrap().lines().map(str::to_string));
+        }
+        let mut checked = 0;
+        for body in &bodies {
+            let Ok(v) = parse_body(body.as_bytes()) else { continue };
+            let Ok(r) = ChatRequest::try_from(&v) else { continue };
+            for cap in [16_384, 100] {
+                let full = extract(&r, cap);
+                let lean = extract_with(&r, cap, false);
+                assert_eq!(full.0[..STRUCTURAL_DIM], lean.0[..STRUCTURAL_DIM], "{body}");
+            }
+            checked += 1;
+        }
+        assert!(checked >= 50, "{checked}");
+        eprintln!("lean == full on {checked} requests");
     }
 
     #[test]

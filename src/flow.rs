@@ -233,23 +233,26 @@ impl RequestFlow {
     }
 
     /// Request headers arrived.
+    ///
+    /// The header map is fetched from the host once and every lookup reads that copy (each
+    /// host call costs a VM exit).
     pub fn on_request_headers<H: Host>(&mut self, router: &Router, host: &mut H, end_of_stream: bool) -> Action {
-        for (name, _) in host.request_headers() {
+        let all = host.request_headers();
+        for (name, _) in &all {
             if name.starts_with(names::HEADER_PREFIX) {
-                host.set_request_header(&name, None);
+                host.set_request_header(name, None);
             }
         }
+        let get = |name: &str| all.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let cfg = &router.config;
-        let method = host.request_header(":method").unwrap_or_default();
-        let path = host.request_header(":path").unwrap_or_default();
-        if method != "POST" || !cfg.inspects_path(&path) {
+        if get(":method") != Some("POST") || !cfg.inspects_path(get(":path").unwrap_or_default()) {
             self.phase = Phase::Skipped;
             return Action::Continue;
         }
         if end_of_stream {
             return self.fail(router, host, "empty_body", "request body is empty");
         }
-        if let Some(len) = host.request_header("content-length").and_then(|v| v.trim().parse::<usize>().ok()) {
+        if let Some(len) = get("content-length").and_then(|v| v.trim().parse::<usize>().ok()) {
             if len > cfg.max_request_bytes {
                 return self.too_large(router, host);
             }
@@ -257,10 +260,10 @@ impl RequestFlow {
         let headers = router
             .rule_headers()
             .iter()
-            .filter_map(|n| host.request_header(n).map(|v| (n.clone(), v)))
+            .filter_map(|n| get(n).map(|v| (n.clone(), v.to_string())))
             .collect();
-        let raw_customer = cfg.customer.as_ref().and_then(|c| host.request_header(&c.header));
-        let (customer, overflow) = router.customer_label(raw_customer.as_deref());
+        let raw_customer = cfg.customer.as_ref().and_then(|c| get(&c.header));
+        let (customer, overflow) = router.customer_label(raw_customer);
         if overflow {
             host.counter(stat::CUSTOMER_OVERFLOW, &[], 1);
         }
@@ -269,7 +272,13 @@ impl RequestFlow {
         let may_resend = cfg.mode == Mode::Route
             && ((cfg.fallback.enabled && cfg.fallback.max_attempts > 0) || cfg.tiers.iter().any(|t| t.escalate.is_some()));
         let resend_headers = may_resend.then(|| {
-            host.request_headers().into_iter().filter(|(k, _)| resend_header_ok(k)).collect()
+            let mut h: Vec<(String, String)> = all
+                .iter()
+                .filter(|(k, _)| resend_header_ok(k) && k != "accept-encoding")
+                .cloned()
+                .collect();
+            h.push(("accept-encoding".to_string(), "identity".to_string()));
+            h
         });
         self.phase = Phase::AwaitBody { headers, customer, resend_headers };
         Action::Pause
@@ -342,7 +351,6 @@ impl RequestFlow {
                 routing.resend = Some(Box::new(Resend { headers, body: sent, expect, stream }));
             }
         }
-        self.write_decision_state(router, host, &routing);
         self.phase = Phase::Routed(Box::new(routing));
         Action::Continue
     }
@@ -389,10 +397,10 @@ impl RequestFlow {
         Ok((routing, rewrite_model, force_usage, expect))
     }
 
+    /// The decision's filter-state values; written once, at accounting time (every routed
+    /// request is accounted, at the latest in `on_log`, which runs before the access log).
     fn write_decision_state<H: Host>(&self, router: &Router, host: &mut H, r: &Routing) {
         host.set_state(state::REQUESTED_MODEL, &r.requested_model);
-        host.set_state(state::MODEL, &r.model);
-        host.set_state(state::TIER, &r.tier);
         host.set_state(state::SCORE, &r.score_str());
         host.set_state(state::REASON, &r.reason);
         host.set_state(state::MODE, router.config.mode.as_str());
@@ -425,11 +433,13 @@ impl RequestFlow {
     pub fn on_response_headers<H: Host>(&mut self, router: &Router, host: &mut H, end_of_stream: bool) -> Action {
         // Only this filter speaks in its namespace: an upstream cannot forge cost or decision
         // headers, whether or not this response gets ours.
-        for (name, _) in host.response_headers() {
+        let all = host.response_headers();
+        for (name, _) in &all {
             if name.starts_with(names::HEADER_PREFIX) {
-                host.set_response_header(&name, None);
+                host.set_response_header(name, None);
             }
         }
+        let get = |name: &str| all.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let routing = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Routed(r) => r,
             other => {
@@ -437,7 +447,7 @@ impl RequestFlow {
                 return Action::Continue;
             }
         };
-        let status: u16 = host.response_header(":status").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        let status: u16 = get(":status").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
         let f = &router.config.fallback;
         // A failure without a body is not re-sent: the held response would have no body
         // buffer for the new answer.
@@ -451,15 +461,13 @@ impl RequestFlow {
             set_cost_headers(host, &acc);
             return Action::Continue;
         }
-        let content_type = host.response_header("content-type").unwrap_or_default().to_ascii_lowercase();
+        let content_type = get("content-type").unwrap_or_default().to_ascii_lowercase();
         if content_type.contains("text/event-stream") {
             self.phase = Phase::Streaming(routing, Box::new(SseScanner::new(router.config.max_response_bytes)));
             return Action::Continue;
         }
-        let encoded = host
-            .response_header("content-encoding")
-            .is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
-        let length = host.response_header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
+        let encoded = get("content-encoding").is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
+        let length = get("content-length").and_then(|v| v.trim().parse::<usize>().ok());
         match length {
             Some(n) if n <= router.config.max_response_bytes && !encoded => {
                 self.phase = Phase::Buffering(routing);
@@ -763,6 +771,7 @@ impl RequestFlow {
             host.counter(stat::BASELINE_COST, &base, b);
         }
 
+        self.write_decision_state(router, host, r);
         host.set_state(state::MODEL, &r.model);
         host.set_state(state::TIER, &r.tier);
         host.set_state(state::STATUS, status.as_str());

@@ -49,6 +49,14 @@ fn send(r: &Router, headers: &[(&str, &str)], body: &str) -> (RequestFlow, FakeH
     (f, h)
 }
 
+/// Run the request side and end the stream without a response (`on_log`), so the decision's
+/// filter state (written at accounting time) is there to read.
+fn decided(r: &Router, headers: &[(&str, &str)], body: &str) -> FakeHost {
+    let (mut f, mut h) = send(r, headers, body);
+    f.on_log(r, &mut h);
+    h
+}
+
 /// Complete a non-streaming JSON response through the held-headers path.
 fn respond_json(r: &Router, f: &mut RequestFlow, h: &mut FakeHost, body: &str) {
     h.response_headers = vec![
@@ -66,7 +74,7 @@ fn respond_json(r: &Router, f: &mut RequestFlow, h: &mut FakeHost, body: &str) {
 #[test]
 fn routes_alias_by_score_and_rewrites_body() {
     let r = router(0.1);
-    let (_, h) = send(&r, &[("x-customer-id", "acme")], SIMPLE);
+    let h = decided(&r, &[("x-customer-id", "acme")], SIMPLE);
     let body: serde_json::Value = serde_json::from_slice(&h.request_body).unwrap();
     assert_eq!(body["model"], "gpt-5-nano");
     assert_eq!(h.req_header(names::HEADER_CLUSTER), Some("llm_cheap"));
@@ -140,8 +148,8 @@ fn explicit_model_passes_through_unchanged_but_priced() {
     let (mut f, mut h) = send(&r, &[], body);
     assert_eq!(h.request_body, body.as_bytes());
     assert_eq!(h.req_header(names::HEADER_CLUSTER), None);
-    assert_eq!(h.state["llm_router_reason"], "explicit");
     respond_json(&r, &mut f, &mut h, &usage_body("gpt-4o-2024-08-06", 1000, 100, 0));
+    assert_eq!(h.state["llm_router_reason"], "explicit");
     assert_eq!(h.resp_header(names::HEADER_COST), Some("3500"));
     assert_eq!(h.counter_sum("llm_router_passthrough_total"), 1);
 
@@ -179,8 +187,8 @@ fn measure_mode_decides_but_does_not_touch_the_request() {
     let (mut f, mut h) = send(&r, &[], body);
     assert_eq!(h.request_body, body.as_bytes());
     assert_eq!(h.req_header(names::HEADER_CLUSTER), None);
-    assert_eq!(h.state["llm_router_tier"], "cheap");
     respond_json(&r, &mut f, &mut h, &usage_body("claude-sonnet-4.6", 1000, 500, 0));
+    assert_eq!(h.state["llm_router_tier"], "cheap");
     assert_eq!(h.resp_header(names::HEADER_MODE), Some("measure"));
     assert_eq!(h.resp_header(names::HEADER_COST), Some("250"));
 }
@@ -313,7 +321,7 @@ fn other_methods_and_paths_are_untouched() {
 #[test]
 fn rules_apply_through_the_flow() {
     let r = router(0.9);
-    let (_, h) = send(&r, &[("x-feature", "summarization")], SIMPLE);
+    let h = decided(&r, &[("x-feature", "summarization")], SIMPLE);
     assert_eq!(h.req_header(names::HEADER_CLUSTER), Some("llm_cheap"));
     assert_eq!(h.state["llm_router_reason"], "rule:summarization");
     assert_eq!(h.state["llm_router_score"], "-");
@@ -336,7 +344,7 @@ fn error_response_without_usage_is_usage_missing() {
 fn heuristic_router_end_to_end() {
     let c = Config::from_json(DEFAULT_CONFIG_JSON.as_bytes()).unwrap();
     let r = Router::new(c, Box::new(HeuristicClassifier::default()));
-    let (_, h) = send(&r, &[], r#"{"model":"auto","messages":[{"role":"user","content":"Translate hello to French"}]}"#);
+    let h = decided(&r, &[], r#"{"model":"auto","messages":[{"role":"user","content":"Translate hello to French"}]}"#);
     assert_eq!(h.state["llm_router_tier"], "cheap");
 }
 

@@ -102,6 +102,9 @@ pub mod stat {
     pub const DECISION_TIME_US: &str = "llm_router_decision_time_us";
     /// Histogram: per-request cost in micro-USD.
     pub const REQUEST_COST: &str = "llm_router_request_cost_micro_usd";
+    /// Histogram (only with `"profile": true`): wall time of one filter callback in
+    /// nanoseconds, host calls made inside it included, by callback.
+    pub const CALLBACK_TIME_NS: &str = "llm_router_callback_time_ns";
 }
 
 /// Label names used in stat names.
@@ -122,4 +125,6 @@ pub mod label {
     pub const STATUS: &str = "status";
     /// Error kind.
     pub const KIND: &str = "kind";
+    /// Filter callback (`request_headers`, `request_body`, ...), for the profile histogram.
+    pub const CALLBACK: &str = "callback";
 }

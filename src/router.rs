@@ -85,7 +85,7 @@ impl Router {
 
     /// Score a request with the classifier (features + inference).
     pub fn score(&self, req: &ChatRequest<'_>) -> Result<f32, ClassifierError> {
-        let f = features::extract(req, self.config.max_inspect_chars);
+        let f = features::extract_with(req, self.config.max_inspect_chars, self.classifier.reads_hashed());
         self.classifier.score(f.as_slice())
     }
 

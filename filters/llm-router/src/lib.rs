@@ -15,6 +15,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use llm_router::flow::{Action as FlowAction, CallResponse, RequestFlow};
 use llm_router::host::{Host, Labels, Level};
+use llm_router::names::{label, stat};
 use llm_router::router::Router;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
@@ -25,10 +26,29 @@ proxy_wasm::main! {{
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
 }}
 
+/// FNV-1a 64: metric names are short and trusted (sanitized labels), so the default
+/// SipHash's DoS resistance buys nothing on this per-request path.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
 /// Metric ids by full encoded name, defined lazily and shared by all contexts of a VM.
 #[derive(Default)]
 struct Metrics {
-    ids: HashMap<String, Option<u32>>,
+    ids: HashMap<String, Option<u32>, std::hash::BuildHasherDefault<Fnv>>,
 }
 
 /// Encode labels in the stat name as `k=.=v;.;` pairs before the metric name, the form the
@@ -173,6 +193,10 @@ impl Host for Glue {
 
     fn counter(&mut self, name: &str, labels: Labels<'_>, value: u64) {
         let id = self.metrics.borrow_mut().id(MetricType::Counter, name, labels);
+        // The metric is defined (visible at 0) either way; adding 0 would be a wasted VM exit.
+        if value == 0 {
+            return;
+        }
         if let (Some(id), Ok(v)) = (id, i64::try_from(value)) {
             let _ = hostcalls::increment_metric(id, v);
         }
@@ -231,25 +255,41 @@ impl Context for Http {
     }
 }
 
+impl Http {
+    /// Run one callback; with `"profile": true`, record its wall time by callback name.
+    fn timed<T>(&mut self, callback: &str, f: impl FnOnce(&mut RequestFlow, &Router, &mut Glue) -> T) -> T {
+        if !self.router.config.profile {
+            return f(&mut self.flow, &self.router, &mut self.glue);
+        }
+        let t0 = self.glue.now_nanos();
+        let out = f(&mut self.flow, &self.router, &mut self.glue);
+        let ns = self.glue.now_nanos().saturating_sub(t0);
+        self.glue.histogram(stat::CALLBACK_TIME_NS, &[(label::CALLBACK, callback)], ns);
+        out
+    }
+}
+
 impl HttpContext for Http {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        action(self.flow.on_request_headers(&self.router, &mut self.glue, end_of_stream))
+        action(self.timed("request_headers", |f, r, g| f.on_request_headers(r, g, end_of_stream)))
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        action(self.flow.on_request_body(&self.router, &mut self.glue, body_size, end_of_stream))
+        let name = if end_of_stream { "request_body_end" } else { "request_body" };
+        action(self.timed(name, |f, r, g| f.on_request_body(r, g, body_size, end_of_stream)))
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        action(self.flow.on_response_headers(&self.router, &mut self.glue, end_of_stream))
+        action(self.timed("response_headers", |f, r, g| f.on_response_headers(r, g, end_of_stream)))
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        action(self.flow.on_response_body(&self.router, &mut self.glue, body_size, end_of_stream))
+        let name = if end_of_stream { "response_body_end" } else { "response_body" };
+        action(self.timed(name, |f, r, g| f.on_response_body(r, g, body_size, end_of_stream)))
     }
 
     fn on_log(&mut self) {
-        self.flow.on_log(&self.router, &mut self.glue);
+        self.timed("log", |f, r, g| f.on_log(r, g));
     }
 }
 
