@@ -66,6 +66,8 @@ fi
 
 # --- the filter and the stand-in upstream -------------------------------------------------
 bash scripts/build.sh --if-stale >&2
+# The reference filters (filters/floor): the cost floor of any Rust proxy-wasm filter.
+cargo build --release --target wasm32-wasip1 -p llm-router-floor >&2
 mkdir -p target/bench
 if [ ! -x target/bench/fast_upstream ] || [ scripts/bench/fast_upstream.rs -nt target/bench/fast_upstream ]; then
   say "rustc -O scripts/bench/fast_upstream.rs"
