@@ -286,10 +286,7 @@ mod export {
         if !t.raw_data.len().is_multiple_of(4) {
             return Err(err(format!("initializer `{}` has a ragged payload", t.name)));
         }
-        Ok(t.raw_data
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0), c.get(2).copied().unwrap_or(0), c.get(3).copied().unwrap_or(0)]))
-            .collect())
+        Ok(crate::mlp::f32s_le(&t.raw_data))
     }
 
     fn attr_i(n: &NodeProto, name: &str, default: i64) -> i64 {

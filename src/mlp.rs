@@ -110,11 +110,16 @@ impl Reader<'_> {
 
     fn f32s(&mut self, n: usize) -> Result<Vec<f32>, MlpError> {
         let bytes = self.take(n.checked_mul(4).ok_or(MlpError::Length)?)?;
-        Ok(bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0), c.get(2).copied().unwrap_or(0), c.get(3).copied().unwrap_or(0)]))
-            .collect())
+        Ok(f32s_le(bytes))
     }
+}
+
+/// Little-endian `f32`s from bytes (a trailing partial value is ignored).
+pub fn f32s_le(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0), c.get(2).copied().unwrap_or(0), c.get(3).copied().unwrap_or(0)]))
+        .collect()
 }
 
 impl Mlp {

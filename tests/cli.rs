@@ -1,24 +1,9 @@
 //! The native CLI, run as a process.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 
-fn run(args: &[&str], stdin: &str) -> (String, String, bool) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_llm-router"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_string();
-    let writer = std::thread::spawn(move || input.write_all(data.as_bytes()));
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    (String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap(), out.status.success())
-}
+mod common;
+use common::run;
 
 fn body(text: &str) -> String {
     serde_json::json!({"model": "auto", "messages": [{"role": "user", "content": text}]}).to_string()

@@ -1235,6 +1235,13 @@ def report(res: dict, out: Path, cmd: str) -> str:
 
     # ---- targets
     T = []
+    # the diagnostic run (heuristic classifier, floor filters), when present: causes for the gaps
+    diag = next((load_derived(ld) for ld in res["load"][1:] if "heuristic" in ld["label"]), {})
+    heur50 = med(diag.get((16, "route-heuristic"), {}).get("dec50"))
+    tract50 = med(diag.get((16, "route"), {}).get("dec50"))
+    floor_buf = med(diag.get((16, "floor-buffer"), {}).get("ratio"))
+    nat_inf = next((r["median_ns"] / 1000 for r in res.get("native", {}).get("rows", []) if r["full_id"].startswith("inference/")), None)
+    floor_noop_ready = med([r["ready_s"] for r in res.get("startup", []) if r["variant"] == "floor-noop" and r["concurrency"] == nproc])
     r_ready = med(ready_f)
     ph_su = next((ph for ph in res["phases"] if ph["phase"] == "start-up"), None)
     ph_pair = [ph["others_cores"] for ph in res["phases"] if ph["phase"].startswith("start-up: cargo module")]
@@ -1245,10 +1252,17 @@ def report(res: dict, out: Path, cmd: str) -> str:
                  f"`wasm-opt -Oz` module {fmt_mmm(ready_opt, '{:.2f}', ' s')} (CPU {fmt_mmm(cpu_opt, '{:.2f}', ' s')}). "
                  "V8 compiles on several threads, so the wall time depends on how many cores are free" if ready_opt else ""),
               None if r_ready is None else r_ready <= 1.5,
-              None if r_ready is None or r_ready <= 1.5 else f"{r_ready - 1.5:+.2f} s ({r_ready / 1.5:.1f}x the target)"))
+              None if r_ready is None or r_ready <= 1.5 else f"{r_ready - 1.5:+.2f} s ({r_ready / 1.5:.1f}x the target). Cause: "
+              f"V8 compiles every function of the {(wasm_main or {}).get('bytes', 0) / 1e6:.2f} MB module with TurboFan before the first VM "
+              "starts (proxy-wasm's V8 host turns the Liftoff baseline compiler off), most of it tract-core"
+              + (f"; the 90 KB no-op floor module is ready in {floor_noop_ready:.2f} s" if floor_noop_ready else "")))
     p50, p99 = med(dec50), med(dec99)
     T.append(("Decision time, 1K-token request, in Envoy under load: p50 <= 15 us", fmt_mmm(dec50, '{:.0f}', ' us'),
-              None if p50 is None else p50 <= 15, None if p50 is None or p50 <= 15 else f"{p50 - 15:+.0f} us ({p50 / 15:.1f}x)"))
+              None if p50 is None else p50 <= 15, None if p50 is None or p50 <= 15 else f"{p50 - 15:+.0f} us ({p50 / 15:.1f}x)"
+              + (f". Cause: parse + features + policy alone (heuristic classifier variant, same run) take {heur50:.0f} us in V8; "
+                 f"tract inference of the model adds {tract50 - heur50:.0f} us"
+                 + (f" ({nat_inf:.1f} us natively: tract's per-run overhead dominates a model this small)" if nat_inf else "")
+                 if heur50 and tract50 else "")))
     T.append(("Decision time ... p99 <= 50 us", fmt_mmm(dec99, '{:.0f}', ' us'), None if p99 is None else p99 <= 50,
               None if p99 is None or p99 <= 50 else f"{p99 - 50:+.0f} us ({p99 / 50:.1f}x)"))
     ratio = med(thr.get("ratio"))
@@ -1257,7 +1271,10 @@ def report(res: dict, out: Path, cmd: str) -> str:
                if cpu_plain and cpu_route else "")
     T.append(("Throughput, routing mode, >= 0.85x plain Envoy (wrk -c16, --concurrency 1)", fmt_mmm(thr.get("ratio", []), '{:.2f}', 'x') + cpu_txt,
               None if ratio is None else ratio >= 0.85,
-              None if ratio is None or ratio >= 0.85 else f"{ratio:.2f}x instead of 0.85x: {(1 - ratio) * 100:.0f}% of the throughput lost, 15% allowed"))
+              None if ratio is None or ratio >= 0.85 else f"{ratio:.2f}x instead of 0.85x: {(1 - ratio) * 100:.0f}% of the throughput lost, 15% allowed"
+              + (f". Cause: the 15% is about 7 us of CPU per request here, which a filter that only buffers and reads the body "
+                 f"already uses ({floor_buf:.2f}x, same run); the router adds the decision and the observability host calls "
+                 "(see the per-callback breakdown below)" if floor_buf else "")))
     for ld in res["load"][1:]:
         if "default" in ld["label"]:
             dd = load_derived(ld).get((16, "route"), {})
