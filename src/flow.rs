@@ -337,7 +337,7 @@ impl RequestFlow {
             if let Some(t) = routing.tier_index.and_then(|i| router.config.tiers.get(i)) {
                 host.set_request_header(names::HEADER_CLUSTER, Some(&t.cluster));
             }
-            let sent = match request::rewrite(&mut value, rewrite_model.as_deref(), force_usage) {
+            let sent = match request::rewrite_body(&body, &mut value, rewrite_model.as_deref(), force_usage) {
                 Some(new_body) => {
                     host.replace_request_body(&new_body);
                     host.set_request_header("content-length", Some(&new_body.len().to_string()));
@@ -589,7 +589,7 @@ impl RequestFlow {
             1,
         );
         let body = match request::parse_body(&resend.body) {
-            Ok(mut v) => request::rewrite(&mut v, Some(&tier.model), false).unwrap_or_else(|| resend.body.clone()),
+            Ok(mut v) => request::rewrite_body(&resend.body, &mut v, Some(&tier.model), false).unwrap_or_else(|| resend.body.clone()),
             Err(_) => resend.body.clone(),
         };
         let mut headers = resend.headers.clone();

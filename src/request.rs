@@ -1,8 +1,11 @@
 //! OpenAI chat-completions request bodies: parse, read what routing needs, rewrite.
 //!
-//! The body is parsed once into a `serde_json::Value` (key order preserved), viewed through
-//! [`ChatRequest`] (borrowing strings from that value), and, when the route changes, the same
-//! value is edited and serialized again, so fields this filter does not know are kept.
+//! The body is parsed once into a `serde_json::Value` (key order preserved) and viewed through
+//! [`ChatRequest`] (borrowing strings from that value). When the route changes,
+//! [`rewrite_body`] splices the new top-level values into the original bytes (every other byte
+//! kept as the client sent it); only when that is not possible (duplicate `model` keys, an
+//! existing `stream_options` to edit) is the parsed value edited and serialized again
+//! ([`rewrite`]), which also keeps fields this filter does not know.
 //!
 //! Only text is inspected: string contents and `text` content parts. Images, audio, files and
 //! tool calls are counted, never read. Unknown roles are accepted and counted as `other`.
@@ -295,6 +298,88 @@ pub fn rewrite(body: &mut Value, model: Option<&str>, force_include_usage: bool)
     serde_json::to_vec(body).ok()
 }
 
+/// The top-level members of a JSON object as (key, raw value) pairs, borrowed from the input.
+struct TopLevel<'a>(Vec<(std::borrow::Cow<'a, str>, &'a serde_json::value::RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = TopLevel<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a json object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<std::borrow::Cow<'de, str>, &'de serde_json::value::RawValue>()? {
+                    out.push(entry);
+                }
+                Ok(TopLevel(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Byte range of `part` inside `whole`, if `part` is a sub-slice of it.
+fn span_in(whole: &[u8], part: &str) -> Option<std::ops::Range<usize>> {
+    let start = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    (whole.get(start..end)? == part.as_bytes()).then_some(start..end)
+}
+
+/// The splice: `model`'s value replaced, and/or `"stream_options":{"include_usage":true}`
+/// added as the last member. `None` when the body's shape needs the general path.
+fn splice(raw: &[u8], model: Option<&str>, add_usage: bool) -> Option<Vec<u8>> {
+    let top: TopLevel<'_> = serde_json::from_slice(raw).ok()?;
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    if let Some(m) = model {
+        let mut found = top.0.iter().filter(|(k, _)| k == "model");
+        let (_, value) = found.next()?;
+        if found.next().is_some() {
+            return None;
+        }
+        edits.push((span_in(raw, value.get())?, serde_json::to_string(m).ok()?));
+    }
+    if add_usage {
+        if top.0.iter().any(|(k, _)| k == "stream_options") {
+            return None;
+        }
+        let close = raw.iter().rposition(|b| !b.is_ascii_whitespace())?;
+        if raw.get(close) != Some(&b'}') {
+            return None;
+        }
+        let member = r#""stream_options":{"include_usage":true}"#;
+        let text = if top.0.is_empty() { member.to_string() } else { format!(",{member}") };
+        edits.push((close..close, text));
+    }
+    edits.sort_by_key(|(r, _)| r.start);
+    let mut out = Vec::with_capacity(raw.len() + 64);
+    let mut at = 0;
+    for (range, text) in edits {
+        out.extend_from_slice(raw.get(at..range.start)?);
+        out.extend_from_slice(text.as_bytes());
+        at = range.end;
+    }
+    out.extend_from_slice(raw.get(at..)?);
+    Some(out)
+}
+
+/// The body to send upstream after a routing decision: `raw` (whose parse is `parsed`) with
+/// `model` set and, for streams, `stream_options.include_usage = true`. Returns `None` when
+/// nothing changes. Usually the original bytes with the new values spliced in (whitespace,
+/// number spellings and key order all kept); otherwise [`rewrite`] of the parsed value.
+pub fn rewrite_body(raw: &[u8], parsed: &mut Value, model: Option<&str>, force_include_usage: bool) -> Option<Vec<u8>> {
+    let obj = parsed.as_object()?;
+    let model = model.filter(|m| obj.get("model").and_then(Value::as_str) != Some(*m));
+    let add_usage = force_include_usage
+        && obj.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool) != Some(true);
+    if model.is_none() && !add_usage {
+        return None;
+    }
+    splice(raw, model, add_usage).or_else(|| rewrite(parsed, model, add_usage))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
@@ -368,6 +453,51 @@ mod tests {
             String::from_utf8(out).unwrap(),
             r#"{"model":"gpt-5-nano","temperature":0.2,"messages":[],"stream":true,"x_custom":{"a":1},"stream_options":{"include_usage":true}}"#
         );
+    }
+
+    /// The splice path and the re-serialising path give the same JSON value.
+    fn both_ways(body: &str, model: Option<&str>, usage: bool) -> Option<String> {
+        let mut a = parse(body).unwrap();
+        let mut b = a.clone();
+        let spliced = rewrite_body(body.as_bytes(), &mut a, model, usage);
+        let general = rewrite(&mut b, model, usage);
+        assert_eq!(spliced.is_some(), general.is_some(), "{body}");
+        let (s, g) = (spliced?, general?);
+        assert_eq!(parse_body(&s).unwrap(), parse_body(&g).unwrap(), "{body}");
+        Some(String::from_utf8(s).unwrap())
+    }
+
+    #[test]
+    fn rewrite_body_splices_and_keeps_every_other_byte() {
+        let body = "{ \"model\" : \"auto\",\n  \"temperature\": 1.00, \"n\": 123456789012345678901234567890, \"messages\": [] }\n";
+        assert_eq!(
+            both_ways(body, Some("gpt-5-nano"), false).unwrap(),
+            "{ \"model\" : \"gpt-5-nano\",\n  \"temperature\": 1.00, \"n\": 123456789012345678901234567890, \"messages\": [] }\n"
+        );
+        assert_eq!(
+            both_ways(r#"{"messages":[],"stream":true,"model":"auto"}"#, Some("m\"x"), true).unwrap(),
+            r#"{"messages":[],"stream":true,"model":"m\"x","stream_options":{"include_usage":true}}"#
+        );
+        // A key spelled with an escape is still the model key.
+        assert_eq!(both_ways(r#"{"mod\u0065l":"auto","messages":[]}"#, Some("x"), false).unwrap(), r#"{"mod\u0065l":"x","messages":[]}"#);
+        // Nothing to do.
+        assert!(both_ways(r#"{"model":"x","messages":[]}"#, Some("x"), false).is_none());
+        // Found by fuzzing: a long decimal must keep its value on both paths (serde_json's
+        // `float_roundtrip`); the splice keeps its digits too.
+        let long = format!(r#"{{"model":"auto","messages":[],"x":{}}}"#, "6".repeat(107));
+        assert!(both_ways(&long, Some("y"), false).unwrap().contains(&"6".repeat(107)));
+    }
+
+    #[test]
+    fn rewrite_body_falls_back_where_a_splice_cannot_say_it() {
+        // Duplicate keys: the parsed value keeps the last one; the general path rewrites that.
+        let out = both_ways(r#"{"model":"a","model":"b","messages":[]}"#, Some("x"), false).unwrap();
+        assert_eq!(out, r#"{"model":"x","messages":[]}"#);
+        // An existing stream_options is edited in place by the general path.
+        let out = both_ways(r#"{"model":"a","stream":true,"stream_options":{"include_usage":false},"messages":[]}"#, None, true).unwrap();
+        assert!(out.contains(r#""stream_options":{"include_usage":true}"#));
+        let out = both_ways(r#"{"model":"a","stream_options":"bogus","messages":[]}"#, Some("x"), true).unwrap();
+        assert!(out.contains(r#""model":"x""#));
     }
 
     #[test]

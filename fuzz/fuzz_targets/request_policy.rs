@@ -79,8 +79,16 @@ fuzz_target!(|data: &[u8]| {
         });
         (req.model.to_string(), req.stream)
     };
-    // Rewriting keeps a valid request that names the new model (and asks for usage).
+    // Rewriting keeps a valid request that names the new model (and asks for usage), and the
+    // byte splice the filter uses means the same JSON as re-serialising the parsed value.
+    let mut parsed = value.clone();
+    let spliced = request::rewrite_body(data, &mut parsed, Some("gpt-5-nano"), stream);
     let rewritten = request::rewrite(&mut value, Some("gpt-5-nano"), stream);
+    assert_eq!(spliced.is_some(), rewritten.is_some(), "splice and rewrite disagree on a change");
+    if let (Some(a), Some(b)) = (&spliced, &rewritten) {
+        let (a, b) = (request::parse_body(a).expect("spliced body parses"), request::parse_body(b).expect("rewritten body parses"));
+        assert_eq!(a, b, "splice and rewrite differ");
+    }
     if model != "gpt-5-nano" {
         assert!(rewritten.is_some(), "model change not written");
     }
