@@ -66,9 +66,6 @@ impl FakeHost {
 }
 
 impl Host for FakeHost {
-    fn request_header(&self, name: &str) -> Option<String> {
-        self.req_header(name).map(str::to_string)
-    }
     fn request_headers(&self) -> Vec<(String, String)> {
         self.request_headers.clone()
     }

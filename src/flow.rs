@@ -83,11 +83,13 @@ pub struct CallResponse {
 
 impl CallResponse {
     fn status(&self) -> Option<u16> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == ":status")
-            .and_then(|(_, v)| v.trim().parse().ok())
+        header(&self.headers, ":status").and_then(|v| v.trim().parse().ok())
     }
+}
+
+/// The first value of header `name` (lowercase) in a header list fetched from the host.
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
 /// What a re-send needs: the request as it went upstream.
@@ -243,7 +245,7 @@ impl RequestFlow {
                 host.set_request_header(name, None);
             }
         }
-        let get = |name: &str| all.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let get = |name: &str| header(&all, name);
         let cfg = &router.config;
         if get(":method") != Some("POST") || !cfg.inspects_path(get(":path").unwrap_or_default()) {
             self.phase = Phase::Skipped;
@@ -439,7 +441,7 @@ impl RequestFlow {
                 host.set_response_header(name, None);
             }
         }
-        let get = |name: &str| all.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let get = |name: &str| header(&all, name);
         let routing = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Routed(r) => r,
             other => {

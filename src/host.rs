@@ -20,8 +20,6 @@ pub type Labels<'a> = &'a [(&'a str, &'a str)];
 
 /// Host operations used by [`crate::flow::RequestFlow`].
 pub trait Host {
-    /// A request header (lowercase name).
-    fn request_header(&self, name: &str) -> Option<String>;
     /// All request headers (lowercase names).
     fn request_headers(&self) -> Vec<(String, String)>;
     /// Set (`Some`) or remove (`None`) a request header.

@@ -132,10 +132,6 @@ struct Http {
 }
 
 impl Host for Glue {
-    fn request_header(&self, name: &str) -> Option<String> {
-        hostcalls::get_map_value(MapType::HttpRequestHeaders, name).ok().flatten()
-    }
-
     fn request_headers(&self) -> Vec<(String, String)> {
         hostcalls::get_map(MapType::HttpRequestHeaders).unwrap_or_default()
     }
