@@ -143,8 +143,8 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
-def children_map() -> dict[int, list[int]]:
-    kids: dict[int, list[int]] = {}
+def proc_stats():
+    """(pid, command name, the fields of /proc/PID/stat after the command) of every process."""
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
@@ -152,8 +152,13 @@ def children_map() -> dict[int, list[int]]:
             stat = (d / "stat").read_text()
         except OSError:
             continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        kids.setdefault(ppid, []).append(int(d.name))
+        yield int(d.name), stat[stat.find("(") + 1 : stat.rfind(")")], stat.rsplit(")", 1)[1].split()
+
+
+def children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for pid, _, f in proc_stats():
+        kids.setdefault(int(f[1]), []).append(pid)
     return kids
 
 
@@ -204,18 +209,7 @@ CLK = os.sysconf("SC_CLK_TCK")
 
 
 def _proc_times() -> dict[int, tuple[str, float]]:
-    out = {}
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            stat = (d / "stat").read_text()
-        except OSError:
-            continue
-        comm = stat[stat.find("(") + 1 : stat.rfind(")")]
-        f = stat.rsplit(")", 1)[1].split()
-        out[int(d.name)] = (comm, (int(f[11]) + int(f[12])) / CLK)  # utime + stime
-    return out
+    return {pid: (comm, (int(f[11]) + int(f[12])) / CLK) for pid, comm, f in proc_stats()}  # utime + stime
 
 
 def _system_busy() -> float:
