@@ -11,6 +11,8 @@ same protocol; the default is the release binary.
 """
 from __future__ import annotations
 
+import collections
+import datetime as dt
 import hashlib
 import json
 import shlex
@@ -61,6 +63,54 @@ def file_sha256(path: Path) -> str:
 def features_sha256(x: np.ndarray) -> str:
     """Fingerprint of feature values (float32, little endian), to detect feature drift."""
     return hashlib.sha256(np.ascontiguousarray(x, dtype="<f4").tobytes()).hexdigest()
+
+
+def check_onnx_matches(onnx_path: Path, x: np.ndarray, scores: np.ndarray) -> None:
+    """Stop unless onnxruntime's scores of the exported graph equal the numpy model's (1e-5)."""
+    max_diff = float(np.max(np.abs(onnx_scores(onnx_path, x) - scores)))
+    print(f"onnxruntime vs numpy: max |diff| = {max_diff:.2e} over {len(x)} rows")
+    if max_diff > 1e-5:
+        raise SystemExit("ONNX export disagrees with the numpy model by more than 1e-5")
+
+
+def split_summary(split: np.ndarray, y: np.ndarray, sources: np.ndarray) -> dict:
+    """Rows, positives and rows per source of every split, for the meta file."""
+    out = {}
+    for s in SPLITS:
+        idx = np.nonzero(split == s)[0]
+        out[s] = {"rows": int(len(idx)), "positives": int(y[idx].sum()),
+                  "by_source": {k: int(v) for k, v in sorted(collections.Counter(sources[idx]).items())}}
+    return out
+
+
+def meta_header(onnx_path: Path, dim: int, names: list[str] | None, names_hash: str | None, src: "FeatureSource") -> dict:
+    """The fields every `models/router.meta.json` starts with: the file, its I/O and the features it expects."""
+    return {
+        "model": "llm-router complexity classifier",
+        "file": onnx_path.name,
+        "onnx_sha256": file_sha256(onnx_path),
+        "onnx_bytes": onnx_path.stat().st_size,
+        "created_utc": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "input": {"name": "features", "shape": ["N", dim], "dtype": "float32"},
+        "output": {"name": "score", "shape": ["N", 1], "dtype": "float32",
+                   "meaning": "P(needs_frontier): probability the cheap model's answer is worse than the frontier model's"},
+        "opset": 13,
+        "feature_dim": dim,
+        "feature_names_sha256": names_hash,
+        "feature_names_count": len(names) if names else None,
+        "feature_extractor": src.fingerprint,
+        "feature_version": (src.heuristic() or {}).get("feature_version"),
+    }
+
+
+def write_parity_sample(path: Path, rows: list[dict], idx, scores: np.ndarray) -> None:
+    """The rows the Rust parity test replays, with the numpy model's scores."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        for i in idx:
+            f.write(json.dumps({"id": rows[i]["id"], "source": rows[i]["source"],
+                                "score": float(scores[i]), "request": rows[i]["request"]},
+                               ensure_ascii=False) + "\n")
 
 
 def request_chars(req: dict) -> int:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import datetime as dt
 import hashlib
 import json
 import sys
@@ -379,33 +378,12 @@ def main() -> None:
                   metadata={"feature_dim": str(dim), "feature_names_sha256": names_hash,
                             "model_kind": "kind_split_mlp", "hidden_units": ",".join(map(str, n_hidden))})
     size = onnx_path.stat().st_size
-    s_onnx = C.onnx_scores(onnx_path, x_all)
-    max_diff = float(np.max(np.abs(s_onnx - s_mlp)))
-    print(f"onnxruntime vs numpy: max |diff| = {max_diff:.2e} over {n} rows")
-    if max_diff > 1e-5:
-        raise SystemExit("ONNX export disagrees with the numpy model by more than 1e-5")
-    split_summary = {}
-    for s in C.SPLITS:
-        idx = np.nonzero(split == s)[0]
-        split_summary[s] = {"rows": int(len(idx)), "positives": int(y[idx].sum()),
-                            "by_source": {k: int(v) for k, v in sorted(collections.Counter(sources[idx]).items())}}
+    C.check_onnx_matches(onnx_path, x_all, s_mlp)
+    split_summary = C.split_summary(split, y, sources)
     n_params = int(sum(np.count_nonzero(w) + np.asarray(b).size for w, b in layers))
     pidx = pick_parity_rows(rows, PARITY_ROWS)
     meta = {
-        "model": "llm-router complexity classifier",
-        "file": "router.onnx",
-        "onnx_sha256": C.file_sha256(onnx_path),
-        "onnx_bytes": size,
-        "created_utc": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        "input": {"name": "features", "shape": ["N", dim], "dtype": "float32"},
-        "output": {"name": "score", "shape": ["N", 1], "dtype": "float32",
-                   "meaning": "P(needs_frontier): probability the cheap model's answer is worse than the frontier model's"},
-        "opset": 13,
-        "feature_dim": dim,
-        "feature_names_sha256": names_hash,
-        "feature_names_count": len(names),
-        "feature_extractor": src.fingerprint,
-        "feature_version": (src.heuristic() or {}).get("feature_version"),
+        **C.meta_header(onnx_path, dim, names, names_hash, src),
         "model_kind": "kind_split_mlp",
         "hidden_units": n_hidden,
         "features_used": "structural only (28), clipped to the train [0.1%, 99.9%] quantiles in the graph",
@@ -423,10 +401,7 @@ def main() -> None:
     }
     (args.models_dir / "router.meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     (C.MODELS / "kind_split_choice.json").write_text(json.dumps({"mc": best["mc"], "gen": best["gen"]}, indent=1) + "\n")
-    with open(args.parity_out, "w", encoding="utf-8") as f:
-        for i in pidx:
-            f.write(json.dumps({"id": rows[i]["id"], "source": rows[i]["source"], "score": float(s_mlp[i]),
-                                "request": rows[i]["request"]}, ensure_ascii=False) + "\n")
+    C.write_parity_sample(args.parity_out, rows, pidx, s_mlp)
     print(f"wrote {onnx_path} ({size} bytes), router.meta.json, {args.parity_out} in {time.time() - t0:.0f}s")
     import check_parity_cli
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import datetime as dt
 import hashlib
 import json
 import sys
@@ -254,34 +253,12 @@ def main() -> None:
         raise SystemExit(f"{onnx_path} is {size} bytes, over the 2 MB budget")
 
     # The exported graph must agree with the numpy model.
-    s_onnx = C.onnx_scores(onnx_path, x_all)
-    max_diff = float(np.max(np.abs(s_onnx - s_folded)))
-    print(f"onnxruntime vs numpy: max |diff| = {max_diff:.2e} over {n} rows")
-    if max_diff > 1e-5:
-        raise SystemExit("ONNX export disagrees with the numpy model by more than 1e-5")
+    C.check_onnx_matches(onnx_path, x_all, s_folded)
 
-    split_summary = {}
-    for s in C.SPLITS:
-        idx = np.nonzero(split == s)[0]
-        per_src = collections.Counter(sources[idx])
-        split_summary[s] = {"rows": int(len(idx)), "positives": int(y[idx].sum()),
-                            "by_source": {k: int(v) for k, v in sorted(per_src.items())}}
+    split_summary = C.split_summary(split, y, sources)
     n_params = int(sum(np.asarray(w).size + np.asarray(b).size for w, b in params["layers"]))
     meta = {
-        "model": "llm-router complexity classifier",
-        "file": "router.onnx",
-        "onnx_sha256": C.file_sha256(onnx_path),
-        "onnx_bytes": size,
-        "created_utc": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
-        "input": {"name": "features", "shape": ["N", dim], "dtype": "float32"},
-        "output": {"name": "score", "shape": ["N", 1], "dtype": "float32",
-                   "meaning": "P(needs_frontier): probability the cheap model's answer is worse than the frontier model's"},
-        "opset": 13,
-        "feature_dim": dim,
-        "feature_names_sha256": names_hash,
-        "feature_names_count": len(names) if names else None,
-        "feature_extractor": src.fingerprint,
-        "feature_version": (src.heuristic() or {}).get("feature_version"),
+        **C.meta_header(onnx_path, dim, names, names_hash, src),
         "model_kind": cfg["kind"],
         "hidden_units": hidden,
         "mlp_ensemble": (f"{MLP_SEEDS} MLPs with {cfg['hidden']} hidden units each (seeds {SEED}..{SEED + MLP_SEEDS - 1}), "
@@ -303,12 +280,7 @@ def main() -> None:
 
     # Parity sample for the Rust (tract) test: float64 numpy scores of the fitted model.
     pidx = pick_parity_rows(rows, PARITY_ROWS)
-    args.parity_out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.parity_out, "w", encoding="utf-8") as f:
-        for i in pidx:
-            f.write(json.dumps({"id": rows[i]["id"], "source": rows[i]["source"],
-                                "score": float(s_folded[i]), "request": rows[i]["request"]},
-                               ensure_ascii=False) + "\n")
+    C.write_parity_sample(args.parity_out, rows, pidx, s_folded)
     print(f"wrote {onnx_path} ({size} bytes, {n_params} parameters), router.meta.json, "
           f"{args.parity_out} ({len(pidx)} rows) in {time.time() - t0:.0f}s")
 
