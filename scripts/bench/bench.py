@@ -283,12 +283,17 @@ def rendered(ports: stack.Ports, mode: str, wasm: Path | None = None) -> str:
     return text.replace(shipped, f'"mode": "{mode}",')
 
 
-def with_classifier(text: str, kind: str) -> str:
-    """The plugin configuration with "classifier": {"kind": KIND} (a diagnostic variant)."""
+def plugin_with(text: str, member: str) -> str:
+    """The plugin configuration with one more top-level member (`"key": value`), for a variant."""
     anchor = '"aliases": ["auto"],'
     if text.count(anchor) != 1:
         raise ValueError(f"expected exactly one {anchor!r} in the plugin configuration")
-    return text.replace(anchor, anchor + f' "classifier": {{"kind": "{kind}"}},')
+    return text.replace(anchor, f"{anchor} {member},")
+
+
+def with_classifier(text: str, kind: str) -> str:
+    """The plugin configuration with "classifier": {"kind": KIND} (a diagnostic variant)."""
+    return plugin_with(text, f'"classifier": {{"kind": "{kind}"}}')
 
 
 FLOOR_WASM = REPO / "target" / "wasm32-wasip1" / "release" / "llm_router_floor.wasm"
@@ -309,10 +314,7 @@ def floor_config(text: str, kind: str) -> str:
 
 def with_profile(text: str) -> str:
     """The plugin configuration with "profile": true (per-callback time histogram)."""
-    anchor = '"aliases": ["auto"],'
-    if text.count(anchor) != 1:
-        raise ValueError(f"expected exactly one {anchor!r} in the plugin configuration")
-    return text.replace(anchor, anchor + ' "profile": true,')
+    return plugin_with(text, '"profile": true')
 
 
 def strip_wasm(text: str) -> str:
