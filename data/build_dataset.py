@@ -4,18 +4,18 @@ data/synthetic_everyday.jsonl. Deterministic: same inputs give a byte-identical 
 
 Row schema (one JSON object per line):
   id              stable id, e.g. "mmlu/anatomy/17"
-  source          data source (mmlu, gsm8k, mtbench, arena_hard_v0.1, arena_hard_v2.0, math500,
-                  gpqa_diamond, mawps, svamp, asdiv, olympiadbench, minerva_math, amc23, aime24,
-                  humaneval, synthetic)
-  subject         group inside the source (MMLU subject, MT-Bench category, MATH subject, ...)
-  split           train | val | test, assigned per (source, subject) GROUP, never per row
-  label           needs_frontier in {0, 1} (measured or proxy, see data/README.md)
-  label_kind      "measured" (correctness/judge based) or "proxy" (difficulty based) or "synthetic"
-  weak_quality    quality of the cheap model in [0, 1] where measured, else null
-  strong_quality  quality of the frontier model in [0, 1] where measured, else null
+  source          data source (the 9 MEASURED_SOURCES, and proxy sources: arena_hard_v2.0,
+                  math500, gpqa_diamond, mawps, svamp, asdiv, olympiadbench, minerva_math,
+                  amc23, aime24, humaneval; synthetic)
+  family          the unit the leave-sources-out evaluation holds out (FAMILY_OF, else source)
+  subject         group inside the source (MMLU subject, MT-Bench category, cluster, ...)
+  label           needs_frontier in {0, 1} (measured: strong - weak >= GAP_LABEL; proxy: by source)
+  label_kind      "measured", "proxy" (difficulty based) or "synthetic" (hand label)
+  weak_quality    mean quality of the cheap-class models in [0, 1] where measured, else null
+  strong_quality  mean quality of the frontier-class models in [0, 1] where measured, else null
   request         OpenAI chat-completions body {"model": "auto", "messages": [...]}
 
-See data/README.md for the label rules and the split. Usage:
+See data/README.md for the classes of models, the label rules and the families. Usage:
   python3 data/build_dataset.py [--out data/dataset.jsonl]
 """
 from __future__ import annotations
@@ -33,31 +33,6 @@ HERE = Path(__file__).resolve().parent
 RAW = HERE / "raw"
 SEED = 20250101
 
-# ------------------------------------------------------------------ split definition
-# Everything not listed here is TRAIN. Groups are whole (source, subject) pairs.
-MMLU_TEST_SUBJECTS = {
-    "abstract_algebra", "college_computer_science", "econometrics", "high_school_physics",
-    "high_school_us_history", "international_law", "machine_learning", "moral_disputes",
-    "nutrition", "philosophy", "professional_accounting", "virology", "world_religions",
-}
-MMLU_VAL_SUBJECTS = {
-    "anatomy", "college_chemistry", "computer_security", "formal_logic", "high_school_geography",
-    "high_school_statistics", "human_sexuality", "management", "marketing", "prehistory",
-    "public_relations", "security_studies",
-}
-MTBENCH_TEST = {"reasoning", "coding"}
-MTBENCH_VAL = {"extraction", "humanities"}
-MATH500_TEST = {"Number Theory", "Geometry"}
-MATH500_VAL = {"Counting & Probability"}
-LADDER_TEST = {"svamp", "amc23"}          # one whole easy source, one whole hard source
-LADDER_VAL = {"asdiv", "aime24"}
-ARENA_V2_TEST = {"creative_writing"}      # v2.0 subcategory held out whole
-ARENA_V01_TEST_PCT = 20                   # v0.1: whole clusters, by stable hash of the cluster name
-ARENA_V01_VAL_PCT = 15
-SYNTH_TEST = {"translation", "classification", "short_writing", "hard_debugging"}
-SYNTH_VAL = {"reformatting", "simple_code", "hard_analysis"}
-WHOLE_SOURCE_SPLIT = {"gpqa_diamond": "test", "humaneval": "train"}
-
 # MT-Bench: needs_frontier when GPT-4's judge score beats Mixtral's by at least this much (1-10 scale).
 MTBENCH_GAP = 2.0
 # Proxy labels by difficulty (no per-prompt correctness exists for these).
@@ -67,6 +42,39 @@ PROXY_LABEL_BY_SOURCE = {
     "gpqa_diamond": 1, "arena_hard_v0.1": 1, "arena_hard_v2.0": 1,
     "humaneval": 0,
 }
+
+# Sources with per-prompt quality for several models (data/raw/*.csv.gz, see data/README.md).
+# Per prompt, weak_quality / strong_quality = the mean quality of the cheap-class / frontier-class
+# models listed here that have a score for that prompt (judge labels are noisy: averaging several
+# models per class beats trusting one pair). Qualities are in [0, 1].
+ARENA_BENCH_WEAK = ["mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-3.5-turbo", "gpt-3.5-turbo-1106",
+                    "claude-instant-1", "Starling-LM-7B-alpha", "openchat_3.5"]
+ARENA_BENCH_STRONG = ["gpt-4-0314", "gpt-4-1106-preview"]
+ARENAHARD_WEAK = ["gpt-3.5-turbo-0125", "llama3_1_8b", "mistral_nemo", "gemma-2-27b-it",
+                  "mixtral-8x22b-instruct-v0.1", "gpt-4o-mini"]
+ARENAHARD_STRONG = ["gpt-4o", "claude-3-5-sonnet-20240620", "claude-3-opus-20240229",
+                    "gemini-1.5-pro-api-0514", "llama-3.1-405b-instruct", "mistral-large-2407"]
+ZEROEVAL_WEAK = ["gemma-2-9b-it", "Meta-Llama-3.1-8B-Instruct", "gpt-3.5-turbo-0125",
+                 "claude-3-haiku-20240307", "Qwen2-7B-Instruct", "Phi-3.5-mini-instruct",
+                 "gemini-1.5-flash", "Yi-1.5-9B-Chat"]
+ZEROEVAL_STRONG = ["gpt-4o-2024-08-06", "gpt-4o-2024-05-13", "claude-3-5-sonnet-20240620",
+                   "claude-3-5-sonnet-20241022", "gemini-1.5-pro", "Llama-3.1-405B-Inst@sambanova",
+                   "Mistral-Large-2", "claude-3-opus-20240229"]
+ROUTERARENA_WEAK = ["claude-3-haiku-20240307"]
+ROUTERARENA_STRONG = ["gemini-2.0-flash-001"]
+LLMFAO_WEAK = ["LLaMA-2-Chat (7B)", "LLaMA-2-Chat (13B)", "Vicuna v1.3 (7B)", "Falcon Instruct (7B)",
+               "Alpaca (7B)", "MPT-Chat (7B)", "Claude Instant v1", "GPT 3.5 Turbo"]
+LLMFAO_STRONG = ["GPT 4", "Claude v2", "Claude v1"]
+ZEROEVAL_SOURCE = {"code reasoning (CRUXEval output prediction)": "crux",
+                   "math (MATH level 5)": "math_l5", "math word problem (GSM8K test)": "gsm8k"}
+# needs_frontier for averaged qualities: the frontier class beats the cheap class by at least this
+# much (on [0, 1]); for one pair of 0/1 correctness it is "weak wrong and strong right".
+GAP_LABEL = 0.25
+# Leave-out families: a proxy source that is another sample of a measured source's distribution is
+# held out with it (MATH-500 with MATH level 5, Arena-Hard v2.0 with Arena-Hard v0.1).
+FAMILY_OF = {"math500": "math_l5", "arena_hard_v2.0": "arenahard"}
+MEASURED_SOURCES = ["mmlu", "gsm8k", "mtbench", "arena_bench", "arenahard", "crux", "math_l5",
+                    "routerarena", "llmfao"]
 
 # A generic system prompt is added to a seeded ~25% of rows of EVERY source, so that
 # "has a system message" cannot become a source fingerprint.
@@ -86,29 +94,6 @@ MTBENCH_PREV_ANSWER = "(previous answer omitted)"
 def stable_unit(key: str) -> float:
     """Deterministic pseudo-random number in [0, 1) from a string."""
     return int(hashlib.sha256(f"{SEED}:{key}".encode()).hexdigest()[:12], 16) / float(1 << 48)
-
-
-def split_for(source: str, subject: str) -> str:
-    if source in WHOLE_SOURCE_SPLIT:
-        return WHOLE_SOURCE_SPLIT[source]
-    if source == "mmlu":
-        return "test" if subject in MMLU_TEST_SUBJECTS else "val" if subject in MMLU_VAL_SUBJECTS else "train"
-    if source == "mtbench":
-        return "test" if subject in MTBENCH_TEST else "val" if subject in MTBENCH_VAL else "train"
-    if source == "math500":
-        return "test" if subject in MATH500_TEST else "val" if subject in MATH500_VAL else "train"
-    if source in LADDER_TEST:
-        return "test"
-    if source in LADDER_VAL:
-        return "val"
-    if source == "arena_hard_v2.0":
-        return "test" if subject in ARENA_V2_TEST else "train"
-    if source == "arena_hard_v0.1":
-        u = stable_unit("arena-v0.1-cluster:" + subject) * 100
-        return "test" if u < ARENA_V01_TEST_PCT else "val" if u < ARENA_V01_TEST_PCT + ARENA_V01_VAL_PCT else "train"
-    if source == "synthetic":
-        return "test" if subject in SYNTH_TEST else "val" if subject in SYNTH_VAL else "train"
-    return "train"
 
 
 def read_jsonl_gz(path: Path) -> list[dict]:
@@ -133,6 +118,8 @@ def load_routellm() -> list[dict]:
             if r["contaminated_in_routellm_train"] == "True":
                 continue  # 17 rows RouteLLM itself trained on; dropped to keep the labels clean
             src, subj = r["source"], r["subject"]
+            if src == "gsm8k":
+                continue  # GSM8K comes from ZeroEval, with 8 cheap-class and 8 frontier-class models
             weak = 1.0 if r["mixtral_8x7b_correct"] == "True" else 0.0
             strong = 1.0 if r["gpt4_1106_correct"] == "True" else 0.0
             label = int(r["needs_frontier"])
@@ -162,9 +149,7 @@ def load_mtbench() -> list[dict]:
 
 def load_arena() -> list[dict]:
     out = []
-    for r in read_jsonl_gz(RAW / "arenahard_v0.1_questions.jsonl.gz"):
-        out.append(row(f"arena_hard_v0.1/{r['uid']}", "arena_hard_v0.1", r["cluster"],
-                       PROXY_LABEL_BY_SOURCE["arena_hard_v0.1"], "proxy", user(r["prompt"])))
+    # v0.1 has measured qualities (load_arenahard_measured); only v2.0 is a proxy source.
     for r in read_jsonl_gz(RAW / "arenahard_v2.0_questions.jsonl.gz"):
         out.append(row(f"arena_hard_v2.0/{r['uid']}", "arena_hard_v2.0", r["subcategory"],
                        PROXY_LABEL_BY_SOURCE["arena_hard_v2.0"], "proxy", user(r["prompt"])))
@@ -199,7 +184,7 @@ def load_ladder() -> list[dict]:
     out = []
     for r in read_jsonl_gz(RAW / "math_ladder.jsonl.gz"):
         src = r["set"]
-        # Ladder sources are split as whole sources; the sub-type is kept as subject for reporting.
+        # The sub-type is kept as subject for reporting.
         out.append(row(f"{src}/{r['id']}", src, r["sub"], PROXY_LABEL_BY_SOURCE[src], "proxy",
                        user(r["question"])))
     return out
@@ -225,25 +210,89 @@ def load_synthetic() -> list[dict]:
     return out
 
 
+def read_csv_gz(name: str) -> list[dict]:
+    with gzip.open(RAW / name, "rt", encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def class_means(records: list[dict], weak: list[str], strong: list[str], scale: float = 1.0):
+    """Per prompt id: (prompt, category, mean weak quality, mean strong quality), over the models
+    of each class with a parseable score (scores of one model under several judges are averaged
+    first, so every model counts once)."""
+    per: dict[str, dict] = {}
+    for r in records:
+        if r["score"] == "" or r["model"] not in weak + strong:
+            continue
+        p = per.setdefault(r["prompt_id"], {"prompt": r["prompt"], "category": r["category"], "m": {}})
+        p["m"].setdefault(r["model"], []).append(float(r["score"]) / scale)
+    out = {}
+    for pid, p in per.items():
+        m = {k: sum(v) / len(v) for k, v in p["m"].items()}
+        w = [m[k] for k in weak if k in m]
+        st = [m[k] for k in strong if k in m]
+        if w and st:
+            out[pid] = (p["prompt"], p["category"], sum(w) / len(w), sum(st) / len(st))
+    return out
+
+
+def measured_rows(source: str, means: dict, subject_of=lambda cat: cat) -> list[dict]:
+    out = []
+    for pid in sorted(means):
+        prompt, cat, wq, sq = means[pid]
+        out.append(row(f"{source}/{pid}", source, subject_of(cat), int(sq - wq >= GAP_LABEL - 1e-9),
+                       "measured", user(prompt), round(wq, 6), round(sq, 6)))
+    return out
+
+
+def load_arena_bench() -> list[dict]:
+    recs = read_csv_gz("arena_bench_v1_gpt4judge_scores.csv.gz")
+    return measured_rows("arena_bench", class_means(recs, ARENA_BENCH_WEAK, ARENA_BENCH_STRONG, 10.0),
+                         lambda cat: cat or "arena_bench")
+
+
+def load_arenahard_measured() -> list[dict]:
+    recs = read_csv_gz("arenahard_v0.1_pairwise_vs_gpt4_0314.csv.gz")
+    return measured_rows("arenahard", class_means(recs, ARENAHARD_WEAK, ARENAHARD_STRONG))
+
+
+def load_zeroeval() -> list[dict]:
+    recs = read_csv_gz("zeroeval_crux_mathl5_gsm_correctness.csv.gz")
+    out = []
+    for cat, src in ZEROEVAL_SOURCE.items():
+        sub = [r for r in recs if r["category"] == cat]
+        out += measured_rows(src, class_means(sub, ZEROEVAL_WEAK, ZEROEVAL_STRONG), lambda c, s=src: s)
+    return out
+
+
+def load_routerarena() -> list[dict]:
+    recs = read_csv_gz("routerarena_sub10_haiku3_vs_gemini2flash.csv.gz")
+    return measured_rows("routerarena", class_means(recs, ROUTERARENA_WEAK, ROUTERARENA_STRONG))
+
+
+def load_llmfao() -> list[dict]:
+    recs = read_csv_gz("llmfao_everyday_prompts_pairwise_winrates.csv.gz")
+    return measured_rows("llmfao", class_means(recs, LLMFAO_WEAK, LLMFAO_STRONG))
+
+
 def text_key(messages: list[dict]) -> str:
     return " ".join(" ".join(str(m["content"]).split()).lower() for m in messages if m["role"] == "user")
 
 
 def build() -> list[dict]:
-    rows = (load_routellm() + load_mtbench() + load_arena() + load_math500() + load_gpqa()
-            + load_ladder() + load_humaneval() + load_synthetic())
-    for r in rows:
-        r["split"] = split_for(r["source"], r["subject"])
-    # De-duplicate identical prompts (same user text). When copies fall into different splits,
-    # the most held-out copy wins (test > val > train), so no test prompt is trained on.
-    rank = {"test": 0, "val": 1, "train": 2}
-    best: dict[str, dict] = {}
+    measured = (load_routellm() + load_mtbench() + load_arena_bench() + load_arenahard_measured()
+                + load_zeroeval() + load_routerarena() + load_llmfao())
+    assert {r["source"] for r in measured} == set(MEASURED_SOURCES), {r["source"] for r in measured}
+    rows = measured + load_arena() + load_math500() + load_gpqa() + load_ladder() + load_humaneval() + load_synthetic()
+    # De-duplicate identical prompts (same user text): measured copies win over proxy and synthetic
+    # ones (they come first), so a prompt is never both evaluated and trained on under another name.
+    seen: set[str] = set()
+    kept = []
     for r in rows:
         k = text_key(r["messages"])
-        if k not in best or rank[r["split"]] < rank[best[k]["split"]]:
-            best[k] = r
-    keep_ids = {id(r) for r in best.values()}
-    rows = [r for r in rows if id(r) in keep_ids]
+        if k not in seen:
+            seen.add(k)
+            kept.append(r)
+    rows = kept
     assert len({r["id"] for r in rows}) == len(rows), "duplicate ids"
 
     out = []
@@ -253,28 +302,28 @@ def build() -> list[dict]:
         if u < SYSTEM_PROMPT_SHARE:
             sp = SYSTEM_PROMPTS[int(stable_unit("system-pick:" + r["id"]) * len(SYSTEM_PROMPTS))]
             msgs = [{"role": "system", "content": sp}] + msgs
+        r["family"] = FAMILY_OF.get(r["source"], r["source"])
         r["request"] = {"model": "auto", "messages": msgs}
-        out.append({k: r[k] for k in ["id", "source", "subject", "split", "label", "label_kind",
+        out.append({k: r[k] for k in ["id", "source", "family", "subject", "label", "label_kind",
                                       "weak_quality", "strong_quality", "request"]})
     return out
 
 
 def summarize(rows: list[dict]) -> str:
     by = collections.defaultdict(lambda: collections.Counter())
+    gap = collections.defaultdict(float)
     for r in rows:
-        c = by[(r["source"], r["split"])]
+        c = by[(r["source"], r["label_kind"], r["family"])]
         c["n"] += 1
         c["pos"] += r["label"]
-        c["q"] += r["weak_quality"] is not None and r["strong_quality"] is not None
-    lines = [f"{'source':18s} {'split':5s} {'rows':>6s} {'label=1':>8s} {'with q':>7s}"]
-    for (src, split), c in sorted(by.items()):
-        lines.append(f"{src:18s} {split:5s} {c['n']:6d} {c['pos']:8d} {c['q']:7d}")
-    tot = collections.Counter()
-    for r in rows:
-        tot[r["split"]] += 1
-        tot[r["split"] + "_pos"] += r["label"]
-    for s in ["train", "val", "test"]:
-        lines.append(f"{'TOTAL':18s} {s:5s} {tot[s]:6d} {tot[s + '_pos']:8d}")
+        if r["weak_quality"] is not None:
+            c["q"] += 1
+            gap[r["source"]] += r["strong_quality"] - r["weak_quality"]
+    lines = [f"{'source':16s} {'kind':9s} {'family':12s} {'rows':>6s} {'label=1':>8s} {'mean gap':>9s}"]
+    for (src, kind, fam), c in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        g = f"{gap[src] / c['q']:9.3f}" if c["q"] else f"{'':9s}"
+        lines.append(f"{src:16s} {kind:9s} {fam:12s} {c['n']:6d} {c['pos']:8d} {g}")
+    lines.append(f"{'TOTAL':16s} {'':9s} {'':12s} {len(rows):6d} {sum(r['label'] for r in rows):8d}")
     return "\n".join(lines)
 
 

@@ -31,6 +31,13 @@ ROOT = Path(__file__).resolve().parents[2]
 RAW = ROOT / "data" / "raw"
 SEED = 20250101
 EASY_LADDER_SAMPLE = 400  # rows kept from each of MAWPS, SVAMP, ASDiv
+MEASURED_MULTI_MODEL = [
+    "arena_bench_v1_gpt4judge_scores.csv.gz",
+    "arenahard_v0.1_pairwise_vs_gpt4_0314.csv.gz",
+    "zeroeval_crux_mathl5_gsm_correctness.csv.gz",
+    "routerarena_sub10_haiku3_vs_gemini2flash.csv.gz",
+    "llmfao_everyday_prompts_pairwise_winrates.csv.gz",
+]
 
 
 def sha256(path: Path) -> str:
@@ -147,6 +154,12 @@ def main() -> None:
     manifest["humaneval_prompts.jsonl.gz"] = {"from": "HumanEval.jsonl.gz",
                                               "sha256_source": sha256(shared / "HumanEval.jsonl.gz"),
                                               "kept": f"all {len(keep)} rows; task_id + prompt"}
+
+    # 7. Per-prompt quality of many models (measured; see data/LICENSES.md): whole files. These
+    # are the sources the leave-sources-out evaluation holds out.
+    for name in MEASURED_MULTI_MODEL:
+        shutil.copyfile(shared / name, RAW / name)
+        manifest[name] = {"from": name, "sha256_source": sha256(shared / name), "kept": "whole file"}
 
     for name, m in manifest.items():
         m["sha256"] = sha256(RAW / name)
