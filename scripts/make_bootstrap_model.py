@@ -7,7 +7,7 @@ features[N, D] -> MatMul(W[D,1]) -> Add(b) -> Sigmoid -> score[N, 1].
 It also writes tests/data/parity_sample.jsonl: fixed requests with the numpy
 (float64) score, which the Rust parity test compares with tract's output.
 
-The trained model (scripts/train/train.py) replaces both files; this script
+The trained model (scripts/train/lso.py --export) replaces both files; this script
 exists so a fresh checkout can always produce a model that the tract path loads.
 """
 import json

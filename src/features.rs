@@ -2,8 +2,16 @@
 //!
 //! A request becomes a fixed-length `f32` vector of [`FEATURE_DIM`] values:
 //! [`STRUCTURAL_NAMES`] structural signals (lengths, code, math, question and keyword counts,
-//! tools, images...) followed by [`HASH_DIM`] hashed word unigrams and bigrams (FNV-1a 32 over
-//! ASCII-lowercased words, `log(1 + count)`, L2-normalised).
+//! tools, images...) and, from version 3, task-kind detectors, followed by [`HASH_DIM`] hashed
+//! word unigrams and bigrams (FNV-1a 32 over ASCII-lowercased words, `log(1 + count)`,
+//! L2-normalised).
+//!
+//! Task kind (version 3) is what transfers between sources of traffic: which exam question is
+//! hard does not show in its words, but whether a request asks for a proof, competition math,
+//! code, open-ended writing, a transformation of pasted text or small talk does. Each kind has a
+//! word list ([`KIND_WORDS`]); a kind counts in the whole inspected text (`*_words`) and in the
+//! *instruction* of the newest message, its first and last [`EDGE_WORDS`] words (`lead_*`):
+//! "Summarise this:" before pasted text, or "Prove that ..." at the start.
 //!
 //! Words are maximal runs of ASCII letters, digits, `_` and any non-ASCII bytes (so words in
 //! other scripts hash whole); math symbols counted are ASCII `$ ^ \`.
@@ -15,14 +23,19 @@
 //!
 //! Changing anything here changes the model's input: bump [`FEATURE_VERSION`] and retrain.
 
+pub use crate::keywords::fnv1a_lower;
+use crate::keywords::{
+    is_question_word, keyword_flags, EDGE_WORDS, FNV_OFFSET, FNV_PRIME, KINDS, KIND_SHIFT, K_CODE, K_CONSTRAINT, K_EASY,
+    K_HARD, K_REASONING,
+};
 use crate::request::{ChatRequest, Role};
 
 /// Version of the feature definition; models record the version they were trained on.
-pub const FEATURE_VERSION: u32 = 1;
+pub const FEATURE_VERSION: u32 = 3;
 /// Number of hashed n-gram buckets.
 pub const HASH_DIM: usize = 1024;
 /// Names of the structural features, in order.
-pub const STRUCTURAL_NAMES: [&str; 28] = [
+pub const STRUCTURAL_NAMES: [&str; 59] = [
     "log_chars",
     "log_est_tokens",
     "log_messages",
@@ -51,89 +64,43 @@ pub const STRUCTURAL_NAMES: [&str; 28] = [
     "log_words",
     "tool_messages",
     "code_words",
+    // version 3: task kind (see the module comment)
+    "proof_words",
+    "math_words",
+    "code_task_words",
+    "writing_words",
+    "advice_words",
+    "transform_words",
+    "smalltalk_words",
+    "fact_words",
+    "exam_words",
+    "systems_words",
+    "domain_words",
+    "build_words",
+    "closed_answer_words",
+    "lead_proof",
+    "lead_math",
+    "lead_code_task",
+    "lead_writing",
+    "lead_advice",
+    "lead_transform",
+    "lead_smalltalk",
+    "lead_fact",
+    "lead_exam",
+    "lead_systems",
+    "lead_domain",
+    "lead_build",
+    "lead_closed_answer",
+    "answer_cue",
+    "latex_commands",
+    "indented_line_ratio",
+    "first_line_share",
+    "lead_question",
 ];
 /// Number of structural features.
 pub const STRUCTURAL_DIM: usize = STRUCTURAL_NAMES.len();
 /// Total feature vector length.
 pub const FEATURE_DIM: usize = STRUCTURAL_DIM + HASH_DIM;
-
-const FNV_OFFSET: u32 = 0x811c_9dc5;
-const FNV_PRIME: u32 = 0x0100_0193;
-
-/// FNV-1a 32 of ASCII-lowercased bytes (stable across platforms and versions).
-pub const fn fnv1a_lower(bytes: &[u8]) -> u32 {
-    let mut h = FNV_OFFSET;
-    let mut rest = bytes;
-    while let [b, tail @ ..] = rest {
-        h ^= b.to_ascii_lowercase() as u32;
-        h = h.wrapping_mul(FNV_PRIME);
-        rest = tail;
-    }
-    h
-}
-
-const K_REASONING: u8 = 1;
-const K_HARD: u8 = 2;
-const K_CONSTRAINT: u8 = 4;
-const K_EASY: u8 = 8;
-const K_CODE: u8 = 16;
-
-/// Keyword lists behind the `*_words` features (matched on the lowercased word).
-const KEYWORDS: [(&str, u8); 84] = [
-    ("explain", K_REASONING), ("why", K_REASONING), ("analyze", K_REASONING), ("analyse", K_REASONING),
-    ("compare", K_REASONING), ("evaluate", K_REASONING), ("reason", K_REASONING), ("step", K_REASONING),
-    ("justify", K_REASONING), ("tradeoffs", K_REASONING), ("tradeoff", K_REASONING), ("critique", K_REASONING),
-    ("discuss", K_REASONING), ("implications", K_REASONING), ("detailed", K_REASONING), ("thoroughly", K_REASONING),
-    ("prove", K_HARD), ("proof", K_HARD), ("theorem", K_HARD), ("lemma", K_HARD), ("derive", K_HARD),
-    ("derivation", K_HARD), ("rigorous", K_HARD), ("optimize", K_HARD), ("optimise", K_HARD),
-    ("algorithm", K_HARD), ("complexity", K_HARD), ("architecture", K_HARD), ("concurrency", K_HARD),
-    ("distributed", K_HARD), ("asymptotic", K_HARD), ("integral", K_HARD), ("eigenvalue", K_HARD),
-    ("polynomial", K_HARD), ("recursion", K_HARD), ("formally", K_HARD), ("invariant", K_HARD),
-    ("probability", K_HARD), ("combinatorics", K_HARD), ("olympiad", K_HARD),
-    ("must", K_CONSTRAINT), ("exactly", K_CONSTRAINT), ("without", K_CONSTRAINT), ("only", K_CONSTRAINT),
-    ("least", K_CONSTRAINT), ("most", K_CONSTRAINT), ("ensure", K_CONSTRAINT), ("should", K_CONSTRAINT),
-    ("format", K_CONSTRAINT), ("strictly", K_CONSTRAINT), ("constraints", K_CONSTRAINT), ("requirements", K_CONSTRAINT),
-    ("translate", K_EASY), ("summarize", K_EASY), ("summarise", K_EASY), ("summary", K_EASY), ("extract", K_EASY),
-    ("list", K_EASY), ("classify", K_EASY), ("rewrite", K_EASY), ("convert", K_EASY), ("hello", K_EASY),
-    ("hi", K_EASY), ("thanks", K_EASY), ("thank", K_EASY), ("spell", K_EASY), ("reformat", K_EASY),
-    ("capital", K_EASY),
-    ("function", K_CODE), ("def", K_CODE), ("class", K_CODE), ("return", K_CODE), ("import", K_CODE),
-    ("const", K_CODE), ("let", K_CODE), ("fn", K_CODE), ("struct", K_CODE), ("impl", K_CODE),
-    ("public", K_CODE), ("void", K_CODE), ("select", K_CODE), ("async", K_CODE), ("await", K_CODE),
-    ("lambda", K_CODE),
-];
-
-/// Keyword hashes with their flags, and a 4096-bit filter over them so most words are
-/// rejected with one bit test. Built once per VM.
-struct KeywordIndex {
-    hashes: Vec<(u32, u8)>,
-    filter: [u64; 64],
-}
-
-fn keyword_index() -> &'static KeywordIndex {
-    static INDEX: std::sync::OnceLock<KeywordIndex> = std::sync::OnceLock::new();
-    INDEX.get_or_init(|| {
-        let hashes: Vec<(u32, u8)> = KEYWORDS.iter().map(|(w, f)| (fnv1a_lower(w.as_bytes()), *f)).collect();
-        let mut filter = [0u64; 64];
-        for (h, _) in &hashes {
-            let b = (h & 4095) as usize;
-            if let Some(word) = filter.get_mut(b >> 6) {
-                *word |= 1u64 << (b & 63);
-            }
-        }
-        KeywordIndex { hashes, filter }
-    })
-}
-
-fn keyword_flags(h: u32) -> u8 {
-    let index = keyword_index();
-    let b = (h & 4095) as usize;
-    let word = index.filter.get(b >> 6).copied().unwrap_or(0);
-    if word & (1u64 << (b & 63)) == 0 {
-        return 0;
-    }
-    index.hashes.iter().filter(|(kh, _)| *kh == h).fold(0, |acc, (_, f)| acc | f)
-}
 
 const C_WORD: u8 = 1;
 const C_CODE: u8 = 2;
@@ -231,6 +198,28 @@ struct TextStats {
     constraint: u64,
     easy: u64,
     code_words: u64,
+    /// Words of each task kind (version 3), in [`KIND_SHIFT`] bit order.
+    kinds: [u64; KINDS],
+    /// LaTeX commands: a backslash followed by a letter (`\frac`, `\sqrt`, `\[` does not count).
+    latex: u64,
+    /// Lines that start with a space or a tab (code, quoted blocks).
+    indented_lines: u64,
+}
+
+/// The instruction of the newest message: kind flags of its first and last [`EDGE_WORDS`]
+/// words and its first word.
+#[derive(Default)]
+struct Edges {
+    words: usize,
+    lead: u32,
+    tail: [u32; EDGE_WORDS],
+    first_word: Option<u32>,
+}
+
+impl Edges {
+    fn kinds(&self) -> u32 {
+        self.tail.iter().fold(self.lead, |acc, f| acc | f)
+    }
 }
 
 struct Scanner<'v> {
@@ -239,6 +228,9 @@ struct Scanner<'v> {
     /// False when the classifier reads no hashed bucket: the buckets stay zero.
     hash_ngrams: bool,
     prev_word: Option<u32>,
+    /// True while the newest message's text is scanned (it is scanned first).
+    newest: bool,
+    edges: Edges,
 }
 
 impl Scanner<'_> {
@@ -259,6 +251,25 @@ impl Scanner<'_> {
         s.constraint += u64::from(flags & K_CONSTRAINT != 0);
         s.easy += u64::from(flags & K_EASY != 0);
         s.code_words += u64::from(flags & K_CODE != 0);
+        let kinds = flags >> KIND_SHIFT;
+        if kinds != 0 {
+            for (k, count) in s.kinds.iter_mut().enumerate() {
+                *count += u64::from(kinds & (1 << k) != 0);
+            }
+        }
+        if self.newest {
+            let e = &mut self.edges;
+            if e.words == 0 {
+                e.first_word = Some(h);
+            }
+            if e.words < EDGE_WORDS {
+                e.lead |= flags;
+            }
+            if let Some(slot) = e.tail.get_mut(e.words % EDGE_WORDS) {
+                *slot = flags;
+            }
+            e.words += 1;
+        }
         if !self.hash_ngrams {
             return;
         }
@@ -269,9 +280,10 @@ impl Scanner<'_> {
         self.prev_word = Some(h);
     }
 
-    /// Called at the first non-blank byte of a line.
-    fn line_start(&mut self, rest: &[u8]) {
+    /// Called at the first non-blank byte of a line; `indented` when blanks came before it.
+    fn line_start(&mut self, rest: &[u8], indented: bool) {
         let s = &mut self.stats;
+        s.indented_lines += u64::from(indented);
         if rest.starts_with(b"```") {
             s.fences += 1;
         }
@@ -296,6 +308,8 @@ impl Scanner<'_> {
         // Counters live in locals (registers) during the loop and are stored once at the end.
         let (mut chars, mut non_ascii, mut digits, mut upper) = (0usize, 0u64, 0u64, 0u64);
         let (mut code, mut math, mut questions, mut lines) = (0u64, 0u64, 0u64, 1u64);
+        let mut latex = 0u64;
+        let mut indented = false;
         let mut hash = FNV_OFFSET;
         let mut word_chars = 0u64;
         let mut at_line_start = true;
@@ -316,7 +330,7 @@ impl Scanner<'_> {
                 upper += u64::from(c & C_UPPER != 0);
                 if at_line_start {
                     at_line_start = false;
-                    self.line_start(bytes.get(i..).unwrap_or_default());
+                    self.line_start(bytes.get(i..).unwrap_or_default(), indented);
                 }
                 continue;
             }
@@ -327,21 +341,27 @@ impl Scanner<'_> {
             }
             if c == 0 {
                 // Space and other plain punctuation: only line starts care.
-                if at_line_start && b != b' ' && b != b'\t' && b != b'\r' {
-                    at_line_start = false;
-                    self.line_start(bytes.get(i..).unwrap_or_default());
+                if at_line_start {
+                    if b == b' ' || b == b'\t' {
+                        indented = true;
+                    } else if b != b'\r' {
+                        at_line_start = false;
+                        self.line_start(bytes.get(i..).unwrap_or_default(), indented);
+                    }
                 }
                 continue;
             }
             code += u64::from(c & C_CODE != 0);
             math += u64::from(c & C_MATH != 0);
+            latex += u64::from(b == b'\\' && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic));
             questions += u64::from(c & C_QUESTION != 0);
             if c & C_NEWLINE != 0 {
                 lines += 1;
                 at_line_start = true;
+                indented = false;
             } else if at_line_start {
                 at_line_start = false;
-                self.line_start(bytes.get(i..).unwrap_or_default());
+                self.line_start(bytes.get(i..).unwrap_or_default(), indented);
             }
         }
         if word_chars > 0 {
@@ -356,7 +376,9 @@ impl Scanner<'_> {
         s.math_sym += math;
         s.questions += questions;
         s.lines += lines;
+        s.latex += latex;
         self.prev_word = None;
+        self.newest = false;
         chars
     }
 }
@@ -372,7 +394,14 @@ pub fn extract(req: &ChatRequest<'_>, max_chars: usize) -> Features {
 pub fn extract_with(req: &ChatRequest<'_>, max_chars: usize, hash_ngrams: bool) -> Features {
     let mut v = vec![0.0f32; FEATURE_DIM];
     let (structural, hashed) = v.split_at_mut(STRUCTURAL_DIM);
-    let mut sc = Scanner { stats: TextStats::default(), hashed, hash_ngrams, prev_word: None };
+    let mut sc = Scanner {
+        stats: TextStats::default(),
+        hashed,
+        hash_ngrams,
+        prev_word: None,
+        newest: true,
+        edges: Edges::default(),
+    };
 
     let mut budget = max_chars;
     'outer: for m in req.messages.iter().rev() {
@@ -406,7 +435,7 @@ pub fn extract_with(req: &ChatRequest<'_>, max_chars: usize, hash_ngrams: bool) 
     let images: u64 = req.messages.iter().map(|m| u64::from(m.images)).sum();
     let avg_word = if s.words > 0 { s.word_chars as f32 / s.words as f32 } else { 0.0 };
 
-    let values: [f32; STRUCTURAL_DIM] = [
+    let values: [f32; 28] = [
         ln1p(req.total_chars()) / 10.0,
         ln1p(req.estimated_input_tokens()) / 10.0,
         ln1p(req.messages.len() as u64) / 3.0,
@@ -436,9 +465,67 @@ pub fn extract_with(req: &ChatRequest<'_>, max_chars: usize, hash_ngrams: bool) 
         capped(tool_msgs, 10),
         capped(s.code_words, 20),
     ];
-    structural.copy_from_slice(&values);
+    let newest = req.messages.last().and_then(|m| m.text.last()).map_or("", |t| *t);
+    let lead = sc.edges.kinds() >> KIND_SHIFT;
+    let kind = |k: usize| capped(s.kinds.get(k).copied().unwrap_or(0), 10);
+    let lead_kind = |k: usize| if lead & (1 << k) != 0 { 1.0 } else { 0.0 };
+    let v2: [f32; STRUCTURAL_DIM - 28] = [
+        kind(0),
+        kind(1),
+        kind(2),
+        kind(3),
+        kind(4),
+        kind(5),
+        kind(6),
+        kind(7),
+        kind(8),
+        kind(9),
+        kind(10),
+        kind(11),
+        kind(12),
+        lead_kind(0),
+        lead_kind(1),
+        lead_kind(2),
+        lead_kind(3),
+        lead_kind(4),
+        lead_kind(5),
+        lead_kind(6),
+        lead_kind(7),
+        lead_kind(8),
+        lead_kind(9),
+        lead_kind(10),
+        lead_kind(11),
+        lead_kind(12),
+        if ends_with_answer_cue(newest) { 1.0 } else { 0.0 },
+        capped(s.latex, 10),
+        if s.lines > 0 { s.indented_lines as f32 / s.lines as f32 } else { 0.0 },
+        first_line_share(newest, max_chars),
+        if sc.edges.first_word.is_some_and(is_question_word) { 1.0 } else { 0.0 },
+    ];
+    let (head, tail) = structural.split_at_mut(28);
+    head.copy_from_slice(&values);
+    tail.copy_from_slice(&v2);
     Features(v)
 }
+
+/// Exam layout: the text ends with "Answer:" (MMLU-style prompts, "... Answer:").
+fn ends_with_answer_cue(text: &str) -> bool {
+    let t = text.trim_end().as_bytes();
+    t.len() >= 7 && t.get(t.len() - 7..).is_some_and(|end| end.eq_ignore_ascii_case(b"answer:"))
+}
+
+/// Share of the newest message in its first line: near 0 when a short instruction precedes
+/// pasted text or code, 1 for a one-line request. Reads at most `max_chars` bytes.
+fn first_line_share(text: &str, max_chars: usize) -> f32 {
+    let bytes = text.as_bytes();
+    let window = bytes.get(..bytes.len().min(max_chars.max(1))).unwrap_or_default();
+    match window.iter().position(|b| *b == b'\n') {
+        Some(first) if !window.is_empty() => first as f32 / window.len() as f32,
+        _ => 1.0,
+    }
+}
+
+
 
 #[cfg(test)]
 mod tests {
@@ -550,14 +637,56 @@ mod tests {
     }
 
     #[test]
-    fn keyword_table_has_no_collisions_and_the_filter_finds_every_keyword() {
-        let mut seen = std::collections::HashSet::new();
-        for (w, f) in KEYWORDS {
-            let h = fnv1a_lower(w.as_bytes());
-            assert!(seen.insert(h), "hash collision on {w}");
-            assert_eq!(keyword_flags(h), f, "{w}");
-        }
-        assert_eq!(keyword_flags(fnv1a_lower(b"banana")), 0);
+    fn task_kinds_are_detected_at_the_edges_of_the_newest_message() {
+        let pasted = "The quarterly report shows revenue grew in every region. ".repeat(40);
+        let body = format!(
+            r#"{{"model":"auto","messages":[{{"role":"user","content":"Summarize the following text in two sentences:\n\n{pasted}"}}]}}"#
+        );
+        let f = feats(&body, 16_384);
+        assert_eq!(f.0[idx("lead_transform")], 1.0);
+        assert_eq!(f.0[idx("lead_proof")], 0.0);
+        assert!(f.0[idx("first_line_share")] < 0.1);
+        // The instruction may also come last, after the pasted text.
+        let body = format!(r#"{{"model":"auto","messages":[{{"role":"user","content":"{pasted}\n\nTranslate that into French."}}]}}"#);
+        assert_eq!(feats(&body, 16_384).0[idx("lead_transform")], 1.0);
+
+        let f = feats(r#"{"model":"auto","messages":[{"role":"user","content":"Prove that there are infinitely many primes."}]}"#, 1000);
+        assert_eq!(f.0[idx("lead_proof")], 1.0);
+        assert!(f.0[idx("proof_words")] > 0.0);
+        assert!(f.0[idx("math_words")] > 0.0);
+        assert_eq!(f.0[idx("first_line_share")], 1.0);
+
+        let f = feats(r#"{"model":"auto","messages":[{"role":"user","content":"hi there, thanks!"}]}"#, 1000);
+        assert_eq!(f.0[idx("lead_smalltalk")], 1.0);
+        assert_eq!(f.0[idx("lead_question")], 0.0);
+        let f = feats(r#"{"model":"auto","messages":[{"role":"user","content":"What is the capital of Peru?"}]}"#, 1000);
+        assert_eq!(f.0[idx("lead_question")], 1.0);
+        assert_eq!(f.0[idx("lead_fact")], 1.0);
+    }
+
+    #[test]
+    fn exam_layout_latex_and_indentation() {
+        let user = |text: &str| serde_json::json!({"model": "auto", "messages": [{"role": "user", "content": text}]}).to_string();
+        let f = feats(&user("Which is prime?\nA. 4\nB. 6\nC. 7\nD. 9\nAnswer:"), 1000);
+        assert_eq!(f.0[idx("answer_cue")], 1.0);
+        assert!(f.0[idx("lead_exam")] > 0.0);
+        // \frac and \sqrt count; \[ is not a command
+        let f = feats(&user(r"Find $\frac{1}{2} + \sqrt{x}$ where \[x=4\]"), 1000);
+        assert_eq!(f.0[idx("latex_commands")], 0.2);
+        assert_eq!(f.0[idx("answer_cue")], 0.0);
+        let f = feats(&user("Why?\n    x = 1\n\ty = 2\nz"), 1000);
+        assert_eq!(f.0[idx("indented_line_ratio")], 0.5);
+    }
+
+    #[test]
+    fn only_the_newest_message_gives_the_instruction() {
+        let f = feats(
+            r#"{"model":"auto","messages":[{"role":"user","content":"Prove Fermat's little theorem."},{"role":"assistant","content":"Sure."},{"role":"user","content":"thanks!"}]}"#,
+            1000,
+        );
+        assert_eq!(f.0[idx("lead_proof")], 0.0);
+        assert_eq!(f.0[idx("lead_smalltalk")], 1.0);
+        assert!(f.0[idx("proof_words")] > 0.0);
     }
 
     #[test]

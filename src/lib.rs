@@ -12,6 +12,7 @@ pub mod config;
 pub mod features;
 pub mod flow;
 pub mod host;
+mod keywords;
 pub mod money;
 pub mod mlp;
 pub mod names;

@@ -37,7 +37,7 @@ def check(model: Path, sample: Path, tol: float) -> tuple[bool, str]:
         x = C.FeatureSource.from_args(None).extract([r["request"] for r in rows], desc="parity features")
         if C.features_sha256(x) != meta["parity_features_sha256"]:
             return False, ("the CLI's features for the sample differ from the ones at training time: "
-                           "the feature code changed, rerun scripts/train/train.py")
+                           "the feature code changed, rerun scripts/train/lso.py --export")
     base = json.loads(DEFAULT_CONFIG.read_text())
     # The source tree's default config may be newer than the built binary; fall back to its
     # core (tiers as name/model/cluster, thresholds) when the binary rejects the full file.

@@ -31,7 +31,6 @@ CACHE = DATA / "cache"
 MODELS = ROOT / "models"
 DOCS = ROOT / "docs"
 CLI = ROOT / "target" / "release" / "llm-router"
-SPLITS = ("train", "val", "test")
 
 # Prices for the cost metric (USD per million tokens) and the assumed request shape.
 WEAK_MODEL, WEAK_PRICE_IN, WEAK_PRICE_OUT = "claude-haiku-4.5", 1.00, 5.00
@@ -71,16 +70,6 @@ def check_onnx_matches(onnx_path: Path, x: np.ndarray, scores: np.ndarray) -> No
     print(f"onnxruntime vs numpy: max |diff| = {max_diff:.2e} over {len(x)} rows")
     if max_diff > 1e-5:
         raise SystemExit("ONNX export disagrees with the numpy model by more than 1e-5")
-
-
-def split_summary(split: np.ndarray, y: np.ndarray, sources: np.ndarray) -> dict:
-    """Rows, positives and rows per source of every split, for the meta file."""
-    out = {}
-    for s in SPLITS:
-        idx = np.nonzero(split == s)[0]
-        out[s] = {"rows": int(len(idx)), "positives": int(y[idx].sum()),
-                  "by_source": {k: int(v) for k, v in sorted(collections.Counter(sources[idx]).items())}}
-    return out
 
 
 def meta_header(onnx_path: Path, dim: int, names: list[str] | None, names_hash: str | None, src: "FeatureSource") -> dict:
@@ -367,7 +356,7 @@ def export_onnx(params: dict, dim: int, path: Path, doc: str, metadata: dict[str
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", dim])],
         [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["N", 1])],
         initializer=inits)
-    model = helper.make_model(graph, producer_name="llm-router scripts/train/train.py",
+    model = helper.make_model(graph, producer_name="llm-router scripts/train/lso.py",
                               opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
     model.doc_string = doc

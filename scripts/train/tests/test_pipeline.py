@@ -1,13 +1,11 @@
-"""Tests of the training/evaluation pipeline (metrics, ONNX export, end-to-end on a small sample).
+"""Tests of the training/evaluation pipeline (metrics, leave-sources-out pieces, fitting, ONNX export).
 
 Run: .venv-train/bin/python -m pytest scripts/train/tests -q
-The end-to-end test uses the TEST-ONLY stand-in feature command (tests/standin_features.py), so it
-needs neither the Rust build nor the full data set.
+They use small planted data, so they need neither the Rust build nor the full data set (lso.py
+loads data/build_dataset.py for the list of measured sources only).
 """
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,9 +15,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 import common as C  # noqa: E402
-
-STANDIN = f"{sys.executable} {HERE / 'standin_features.py'}"
-
+import lso  # noqa: E402
 
 def test_constant_scores_give_diagonal_pgr():
     rng = np.random.default_rng(0)
@@ -84,27 +80,74 @@ def test_onnx_export_matches_numpy(tmp_path, hidden):
     assert m.opset_import[0].version == 13
 
 
-def test_end_to_end_small(tmp_path):
-    root = C.ROOT
-    # A small data set: every 25th row of the real one, built fresh.
-    full = tmp_path / "full.jsonl"
-    subprocess.run([sys.executable, str(root / "data" / "build_dataset.py"), "--quiet", "--out", str(full)], check=True)
-    rows = [json.loads(line) for line in full.read_text(encoding="utf-8").split("\n") if line][::25]
-    small = tmp_path / "small.jsonl"
-    small.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    models = tmp_path / "models"
-    parity = tmp_path / "parity.jsonl"
-    subprocess.run([sys.executable, str(HERE.parent / "train.py"), "--dataset", str(small), "--quick",
-                    "--features-cmd", STANDIN, "--models-dir", str(models), "--parity-out", str(parity)],
-                   check=True, cwd=root)
-    meta = json.loads((models / "router.meta.json").read_text())
-    assert meta["feature_dim"] == 72 and (models / "router.onnx").stat().st_size < 2 * 1024 * 1024
-    par = [json.loads(line) for line in parity.read_text(encoding="utf-8").split("\n") if line]
-    assert len(par) == 50 and all(0.0 <= p["score"] <= 1.0 for p in par)
-    out = subprocess.run([sys.executable, str(HERE.parent / "evaluate.py"), "--dataset", str(small),
-                          "--model", str(models / "router.onnx"), "--features-cmd", STANDIN, "--no-docs",
-                          "--json-out", str(tmp_path / "m.json")], check=True, cwd=root,
-                         capture_output=True, text=True)
-    assert "TEST split" in out.stdout and "| random |" in out.stdout
-    js = json.loads((tmp_path / "m.json").read_text())
-    assert 0.4 < js["test"]["routers"]["random"]["apgr"] < 0.6
+def _data(n=600, seed=0):
+    """A stand-in for lso.Data: 3 measured sources with different mean gaps, one proxy source."""
+    rng = np.random.default_rng(seed)
+    src = np.array(["a", "b", "c", "p"])[rng.integers(0, 4, n)]
+    x = rng.normal(size=(n, 5))
+    gap = 0.1 + 0.2 * (src == "b") + 0.05 * x[:, 0]
+    d = lso.Data.__new__(lso.Data)
+    d.rows = [{"source": s} for s in src]
+    d.x, d.names, d.source, d.family = x, [f"f{i}" for i in range(5)], src, src
+    d.kind = np.where(src == "p", "proxy", "measured")
+    d.measured = d.kind == "measured"
+    d.wq = np.where(d.measured, 0.5, np.nan)
+    d.sq = np.where(d.measured, 0.5 + gap, np.nan)
+    d.y = np.where(d.measured, (gap >= 0.25).astype(float), (x[:, 0] > 0).astype(float))
+    d.chars = np.abs(x[:, 1]) * 100
+    d.heur = (np.array([1.0, 0, 0, 0, 0]), 0.0)
+    d.cols = {"structural": np.arange(5), "all": np.arange(5), "v1": np.arange(3)}
+    return d
+
+
+def test_weighted_curve_equals_the_unweighted_one_with_unit_weights():
+    rng = np.random.default_rng(3)
+    weak = rng.integers(0, 2, 300).astype(float)
+    strong = np.maximum(weak, rng.integers(0, 2, 300))
+    s = np.round(rng.random(300), 1)  # ties
+    share, q = lso.weighted_curve(s, weak, strong, np.ones(300))
+    share0, q0 = C.quality_curve(s, weak, strong)
+    assert np.allclose(share, share0) and np.allclose(q, q0)
+    m = lso.metrics(np.zeros(300), weak, strong, (strong > weak).astype(int), np.ones(300))
+    assert m["apgr"] == pytest.approx(0.5, abs=1e-12)
+
+
+def test_pooled_weights_cap_each_source():
+    src = np.array(["big"] * 2000 + ["small"] * 10)
+    w = lso.pooled_weights(src)
+    assert w[src == "big"].sum() == pytest.approx(lso.SOURCE_CAP)
+    assert w[src == "small"].sum() == pytest.approx(10)
+
+
+def test_fold_plan_holds_out_every_source_once_per_repeat():
+    plan = lso.fold_plan()
+    assert len(plan) == lso.REPEATS * lso.FOLDS
+    for r in range(lso.REPEATS):
+        held = sorted(s for fold in plan[r * lso.FOLDS:(r + 1) * lso.FOLDS] for s in fold)
+        assert held == sorted(lso.MEASURED)
+
+
+@pytest.mark.parametrize("cfg", [
+    {"kind": "ridge", "features": "structural", "l2": 1.0, "target": "gap", "power": 1.0, "proxy": 0.5},
+    {"kind": "ridge", "anchor": True, "features": "structural", "l2": 1.0, "target": "gap", "power": 1.0, "proxy": 0.0},
+    {"kind": "logreg", "features": "v1", "l2": 0.01, "target": "binary", "power": 1.0, "proxy": 1.0},
+    {"kind": "mlpreg", "features": "structural", "hidden": 4, "l2": 0.1, "target": "gap", "power": 1.0, "proxy": 0.5,
+     "drop": ["p"]},
+])
+def test_fit_folds_the_scaler_and_ranks_by_the_gap(cfg):
+    d = _data()
+    layers = lso.fit(cfg, d, np.arange(len(d.rows)))
+    s = lso.score(layers, d.x)
+    assert np.all((s > 0) & (s < 1))
+    m = d.measured
+    # the fitted score follows the planted gap on the measured rows
+    assert np.corrcoef(s[m], (d.sq - d.wq)[m])[0, 1] > 0.5
+
+
+def test_onnx_export_of_a_regression_matches_numpy(tmp_path):
+    d = _data()
+    layers = lso.fit({"kind": "mlpreg", "features": "structural", "hidden": 4, "l2": 0.1, "target": "gap",
+                      "power": 1.0, "proxy": 0.5}, d, np.arange(len(d.rows)))
+    path = tmp_path / "m.onnx"
+    C.export_onnx({"layers": layers}, 5, path, doc="test", metadata={})
+    assert np.max(np.abs(C.onnx_scores(path, d.x) - lso.score(layers, d.x))) < 1e-5
