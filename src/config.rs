@@ -831,7 +831,7 @@ mod tests {
     fn default_config_is_valid() {
         let c = Config::from_json(DEFAULT_CONFIG_JSON.as_bytes()).unwrap();
         assert_eq!(c.tiers.len(), 3);
-        assert_eq!(c.thresholds, vec![0.35, 0.7]);
+        assert_eq!(c.thresholds, vec![0.4677, 0.5992]);
         assert_eq!(c.mode, Mode::Route);
         assert!(c.inspects_path("/v1/chat/completions?x=1"));
         assert!(!c.inspects_path("/v1/completions"));

@@ -157,11 +157,13 @@ mod tests {
     #[test]
     fn thresholds_pick_tiers() {
         let c = cfg();
+        let (lo, hi) = (c.thresholds[0], c.thresholds[1]);
+        assert!(0.0 < lo && lo < hi && hi < 1.0);
         assert_eq!(decide(&c, &facts(&[]), ok(0.0)).tier, 0);
-        assert_eq!(decide(&c, &facts(&[]), ok(0.3499)).tier, 0);
-        assert_eq!(decide(&c, &facts(&[]), ok(0.35)).tier, 1);
-        assert_eq!(decide(&c, &facts(&[]), ok(0.69)).tier, 1);
-        assert_eq!(decide(&c, &facts(&[]), ok(0.7)).tier, 2);
+        assert_eq!(decide(&c, &facts(&[]), ok(lo - 1e-4)).tier, 0);
+        assert_eq!(decide(&c, &facts(&[]), ok(lo)).tier, 1);
+        assert_eq!(decide(&c, &facts(&[]), ok(hi - 1e-4)).tier, 1);
+        assert_eq!(decide(&c, &facts(&[]), ok(hi)).tier, 2);
         let d = decide(&c, &facts(&[]), ok(1.0));
         assert_eq!((d.tier, d.score, d.reason.as_str()), (2, Some(1.0), "score"));
     }
