@@ -897,6 +897,15 @@ class Bench:
         envoys["measure"].stop()
         sweeps = [self.phase_sweep(envoys["route"], "shipped config")]
         self.results["sweeps"] = sweeps
+        if self.args.baseline_wasm:
+            # the same config with an earlier filter module (e.g. the previous model), swept right
+            # after the shipped one on the same machine, for a same-run comparison
+            self.load.begin("start-up route-baseline-wasm")
+            bw = self.start_envoy("route", 1, "route-baseline-wasm", wasm=Path(self.args.baseline_wasm).resolve())
+            self.load.end()
+            sweeps.append(self.phase_sweep(bw, f"baseline module {Path(self.args.baseline_wasm).name}"))
+            bw.stop()
+            sweeps.append(self.phase_sweep(envoys["route"], "shipped config, again after the baseline"))
         if not self.quick:
             self.load.begin("start-up route-no-long-context")
             nr = self.start_envoy("route-no-long-context", 1, "route-no-long-context")
@@ -1598,6 +1607,8 @@ def main() -> int:
     ap.add_argument("--out", help="report file (default: BENCHMARKS.md for --full, tmp/bench/BENCHMARKS.quick.md for --quick)")
     ap.add_argument("--workdir", help="scratch directory (default tmp/bench/<mode>)")
     ap.add_argument("--skip-native", action="store_true", help="do not run the criterion benches")
+    ap.add_argument("--baseline-wasm", help="also sweep the decision time of this filter module (same config), "
+                    "between two sweeps of the shipped one")
     ap.add_argument("--report-only", help="re-render the report from a results JSON of an earlier run")
     ap.add_argument("--nice", type=int, default=-10, help="niceness for the benchmark processes (default -10; 0 to keep the default)")
     args = ap.parse_args()
