@@ -41,6 +41,11 @@ use crate::sse::SseScanner;
 use crate::usage::{self, Usage};
 
 /// What the host should do after a callback.
+///
+/// `#[must_use]`: dropping it is a bug, not a shortcut. The host must stop or go on exactly as
+/// told; above all after [`RequestFlow::on_call_response`], where `Pause` means another re-send
+/// is in flight and resuming would deliver the failed answer.
+#[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Let the data go on.
@@ -623,7 +628,8 @@ impl RequestFlow {
     }
 
     /// The answer of a re-sent request arrived (`None`: the call failed or timed out).
-    /// After this returns, the host resumes the held response.
+    /// `Continue`: the host resumes the held response, which now carries the final answer.
+    /// `Pause`: the next tier's call is in flight; the host must keep the response held.
     pub fn on_call_response<H: Host>(&mut self, router: &Router, host: &mut H, response: Option<CallResponse>) -> Action {
         let (mut routing, kind, original) = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Calling { routing, kind, original } => (routing, kind, original),

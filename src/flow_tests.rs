@@ -224,10 +224,10 @@ fn stream_cut_before_usage_is_usage_missing_in_on_log() {
     let r = router(0.1);
     let (mut f, mut h) = send(&r, &[], r#"{"model":"auto","stream":true,"messages":[]}"#);
     h.response_headers = vec![("content-type".into(), "text/event-stream".into())];
-    f.on_response_headers(&r, &mut h, false);
+    assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Continue);
     h.response_chunk = b"data: {\"choices\":[{\"delta\":{\"content\":\"h".to_vec();
     let n = h.response_chunk.len();
-    f.on_response_body(&r, &mut h, n, false);
+    assert_eq!(f.on_response_body(&r, &mut h, n, false), Action::Continue);
     f.on_log(&r, &mut h);
     assert_eq!(h.counter_sum("llm_router_usage_missing_total"), 1);
     assert_eq!(h.state["llm_router_status"], "usage_missing");
@@ -246,7 +246,7 @@ fn chunked_json_response_is_not_held_but_accounted() {
         assert_eq!(f.on_response_body(&r, &mut h, chunk.len(), false), Action::Continue);
     }
     h.response_chunk.clear();
-    f.on_response_body(&r, &mut h, 0, true);
+    assert_eq!(f.on_response_body(&r, &mut h, 0, true), Action::Continue);
     assert_eq!(h.resp_header(names::HEADER_COST), None);
     assert_eq!(h.state["llm_router_cost_micro_usd"], "250");
 }
@@ -257,7 +257,7 @@ fn malformed_requests_fail_open_by_default() {
     for (body, kind) in [("{not json", "invalid_json"), (r#"{"model":"auto","messages":"x"}"#, "bad_messages"), ("[]", "not_object")] {
         let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], body);
         let mut f = RequestFlow::new();
-        f.on_request_headers(&r, &mut h, false);
+        assert_eq!(f.on_request_headers(&r, &mut h, false), Action::Pause);
         assert_eq!(f.on_request_body(&r, &mut h, body.len(), true), Action::Continue);
         assert_eq!(h.request_body, body.as_bytes());
         assert_eq!(h.req_header(names::HEADER_CLUSTER), None);
@@ -278,7 +278,7 @@ fn malformed_requests_fail_closed_when_configured() {
     let r = router_with(|v| v["fail_closed"] = true.into(), 0.1);
     let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], "{oops");
     let mut f = RequestFlow::new();
-    f.on_request_headers(&r, &mut h, false);
+    assert_eq!(f.on_request_headers(&r, &mut h, false), Action::Pause);
     assert_eq!(f.on_request_body(&r, &mut h, 5, true), Action::Pause);
     let (status, body) = h.local_reply.clone().unwrap();
     assert_eq!(status, 400);
@@ -427,7 +427,7 @@ fn failed_resend_keeps_the_original_answer() {
 fn max_attempts_chain_through_tiers() {
     let r = router_with(|v| v["fallback"] = serde_json::json!({"max_attempts": 2}), 0.1);
     let (mut f, mut h) = send(&r, &[], SIMPLE);
-    fail_upstream(&r, &mut f, &mut h, "500");
+    assert_eq!(fail_upstream(&r, &mut f, &mut h, "500"), Action::Pause);
     let mut bad = call_ok("{}").unwrap();
     bad.headers[0].1 = "502".into();
     assert_eq!(f.on_call_response(&r, &mut h, Some(bad)), Action::Pause);
@@ -461,7 +461,7 @@ fn no_fallback_when_disabled_top_tier_explicit_or_measure() {
     }
     let r = router(0.9);
     let (mut f, mut h) = send(&r, &[], SIMPLE);
-    fail_upstream(&r, &mut f, &mut h, "503");
+    assert_eq!(fail_upstream(&r, &mut f, &mut h, "503"), Action::Continue);
     assert!(h.calls.is_empty(), "frontier has no next tier");
 }
 
@@ -531,7 +531,7 @@ fn escalation_respects_the_clients_own_limit_and_failed_escalation_keeps_first_a
     let (mut f, mut h) = send(&r, &[], SIMPLE);
     let first = answer_json("", "stop", 1000, 500);
     h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into()), ("content-length".into(), first.len().to_string())];
-    f.on_response_headers(&r, &mut h, false);
+    assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Pause);
     h.response_chunk = first.as_bytes().to_vec();
     assert_eq!(f.on_response_body(&r, &mut h, first.len(), true), Action::Pause);
     assert_eq!(f.on_call_response(&r, &mut h, None), Action::Continue);
@@ -555,7 +555,7 @@ fn refused_dispatch_lets_the_original_go_on() {
 fn abandoned_call_is_accounted_in_on_log() {
     let r = router(0.1);
     let (mut f, mut h) = send(&r, &[], SIMPLE);
-    fail_upstream(&r, &mut f, &mut h, "503");
+    assert_eq!(fail_upstream(&r, &mut f, &mut h, "503"), Action::Pause);
     f.on_log(&r, &mut h);
     assert_eq!(h.counter_sum("llm_router_requests_total{route=chat,tier=cheap"), 1);
     assert_eq!(h.counter_sum("llm_router_usage_missing_total"), 1);
@@ -571,14 +571,14 @@ fn upstream_cannot_forge_router_headers() {
         ("x-llm-router-cost-micro-usd".into(), "1".into()),
         ("x-llm-router-tier".into(), "frontier".into()),
     ];
-    f.on_response_headers(&r, &mut h, false);
+    assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Continue);
     assert_eq!(h.resp_header(names::HEADER_COST), None);
     assert_eq!(h.resp_header(names::HEADER_TIER), Some("cheap"));
     // not inspected at all
     let mut h = FakeHost::request("GET", "/v1/models", &[], "");
     let mut f = RequestFlow::new();
-    f.on_request_headers(&r, &mut h, true);
+    assert_eq!(f.on_request_headers(&r, &mut h, true), Action::Continue);
     h.response_headers = vec![("x-llm-router-cost-micro-usd".into(), "1".into())];
-    f.on_response_headers(&r, &mut h, false);
+    assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Continue);
     assert!(h.response_headers.is_empty());
 }
