@@ -213,7 +213,7 @@ fn report_rejects_bad_arguments() {
         (vec!["report", "--format", "xml"], "unknown format"),
         (vec!["report", "/no/such/file"], "cannot read"),
         (vec!["report", "--baseline-model", "gpt-4o"], "only applies with --prices"),
-        (vec!["report", "--bogus"], "unknown argument"),
+        (vec!["report", "--bogus"], "unexpected argument"),
     ] {
         let (_, err, ok) = run(&args, "");
         assert!(!ok && err.contains(needle), "{args:?}: {err}");
