@@ -127,6 +127,10 @@ struct Routing {
     prior_cost: u64,
     /// `fallback:<reason>` / `escalation:<reason>` once the answer came from a re-send.
     retry: Option<String>,
+    /// The router added `stream_options.include_usage` to a stream request: the usage-only
+    /// chunk it causes is read and removed from the answer, which keeps the shape the client
+    /// asked for.
+    strip_usage: bool,
 }
 
 impl Routing {
@@ -348,6 +352,8 @@ impl RequestFlow {
                 Some(new_body) => {
                     host.replace_request_body(&new_body);
                     host.set_request_header("content-length", Some(&new_body.len().to_string()));
+                    // A changed body with `force_usage` has the member the client did not send.
+                    routing.strip_usage = force_usage;
                     new_body
                 }
                 None => body,
@@ -397,6 +403,7 @@ impl RequestFlow {
             attempts: 0,
             prior_cost: 0,
             retry: None,
+            strip_usage: false,
         };
         let rewrite_model = decision.is_some().then(|| routing.model.clone());
         let force_usage = req.stream && !req.include_usage;
@@ -470,6 +477,10 @@ impl RequestFlow {
         }
         let content_type = get("content-type").unwrap_or_default().to_ascii_lowercase();
         if content_type.contains("text/event-stream") {
+            // The stream's length changes (the final comment, a removed usage chunk).
+            if get("content-length").is_some() {
+                host.set_response_header("content-length", None);
+            }
             self.phase = Phase::Streaming(routing, Box::new(SseScanner::new(router.config.max_response_bytes)));
             return Action::Continue;
         }
@@ -535,18 +546,37 @@ impl RequestFlow {
                 }
                 Action::Continue
             }
-            Phase::Streaming(_, scanner) => {
-                if body_size > 0 {
-                    if let Some(chunk) = host.response_body(body_size) {
-                        scanner.push(&chunk);
-                    }
+            Phase::Streaming(routing, scanner) => {
+                let strip = routing.strip_usage;
+                let chunk = if body_size > 0 { host.response_body(body_size) } else { Some(Vec::new()) };
+                // The bytes to forward instead of the chunk, when the usage-only chunk is removed.
+                let mut edited = Vec::new();
+                match &chunk {
+                    Some(c) if strip => scanner.push_edit(c, &mut edited),
+                    Some(c) => scanner.push(c),
+                    None => {}
                 }
-                if end_of_stream {
-                    if let Phase::Streaming(routing, mut scanner) = std::mem::replace(&mut self.phase, Phase::Done) {
-                        scanner.finish();
-                        let acc = self.account(router, host, &routing, scanner.usage());
-                        host.append_response_body(sse_comment(&acc).as_bytes());
+                let ended = if end_of_stream {
+                    match std::mem::replace(&mut self.phase, Phase::Done) {
+                        Phase::Streaming(routing, mut scanner) => {
+                            if strip {
+                                scanner.finish_edit(&mut edited);
+                            } else {
+                                scanner.finish();
+                            }
+                            Some(self.account(router, host, &routing, scanner.usage()))
+                        }
+                        _ => None,
                     }
+                } else {
+                    None
+                };
+                // An unreadable chunk is left as it is rather than replaced by nothing.
+                if strip && chunk.is_some_and(|c| c != edited) {
+                    host.replace_response_body(&edited);
+                }
+                if let Some(acc) = ended {
+                    host.append_response_body(sse_comment(&acc).as_bytes());
                 }
                 Action::Continue
             }
@@ -654,13 +684,21 @@ impl RequestFlow {
             routing.prior_cost += self.count_tokens_and_cost(router, host, &original, *first_usage, &route).unwrap_or(0);
         }
         let stream = routing.resend.as_ref().is_some_and(|r| r.stream);
+        let mut body = resp.body;
         let usage = if stream {
-            let mut s = SseScanner::new(router.config.max_response_bytes.max(resp.body.len()));
-            s.push(&resp.body);
-            s.finish();
+            let mut s = SseScanner::new(router.config.max_response_bytes.max(body.len()));
+            if routing.strip_usage {
+                let mut edited = Vec::with_capacity(body.len());
+                s.push_edit(&body, &mut edited);
+                s.finish_edit(&mut edited);
+                body = edited;
+            } else {
+                s.push(&body);
+                s.finish();
+            }
             s.usage()
         } else {
-            usage::usage_from_json(&resp.body).ok()
+            usage::usage_from_json(&body).ok()
         };
         for (name, _) in host.response_headers() {
             if !name.starts_with(':') && !name.starts_with(names::HEADER_PREFIX) {
@@ -672,7 +710,6 @@ impl RequestFlow {
         }
         Self::set_decision_headers(router, host, &routing);
         let acc = self.account(router, host, &routing, usage);
-        let mut body = resp.body;
         if stream {
             body.extend_from_slice(sse_comment(&acc).as_bytes());
         } else {

@@ -219,6 +219,66 @@ fn streaming_forces_usage_and_accounts_at_end() {
     assert_eq!(h.counter_sum("llm_router_requests_total"), 1);
 }
 
+const CONTENT_CHUNK: &str = "data: {\"id\":\"1\",\"model\":\"gpt-5-nano\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n";
+const USAGE_CHUNK: &str = "data: {\"id\":\"1\",\"model\":\"gpt-5-nano\",\"choices\":[],\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":500}}\n\n";
+
+/// Feed `stream` in `size`-byte chunks to a streamed response; returns what the client got
+/// (each chunk as the flow left it, then the end-of-stream bytes and the appended comment).
+fn stream_through(r: &Router, f: &mut RequestFlow, h: &mut FakeHost, stream: &str, size: usize) -> Vec<u8> {
+    h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "text/event-stream".into())];
+    assert_eq!(f.on_response_headers(r, h, false), Action::Continue);
+    let mut client = Vec::new();
+    for chunk in stream.as_bytes().chunks(size) {
+        h.response_chunk = chunk.to_vec();
+        assert_eq!(f.on_response_body(r, h, chunk.len(), false), Action::Continue);
+        client.extend_from_slice(&h.response_chunk);
+    }
+    h.response_chunk.clear();
+    assert_eq!(f.on_response_body(r, h, 0, true), Action::Continue);
+    client.extend_from_slice(&h.response_chunk);
+    client.extend_from_slice(&h.appended);
+    client
+}
+
+#[test]
+fn usage_chunk_the_router_asked_for_is_read_and_removed() {
+    let r = router(0.1);
+    let stream = format!("{CONTENT_CHUNK}{USAGE_CHUNK}data: [DONE]\n\n");
+    for size in [1, 7, 64, stream.len()] {
+        let (mut f, mut h) = send(&r, &[], r#"{"model":"auto","stream":true,"messages":[{"role":"user","content":"hi"}]}"#);
+        let client = String::from_utf8(stream_through(&r, &mut f, &mut h, &stream, size)).unwrap();
+        let (events, comment) = client.split_at(client.find(": llm-router {").unwrap());
+        assert_eq!(events, format!("{CONTENT_CHUNK}data: [DONE]\n\n"), "chunk size {size}");
+        assert!(comment.contains("\"cost_micro_usd\":250"), "{comment}");
+        assert_eq!(h.counter_sum("llm_router_cost_micro_usd_total"), 250);
+    }
+}
+
+#[test]
+fn usage_chunk_the_client_asked_for_stays() {
+    let r = router(0.1);
+    let stream = format!("{CONTENT_CHUNK}{USAGE_CHUNK}data: [DONE]\n\n");
+    let (mut f, mut h) = send(
+        &r,
+        &[],
+        r#"{"model":"auto","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    let client = String::from_utf8(stream_through(&r, &mut f, &mut h, &stream, 5)).unwrap();
+    assert!(client.starts_with(&stream), "{client}");
+    assert_eq!(h.counter_sum("llm_router_cost_micro_usd_total"), 250);
+}
+
+#[test]
+fn explicit_model_stream_gets_the_same_shape_back() {
+    let r = router(0.1);
+    let stream = format!("{CONTENT_CHUNK}{USAGE_CHUNK}data: [DONE]\n\n");
+    let (mut f, mut h) = send(&r, &[], r#"{"model":"gpt-5-nano","stream":true,"messages":[]}"#);
+    let sent: serde_json::Value = serde_json::from_slice(&h.request_body).unwrap();
+    assert_eq!(sent["stream_options"]["include_usage"], true, "usage is still forced for accounting");
+    let client = String::from_utf8(stream_through(&r, &mut f, &mut h, &stream, 3)).unwrap();
+    assert!(client.starts_with(&format!("{CONTENT_CHUNK}data: [DONE]\n\n: llm-router {{")), "{client}");
+}
+
 #[test]
 fn stream_cut_before_usage_is_usage_missing_in_on_log() {
     let r = router(0.1);
@@ -484,7 +544,10 @@ fn streaming_fallback_replaces_with_the_whole_stream_and_comment() {
     let resp = CallResponse { headers: vec![(":status".into(), "200".into()), ("content-type".into(), "text/event-stream".into())], body: stream.as_bytes().to_vec() };
     assert_eq!(f.on_call_response(&r, &mut h, Some(resp)), Action::Continue);
     let body = String::from_utf8(h.response_chunk.clone()).unwrap();
-    assert!(body.starts_with(stream));
+    // The client did not ask for usage: the usage-only chunk is read, not delivered.
+    let without_usage = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n: llm-router {";
+    assert!(body.starts_with(without_usage), "{body}");
+    assert_eq!(h.resp_header("content-length"), Some(body.len().to_string().as_str()));
     assert!(body.contains(": llm-router {") && body.contains("\"cost_micro_usd\":1500") && body.contains("\"retry\":\"fallback:status_503\""), "{body}");
     assert_eq!(h.resp_header("content-type"), Some("text/event-stream"));
 }

@@ -40,6 +40,19 @@
 //!   event and clears the usage: the last reported usage is the one that
 //!   counts, and if it is unusable the stream's usage is unknown.
 //!
+//! # Removing the usage-only chunk
+//!
+//! When the router itself asked the upstream for usage (`stream_options.include_usage`), the
+//! final usage-only chunk (`"choices": []` with a non-null `usage`, valid or not) is an answer
+//! shape the client
+//! did not ask for: OpenAI's documented loop `chunk.choices[0].delta.content` fails on it.
+//! [`SseScanner::push_edit`] scans a chunk like [`SseScanner::push`] and writes the bytes to
+//! forward instead of it: every block (the lines up to and including a blank line) goes on
+//! unchanged except a block whose event is usage-only, which is dropped. Only the bytes of the
+//! current, unfinished block are withheld between chunks, at most [`WITHHELD_MAX`]; a block
+//! longer than that is forwarded as it comes and is never dropped (a usage-only chunk is a few
+//! hundred bytes), so what is forwarded does not depend on the chunking. [`SseScanner::finish_edit`] forwards whatever is still withheld.
+//!
 //! # Cost
 //!
 //! Memory is bounded: the only buffer holds the pending event's data, at most
@@ -66,6 +79,20 @@ const DATA: &[u8] = b"data";
 const BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 /// Smallest capacity allocated for the event buffer.
 const MIN_CAPACITY: usize = 256;
+/// Most bytes of an unfinished block [`SseScanner::push_edit`] withholds from the client.
+pub const WITHHELD_MAX: usize = 64 * 1024;
+
+/// A block end found while scanning one chunk (edit mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cut {
+    /// Offset in the chunk just past the blank line (and past the LF of a CRLF in the chunk).
+    end: usize,
+    /// The blank line ended with a CR that is the chunk's last byte: an LF starting the next
+    /// chunk still belongs to this block.
+    open_cr: bool,
+    /// The block's event was usage-only.
+    usage_only: bool,
+}
 
 /// Where the scanner is within the current line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +140,19 @@ pub struct SseScanner {
     events: u64,
     bad_events: u64,
     oversized_events: u64,
+    /// The event dispatched last was usage-only (`choices: []` and a valid `usage`); taken at
+    /// the block end that dispatched it.
+    dispatched_usage_only: bool,
+    /// Edit mode: bytes of the current block not forwarded yet.
+    withheld: Vec<u8>,
+    /// Edit mode: part of the current block was already forwarded, so it cannot be dropped.
+    block_forwarded: bool,
+    /// Edit mode: the last block ended with a CR at the end of a chunk, so an LF at the start of
+    /// the next chunk is its line end: `Some(true)` forwards it, `Some(false)` drops it with
+    /// the dropped block.
+    leading_lf: Option<bool>,
+    /// Edit mode: usage-only events removed.
+    removed_events: u64,
 }
 
 impl SseScanner {
@@ -134,11 +174,82 @@ impl SseScanner {
             events: 0,
             bad_events: 0,
             oversized_events: 0,
+            dispatched_usage_only: false,
+            withheld: Vec::new(),
+            block_forwarded: false,
+            leading_lf: None,
+            removed_events: 0,
         }
     }
 
     /// Feeds the next bytes of the stream; chunk boundaries may fall anywhere.
     pub fn push(&mut self, chunk: &[u8]) {
+        self.scan(chunk, None);
+    }
+
+    /// Feeds the next bytes of the stream like [`SseScanner::push`] and appends to `out` the
+    /// bytes to forward in their place: the chunk without usage-only events, with the current
+    /// unfinished block withheld until it ends (see the module documentation).
+    pub fn push_edit(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let mut cuts = Vec::new();
+        self.scan(chunk, Some(&mut cuts));
+        let mut start = 0;
+        if let (Some(forward), Some(b'\n')) = (self.leading_lf.take(), chunk.first()) {
+            if forward {
+                out.push(b'\n');
+            }
+            start = 1;
+        }
+        for cut in cuts {
+            let block = chunk.get(start..cut.end).unwrap_or_default();
+            // The length test makes the outcome independent of how the stream was chunked: a
+            // block over the limit is never removed, whether it came whole or in pieces.
+            let remove = cut.usage_only
+                && !self.block_forwarded
+                && self.withheld.len().saturating_add(block.len()) <= WITHHELD_MAX;
+            if remove {
+                self.withheld.clear();
+                self.removed_events = self.removed_events.saturating_add(1);
+            } else {
+                out.append(&mut self.withheld);
+                out.extend_from_slice(block);
+            }
+            if cut.open_cr {
+                self.leading_lf = Some(!remove);
+            }
+            self.block_forwarded = false;
+            start = cut.end.max(start);
+        }
+        let rest = chunk.get(start..).unwrap_or_default();
+        if self.block_forwarded || self.withheld.len().saturating_add(rest.len()) > WITHHELD_MAX {
+            self.block_forwarded |= !self.withheld.is_empty() || !rest.is_empty();
+            out.append(&mut self.withheld);
+            out.extend_from_slice(rest);
+        } else {
+            self.withheld.extend_from_slice(rest);
+        }
+    }
+
+    /// Ends the stream like [`SseScanner::finish`] and appends to `out` what
+    /// [`SseScanner::push_edit`] still withheld, unless it is a usage-only event.
+    pub fn finish_edit(&mut self, out: &mut Vec<u8>) {
+        self.finish();
+        if std::mem::take(&mut self.dispatched_usage_only) && !self.block_forwarded && !self.withheld.is_empty() {
+            self.withheld.clear();
+            self.removed_events = self.removed_events.saturating_add(1);
+        } else {
+            out.append(&mut self.withheld);
+        }
+        self.block_forwarded = false;
+        self.leading_lf = None;
+    }
+
+    /// Usage-only events [`SseScanner::push_edit`] and [`SseScanner::finish_edit`] removed.
+    pub fn removed_events(&self) -> u64 {
+        self.removed_events
+    }
+
+    fn scan(&mut self, chunk: &[u8], mut cuts: Option<&mut Vec<Cut>>) {
         let mut rest = self.skip_bom(chunk);
         while let Some((&byte, tail)) = rest.split_first() {
             if std::mem::take(&mut self.after_cr) && byte == b'\n' {
@@ -174,7 +285,23 @@ impl SseScanner {
                 Line::Name(n) => {
                     rest = tail;
                     match byte {
-                        b'\n' | b'\r' => self.end_line(byte == b'\r'),
+                        b'\n' | b'\r' => {
+                            self.end_line(byte == b'\r');
+                            if let (0, Some(cuts)) = (n, cuts.as_deref_mut()) {
+                                // A blank line: the block ends here (with the LF of a CRLF).
+                                let mut end = chunk.len().saturating_sub(rest.len());
+                                let mut open_cr = false;
+                                if byte == b'\r' {
+                                    match rest.first() {
+                                        Some(b'\n') => end = end.saturating_add(1),
+                                        Some(_) => {}
+                                        None => open_cr = true,
+                                    }
+                                }
+                                let usage_only = std::mem::take(&mut self.dispatched_usage_only);
+                                cuts.push(Cut { end, open_cr, usage_only });
+                            }
+                        }
                         b':' if usize::from(n) == DATA.len() => self.start_data_field(),
                         // A comment (n == 0) or a field other than `data`.
                         b':' => self.line = Line::Skip,
@@ -348,6 +475,8 @@ impl SseScanner {
             }
         }
         if let Some(usage) = fields.usage {
+            // The chunk that answers `include_usage`, whether or not its counts are usable.
+            self.dispatched_usage_only = fields.no_choices;
             match usage_from_usage_object(&usage) {
                 Ok(usage) => self.usage = Some(usage),
                 Err(_) => {
@@ -370,6 +499,8 @@ struct ChunkFields<'a> {
     finish_reason: Option<Cow<'a, str>>,
     /// `usage`, absent when missing or `null`.
     usage: Option<Value>,
+    /// `choices` is an empty array.
+    no_choices: bool,
 }
 
 /// A parsed event payload.
@@ -384,9 +515,10 @@ enum Chunk<'a> {
 #[derive(Debug, Default)]
 struct LenientStr<'a>(Option<Cow<'a, str>>);
 
-/// `finish_reason` of the first element of a `choices` array.
+/// `finish_reason` of the first element of a `choices` array, and whether the value was an
+/// empty array.
 #[derive(Debug, Default)]
-struct FirstChoice<'a>(Option<Cow<'a, str>>);
+struct FirstChoice<'a>(Option<Cow<'a, str>>, bool);
 
 /// Object keys the scanner looks at.
 enum Key {
@@ -510,12 +642,12 @@ impl<'de> Visitor<'de> for ChoiceVisitor {
     default_for_scalars!();
 
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(FirstChoice(None))
+        Ok(FirstChoice(None, false))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         drain_seq(seq)?;
-        Ok(FirstChoice(None))
+        Ok(FirstChoice(None, false))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -527,7 +659,7 @@ impl<'de> Visitor<'de> for ChoiceVisitor {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(FirstChoice(reason))
+        Ok(FirstChoice(reason, false))
     }
 }
 
@@ -553,18 +685,18 @@ impl<'de> Visitor<'de> for ChoicesVisitor {
     default_for_scalars!();
 
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(FirstChoice(None))
+        Ok(FirstChoice(None, false))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let first = seq.next_element::<Choice<'de>>()?;
         drain_seq(seq)?;
-        Ok(first.map(|c| c.0).unwrap_or_default())
+        Ok(first.map_or(FirstChoice(None, true), |c| c.0))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         drain_map(map)?;
-        Ok(FirstChoice(None))
+        Ok(FirstChoice(None, false))
     }
 }
 
@@ -599,7 +731,11 @@ impl<'de> Visitor<'de> for ChunkVisitor {
         while let Some(key) = map.next_key::<Key>()? {
             match key {
                 Key::Model => fields.model = map.next_value::<LenientStr<'de>>()?.0,
-                Key::Choices => fields.finish_reason = map.next_value::<FirstChoice<'de>>()?.0,
+                Key::Choices => {
+                    let FirstChoice(reason, empty) = map.next_value::<FirstChoice<'de>>()?;
+                    fields.finish_reason = reason;
+                    fields.no_choices = empty;
+                }
                 Key::Usage => fields.usage = map.next_value::<Option<Value>>()?,
                 Key::FinishReason | Key::Other => {
                     map.next_value::<IgnoredAny>()?;
@@ -1097,5 +1233,140 @@ mod tests {
         s.push_str("\n\n");
         let o = scan([s.as_bytes()], 1 << 20);
         assert_eq!((o.events, o.bad), (1, 1));
+    }
+
+    // ---- push_edit: removing the usage-only chunk -------------------------------------
+
+    /// The stream as `push_edit` forwards it when fed in `chunks`, with the scanner after it.
+    fn edit<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> (Vec<u8>, SseScanner) {
+        let mut s = SseScanner::new(MAX);
+        let mut out = Vec::new();
+        for c in chunks {
+            s.push_edit(c, &mut out);
+        }
+        s.finish_edit(&mut out);
+        (out, s)
+    }
+
+    /// `payloads()` without the usage-only chunk.
+    fn payloads_without_usage() -> Vec<String> {
+        payloads().into_iter().filter(|p| p != USAGE).collect()
+    }
+
+    #[test]
+    fn edit_removes_the_usage_only_chunk_at_every_split_and_line_end() {
+        for eol in ["\n", "\r\n", "\r"] {
+            let bytes = stream(eol);
+            let want = stream_with(&payloads_without_usage(), eol);
+            assert_ne!(bytes, want);
+            for at in 0..=bytes.len() {
+                let (a, b) = bytes.split_at(at);
+                let (out, s) = edit([a, b]);
+                assert!(out == want, "eol {eol:?}, split at {at}: {}", String::from_utf8_lossy(&out));
+                assert_eq!(outcome(&s), expected_full(), "eol {eol:?}, split at {at}");
+                assert_eq!(s.removed_events(), 1);
+            }
+            let (out, s) = edit(bytes.chunks(1));
+            assert!(out == want, "eol {eol:?}, byte by byte: {}", String::from_utf8_lossy(&out));
+            assert_eq!(s.usage(), Some(EXPECTED_USAGE));
+        }
+    }
+
+    #[test]
+    fn edit_withholds_only_the_unfinished_block() {
+        let bytes = stream("\n");
+        let first_block = format!("data: {ROLE}\n\n");
+        let mut s = SseScanner::new(MAX);
+        let mut out = Vec::new();
+        // The first block and half of the second: the first goes on at once.
+        let cut = first_block.len() + 10;
+        s.push_edit(&bytes[..cut], &mut out);
+        assert_eq!(out, first_block.as_bytes());
+        out.clear();
+        s.push_edit(&bytes[cut..], &mut out);
+        s.finish_edit(&mut out);
+        assert_eq!([first_block.as_bytes(), &out].concat(), stream_with(&payloads_without_usage(), "\n"));
+    }
+
+    #[test]
+    fn edit_drops_the_comments_and_fields_of_the_usage_block_only() {
+        let usage_block = format!(": keep-alive\nevent: chunk\nid: 9\ndata: {USAGE}\n\n");
+        let stream = format!(": hi\n\ndata: {ROLE}\n\n{usage_block}: bye\n\ndata: [DONE]\n\n");
+        let (out, s) = edit([stream.as_bytes()]);
+        assert_eq!(String::from_utf8(out).unwrap(), format!(": hi\n\ndata: {ROLE}\n\n: bye\n\ndata: [DONE]\n\n"));
+        assert_eq!(s.usage(), Some(EXPECTED_USAGE));
+    }
+
+    #[test]
+    fn edit_keeps_usage_that_rides_on_a_chunk_with_choices() {
+        // Some servers put usage on the last content chunk: removing it would lose content.
+        let with_choice = FINISH.replace(r#""usage":null"#, r#""usage":{"prompt_tokens":3,"completion_tokens":4}"#);
+        let stream = format!("data: {with_choice}\n\ndata: [DONE]\n\n");
+        let (out, s) = edit([stream.as_bytes()]);
+        assert_eq!(out, stream.as_bytes());
+        assert_eq!(s.usage(), Some(Usage { prompt_tokens: 3, completion_tokens: 4, cached_tokens: 0 }));
+        assert_eq!(s.removed_events(), 0);
+    }
+
+    #[test]
+    fn edit_keeps_chunks_that_are_not_usage_only() {
+        // No choices but no usage either (not an answer to include_usage), and not JSON.
+        let stream = "data: {\"choices\":[],\"prompt_filter_results\":[]}\n\ndata: {oops\n\n\
+                      data: {\"choices\":[],\"usage\":null}\n\ndata: [DONE]\n\n";
+        let (out, s) = edit([stream.as_bytes()]);
+        assert_eq!(out, stream.as_bytes());
+        assert_eq!(s.removed_events(), 0);
+    }
+
+    #[test]
+    fn edit_removes_a_usage_only_chunk_with_unusable_counts() {
+        // It is still the chunk the router asked for; its counts just cannot be priced.
+        let stream = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":-1,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n";
+        let (out, s) = edit([stream.as_bytes()]);
+        assert_eq!(out, b"data: [DONE]\n\n");
+        assert_eq!((s.removed_events(), s.usage()), (1, None));
+    }
+
+    #[test]
+    fn edit_removes_an_unterminated_usage_chunk_at_the_end() {
+        let stream = format!("data: {ROLE}\n\ndata: {USAGE}");
+        let (out, s) = edit([stream.as_bytes()]);
+        assert_eq!(String::from_utf8(out).unwrap(), format!("data: {ROLE}\n\n"));
+        assert_eq!(s.usage(), Some(EXPECTED_USAGE));
+    }
+
+    #[test]
+    fn edit_forwards_a_block_too_long_to_withhold() {
+        let big = content(&"x".repeat(WITHHELD_MAX + 10));
+        let stream = format!("data: {big}\n\ndata: {USAGE}\n\n");
+        let bytes = stream.as_bytes();
+        let mut s = SseScanner::new(2 * WITHHELD_MAX);
+        let mut out = Vec::new();
+        let mut withheld_most = 0;
+        for c in bytes.chunks(4096) {
+            s.push_edit(c, &mut out);
+            withheld_most = withheld_most.max(s.withheld.len());
+        }
+        s.finish_edit(&mut out);
+        assert!(withheld_most <= WITHHELD_MAX, "{withheld_most}");
+        assert_eq!(out, format!("data: {big}\n\n").as_bytes());
+        assert_eq!(s.usage(), Some(EXPECTED_USAGE));
+    }
+
+    #[test]
+    fn edit_of_garbage_never_panics_and_forwards_every_byte_of_non_usage_blocks() {
+        let mut x: u32 = 7;
+        for _ in 0..200 {
+            let bytes: Vec<u8> = (0..300)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    b"data: {}[]\"choices\r\n:x"[(x >> 16) as usize % 22]
+                })
+                .collect();
+            let (out, s) = edit(bytes.chunks(7));
+            // Nothing here is a valid usage-only event, so nothing may be removed.
+            assert_eq!(s.removed_events(), 0);
+            assert_eq!(out, bytes);
+        }
     }
 }
