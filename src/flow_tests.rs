@@ -1,5 +1,4 @@
 //! Native tests of the request flow against the fake host.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use crate::classifier::{Classifier, ClassifierError, HeuristicClassifier};
 use crate::config::{Config, DEFAULT_CONFIG_JSON};

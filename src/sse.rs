@@ -30,28 +30,26 @@
 //! Each dispatched event whose data is `[DONE]` sets [`SseScanner::saw_done`].
 //! Any other data is parsed as JSON; data that is not valid JSON or not a JSON
 //! object is counted in [`SseScanner::bad_events`], never an error. From each
-//! object the scanner takes:
-//!
-//! - `model`: the first non-empty top-level `model` string of the stream;
-//! - `choices[0].finish_reason`: the last non-null string seen;
-//! - `usage`: when it is present and not `null`, it is validated like a
-//!   non-streaming body ([`crate::usage`]) and replaces the previous usage.
-//!   An invalid usage object (e.g. a negative count) is counted as a bad
-//!   event and clears the usage: the last reported usage is the one that
-//!   counts, and if it is unusable the stream's usage is unknown.
+//! object the scanner takes `usage` (what the flow prices) and whether `choices` is an empty
+//! array (what makes a usage-only chunk, below). A `usage` present and not `null` is validated
+//! like a non-streaming body ([`crate::usage`]) and replaces the previous usage. An invalid
+//! usage object (e.g. a negative count) is counted as a bad event and clears the usage: the
+//! last reported usage is the one that counts, and if it is unusable the stream's usage is
+//! unknown.
 //!
 //! # Removing the usage-only chunk
 //!
 //! When the router itself asked the upstream for usage (`stream_options.include_usage`), the
 //! final usage-only chunk (`"choices": []` with a non-null `usage`, valid or not) is an answer
-//! shape the client
-//! did not ask for: OpenAI's documented loop `chunk.choices[0].delta.content` fails on it.
+//! shape the client did not ask for: OpenAI's documented loop `chunk.choices[0].delta.content`
+//! fails on it.
 //! [`SseScanner::push_edit`] scans a chunk like [`SseScanner::push`] and writes the bytes to
 //! forward instead of it: every block (the lines up to and including a blank line) goes on
 //! unchanged except a block whose event is usage-only, which is dropped. Only the bytes of the
 //! current, unfinished block are withheld between chunks, at most [`WITHHELD_MAX`]; a block
 //! longer than that is forwarded as it comes and is never dropped (a usage-only chunk is a few
-//! hundred bytes), so what is forwarded does not depend on the chunking. [`SseScanner::finish_edit`] forwards whatever is still withheld.
+//! hundred bytes), so what is forwarded does not depend on the chunking.
+//! [`SseScanner::finish_edit`] forwards whatever is still withheld.
 //!
 //! # Cost
 //!
@@ -61,11 +59,9 @@
 //! [`SseScanner::oversized_events`]; later events are unaffected. Non-data
 //! lines (comments, `id`, ...) are skipped without buffering whatever their
 //! length. Line scanning works on whole runs of bytes, not byte by byte, and
-//! payloads are parsed with a borrowing visitor that skips everything except
-//! `model`, `choices[0].finish_reason` and `usage`, so content deltas cost no
-//! allocation.
+//! payloads are parsed with a visitor that skips everything except `usage`
+//! and the emptiness of `choices`, so content deltas cost no allocation.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -117,8 +113,8 @@ enum Bom {
     Done,
 }
 
-/// Incremental SSE scanner collecting the usage, model, finish reason and
-/// stream statistics of a streamed chat completion.
+/// Incremental SSE scanner collecting the usage and stream statistics of a
+/// streamed chat completion.
 #[derive(Debug, Clone)]
 pub struct SseScanner {
     max_event_bytes: usize,
@@ -134,8 +130,6 @@ pub struct SseScanner {
     /// The pending event went over `max_event_bytes` and is being dropped.
     oversized: bool,
     usage: Option<Usage>,
-    model: Option<String>,
-    finish_reason: Option<String>,
     saw_done: bool,
     events: u64,
     bad_events: u64,
@@ -168,8 +162,6 @@ impl SseScanner {
             has_data: false,
             oversized: false,
             usage: None,
-            model: None,
-            finish_reason: None,
             saw_done: false,
             events: 0,
             bad_events: 0,
@@ -332,11 +324,6 @@ impl SseScanner {
         self.usage
     }
 
-    /// Top-level `model` of the first data event that has a non-empty one.
-    pub fn model(&self) -> Option<&str> {
-        self.model.as_deref()
-    }
-
     /// Whether a `data: [DONE]` event was seen.
     pub fn saw_done(&self) -> bool {
         self.saw_done
@@ -357,11 +344,6 @@ impl SseScanner {
     /// Number of events dropped because their data exceeded `max_event_bytes`.
     pub fn oversized_events(&self) -> u64 {
         self.oversized_events
-    }
-
-    /// Last non-null `choices[0].finish_reason` seen.
-    pub fn finish_reason(&self) -> Option<&str> {
-        self.finish_reason.as_deref()
     }
 
     /// Drops a UTF-8 BOM at the very start of the stream, possibly split over
@@ -457,23 +439,13 @@ impl SseScanner {
             self.saw_done = true;
             return;
         }
-        let fields = match serde_json::from_slice::<Chunk<'_>>(data) {
+        let fields = match serde_json::from_slice::<Chunk>(data) {
             Ok(Chunk::Object(fields)) => fields,
             Ok(Chunk::NotObject) | Err(_) => {
                 self.bad_events = self.bad_events.saturating_add(1);
                 return;
             }
         };
-        if self.model.is_none() {
-            if let Some(model) = fields.model.filter(|m| !m.is_empty()) {
-                self.model = Some(model.into_owned());
-            }
-        }
-        if let Some(reason) = fields.finish_reason {
-            if self.finish_reason.as_deref() != Some(reason.as_ref()) {
-                self.finish_reason = Some(reason.into_owned());
-            }
-        }
         if let Some(usage) = fields.usage {
             // The chunk that answers `include_usage`, whether or not its counts are usable.
             self.dispatched_usage_only = fields.no_choices;
@@ -489,14 +461,12 @@ impl SseScanner {
 }
 
 // ---------------------------------------------------------------------------
-// Borrowing, lenient JSON views: they validate the whole payload but keep only
+// Lenient JSON views: they validate the whole payload but keep only
 // what the scanner needs, tolerating any type for every member.
 
 /// The parts of one chunk object the scanner uses.
 #[derive(Debug, Default)]
-struct ChunkFields<'a> {
-    model: Option<Cow<'a, str>>,
-    finish_reason: Option<Cow<'a, str>>,
+struct ChunkFields {
     /// `usage`, absent when missing or `null`.
     usage: Option<Value>,
     /// `choices` is an empty array.
@@ -505,27 +475,20 @@ struct ChunkFields<'a> {
 
 /// A parsed event payload.
 #[derive(Debug, Default)]
-enum Chunk<'a> {
-    Object(ChunkFields<'a>),
+enum Chunk {
+    Object(ChunkFields),
     #[default]
     NotObject,
 }
 
-/// A string, or `None` for any other JSON value.
+/// Whether a `choices` value is an empty array (anything else: `false`).
 #[derive(Debug, Default)]
-struct LenientStr<'a>(Option<Cow<'a, str>>);
-
-/// `finish_reason` of the first element of a `choices` array, and whether the value was an
-/// empty array.
-#[derive(Debug, Default)]
-struct FirstChoice<'a>(Option<Cow<'a, str>>, bool);
+struct EmptyChoices(bool);
 
 /// Object keys the scanner looks at.
 enum Key {
-    Model,
     Choices,
     Usage,
-    FinishReason,
     Other,
 }
 
@@ -542,6 +505,9 @@ macro_rules! default_for_scalars {
             Ok(Default::default())
         }
         fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
             Ok(Default::default())
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
@@ -574,10 +540,8 @@ impl Visitor<'_> for KeyVisitor {
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
         Ok(match v {
-            "model" => Key::Model,
             "choices" => Key::Choices,
             "usage" => Key::Usage,
-            "finish_reason" => Key::FinishReason,
             _ => Key::Other,
         })
     }
@@ -589,94 +553,11 @@ impl<'de> Deserialize<'de> for Key {
     }
 }
 
-struct LenientStrVisitor;
-
-impl<'de> Visitor<'de> for LenientStrVisitor {
-    type Value = LenientStr<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any json value")
-    }
-
-    default_for_scalars!();
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(LenientStr(Some(Cow::Borrowed(v))))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(LenientStr(Some(Cow::Owned(v.to_owned()))))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(LenientStr(Some(Cow::Owned(v))))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        drain_seq(seq)?;
-        Ok(LenientStr(None))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        drain_map(map)?;
-        Ok(LenientStr(None))
-    }
-}
-
-impl<'de> Deserialize<'de> for LenientStr<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(LenientStrVisitor)
-    }
-}
-
-/// Reads `finish_reason` out of one choice object (anything else: `None`).
-struct ChoiceVisitor;
-
-impl<'de> Visitor<'de> for ChoiceVisitor {
-    type Value = FirstChoice<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any json value")
-    }
-
-    default_for_scalars!();
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(FirstChoice(None, false))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        drain_seq(seq)?;
-        Ok(FirstChoice(None, false))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut reason = None;
-        while let Some(key) = map.next_key::<Key>()? {
-            if let Key::FinishReason = key {
-                reason = map.next_value::<LenientStr<'de>>()?.0;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(FirstChoice(reason, false))
-    }
-}
-
-/// A newtype so a choice object is deserialized with [`ChoiceVisitor`].
-struct Choice<'a>(FirstChoice<'a>);
-
-impl<'de> Deserialize<'de> for Choice<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ChoiceVisitor).map(Choice)
-    }
-}
-
-/// Reads the first element of `choices` (anything but an array: `None`).
+/// Reads whether `choices` is an empty array, skipping its elements.
 struct ChoicesVisitor;
 
 impl<'de> Visitor<'de> for ChoicesVisitor {
-    type Value = FirstChoice<'de>;
+    type Value = EmptyChoices;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any json value")
@@ -684,23 +565,19 @@ impl<'de> Visitor<'de> for ChoicesVisitor {
 
     default_for_scalars!();
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(FirstChoice(None, false))
-    }
-
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let first = seq.next_element::<Choice<'de>>()?;
+        let first = seq.next_element::<IgnoredAny>()?;
         drain_seq(seq)?;
-        Ok(first.map_or(FirstChoice(None, true), |c| c.0))
+        Ok(EmptyChoices(first.is_none()))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         drain_map(map)?;
-        Ok(FirstChoice(None, false))
+        Ok(EmptyChoices(false))
     }
 }
 
-impl<'de> Deserialize<'de> for FirstChoice<'de> {
+impl<'de> Deserialize<'de> for EmptyChoices {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(ChoicesVisitor)
     }
@@ -709,17 +586,13 @@ impl<'de> Deserialize<'de> for FirstChoice<'de> {
 struct ChunkVisitor;
 
 impl<'de> Visitor<'de> for ChunkVisitor {
-    type Value = Chunk<'de>;
+    type Value = Chunk;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any json value")
     }
 
     default_for_scalars!();
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Chunk::NotObject)
-    }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         drain_seq(seq)?;
@@ -730,14 +603,9 @@ impl<'de> Visitor<'de> for ChunkVisitor {
         let mut fields = ChunkFields::default();
         while let Some(key) = map.next_key::<Key>()? {
             match key {
-                Key::Model => fields.model = map.next_value::<LenientStr<'de>>()?.0,
-                Key::Choices => {
-                    let FirstChoice(reason, empty) = map.next_value::<FirstChoice<'de>>()?;
-                    fields.finish_reason = reason;
-                    fields.no_choices = empty;
-                }
+                Key::Choices => fields.no_choices = map.next_value::<EmptyChoices>()?.0,
                 Key::Usage => fields.usage = map.next_value::<Option<Value>>()?,
-                Key::FinishReason | Key::Other => {
+                Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -746,7 +614,7 @@ impl<'de> Visitor<'de> for ChunkVisitor {
     }
 }
 
-impl<'de> Deserialize<'de> for Chunk<'de> {
+impl<'de> Deserialize<'de> for Chunk {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(ChunkVisitor)
     }
@@ -754,12 +622,6 @@ impl<'de> Deserialize<'de> for Chunk<'de> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
 
     use super::*;
 
@@ -815,8 +677,6 @@ mod tests {
     #[derive(Debug, PartialEq)]
     struct Outcome {
         usage: Option<Usage>,
-        model: Option<String>,
-        finish_reason: Option<String>,
         saw_done: bool,
         events: u64,
         bad: u64,
@@ -826,8 +686,6 @@ mod tests {
     fn outcome(s: &SseScanner) -> Outcome {
         Outcome {
             usage: s.usage(),
-            model: s.model().map(str::to_string),
-            finish_reason: s.finish_reason().map(str::to_string),
             saw_done: s.saw_done(),
             events: s.events(),
             bad: s.bad_events(),
@@ -848,8 +706,6 @@ mod tests {
     fn expected_full() -> Outcome {
         Outcome {
             usage: Some(EXPECTED_USAGE),
-            model: Some("gpt-4o-2024-08-06".into()),
-            finish_reason: Some("stop".into()),
             saw_done: true,
             events: 9,
             bad: 0,
@@ -976,8 +832,6 @@ mod tests {
         p.truncate(4);
         let expected = Outcome {
             usage: None,
-            model: Some("gpt-4o-2024-08-06".into()),
-            finish_reason: None,
             saw_done: false,
             events: 4,
             bad: 0,
@@ -1027,10 +881,11 @@ mod tests {
         s.push(b"\nid: ");
         s.push(&[b'9'; 10_000]);
         s.push(b"\n");
-        s.push(b"data: {\"model\":\"m\"}\n\n");
+        s.push(b"data: {\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n\n");
         s.finish();
         assert!(s.data.capacity() <= 128);
-        assert_eq!((s.events(), s.oversized_events(), s.model()), (1, 0, Some("m")));
+        assert_eq!((s.events(), s.oversized_events(), s.bad_events()), (1, 0, 0));
+        assert!(s.usage().is_some());
     }
 
     #[test]
@@ -1046,7 +901,6 @@ mod tests {
         bytes.extend_from_slice(&stream("\n"));
         let o = scan(bytes.chunks(3), MAX);
         assert_eq!(o.usage, Some(EXPECTED_USAGE));
-        assert_eq!(o.model.as_deref(), Some("gpt-4o-2024-08-06"));
         assert!(o.bad >= 1);
 
         // Pseudo-random byte soup, biased towards SSE syntax.
@@ -1110,7 +964,6 @@ mod tests {
         s.push(third);
         assert_eq!((s.events(), s.bad_events()), (1, 0));
         assert_eq!(s.usage(), Some(Usage { prompt_tokens: 5, completion_tokens: 6, cached_tokens: 0 }));
-        assert_eq!(s.model(), Some("m"));
         // A lone CR still ends a line even if nothing follows it yet.
         let mut s = SseScanner::new(MAX);
         s.push(b"data: {}\r\r");
@@ -1159,25 +1012,30 @@ mod tests {
     }
 
     #[test]
-    fn model_first_and_finish_reason_last_non_null() {
-        let s = concat!(
-            "data: {\"choices\":[{\"finish_reason\":null}]}\n\n",
-            "data: {\"model\":\"\",\"choices\":[]}\n\n",
-            "data: {\"model\":\"first\",\"choices\":[{\"finish_reason\":\"length\"},{\"finish_reason\":\"stop\"}]}\n\n",
-            "data: {\"model\":\"second\",\"choices\":[{\"finish_reason\":null}]}\n\n",
-            "data: {\"model\":7,\"choices\":[{\"index\":0}]}\n\n",
-            "data: {\"choices\":{\"finish_reason\":\"stop\"}}\n\n",
-            "data: {\"choices\":[\"stop\", 1]}\n\n",
-            "data: {\"choices\":[{\"finish_reason\":{\"a\":[1]}}],\"finish_reason\":\"tool_calls\"}\n\n",
-        );
-        let o = scan([s.as_bytes()], MAX);
-        assert_eq!(o.model.as_deref(), Some("first"));
-        assert_eq!(o.finish_reason.as_deref(), Some("length"));
-        assert_eq!((o.events, o.bad), (8, 0));
-        // Escaped strings are decoded.
-        let o = scan([br#"data: {"model":"gpt\u002d4o","choices":[{"finish_reason":"st\u006fp"}]}"#.as_slice()], MAX);
-        assert_eq!(o.model.as_deref(), Some("gpt-4o"));
-        assert_eq!(o.finish_reason.as_deref(), Some("stop"));
+    fn usage_only_needs_an_empty_choices_array() {
+        // Only `"choices": []` next to a usage makes a usage-only chunk: not a missing, non-array
+        // or non-empty `choices`, whatever its elements are.
+        let usage = r#""usage":{"prompt_tokens":1,"completion_tokens":1}"#;
+        for (choices, usage_only) in [
+            ("[]", true),
+            ("[ ]", true),
+            ("[{}]", false),
+            ("[null]", false),
+            ("[[]]", false),
+            ("{}", false),
+            ("\"[]\"", false),
+            ("null", false),
+        ] {
+            let event = format!("data: {{\"choices\":{choices},{usage}}}\n\n");
+            let (out, s) = edit([event.as_bytes()]);
+            assert_eq!((s.removed_events(), out.is_empty()), (u64::from(usage_only), usage_only), "{choices}");
+            assert_eq!(s.bad_events(), 0, "{choices}");
+        }
+        let (_, s) = edit([format!("data: {{{usage}}}\n\n").as_bytes()]);
+        assert_eq!(s.removed_events(), 0, "no choices at all");
+        // Escaped keys are decoded.
+        let (_, s) = edit([format!("data: {{\"ch\\u006fices\":[],{usage}}}\n\n").as_bytes()]);
+        assert_eq!(s.removed_events(), 1);
     }
 
     #[test]

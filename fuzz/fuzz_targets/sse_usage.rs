@@ -16,8 +16,6 @@ use llm_router::usage::{self, Usage, MAX_TOKENS_PER_FIELD};
 #[derive(Debug, PartialEq)]
 struct Summary {
     usage: Option<Usage>,
-    model: Option<String>,
-    finish_reason: Option<String>,
     saw_done: bool,
     events: u64,
     bad_events: u64,
@@ -27,8 +25,6 @@ struct Summary {
 fn summary(s: &SseScanner) -> Summary {
     Summary {
         usage: s.usage(),
-        model: s.model().map(str::to_string),
-        finish_reason: s.finish_reason().map(str::to_string),
         saw_done: s.saw_done(),
         events: s.events(),
         bad_events: s.bad_events(),
