@@ -34,8 +34,9 @@ use crate::config::{ExplicitModel, Mode};
 use crate::host::{Host, Level};
 use crate::names::{self, label, stat, state};
 use crate::policy::Decision;
-use crate::quality::{self, Expectation};
+use crate::quality::Expectation;
 use crate::request::{self, ChatRequest, RequestError};
+use crate::retry::{self, RetryKind};
 use crate::router::{sanitize_label, Router};
 use crate::sse::SseScanner;
 use crate::usage::{self, Usage};
@@ -139,15 +140,6 @@ impl Routing {
     }
 }
 
-/// Why a request is being re-sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum RetryKind {
-    /// The upstream failed with this status.
-    Fallback(u16),
-    /// The answer was unusable for this reason; the first answer's usage.
-    Escalation(&'static str, Option<Usage>),
-}
-
 /// The accounting record of one request, as written to headers, state, stats and SSE.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Accounting {
@@ -219,24 +211,6 @@ fn openai_error(message: &str, code: &str) -> String {
     .to_string()
 }
 
-/// Request headers that are not copied into a re-sent request.
-fn resend_header_ok(name: &str) -> bool {
-    !matches!(
-        name,
-        "content-length" | "transfer-encoding" | "connection" | "keep-alive" | "te" | "upgrade" | "expect"
-            | "proxy-connection"
-    ) && !name.starts_with(names::HEADER_PREFIX)
-        && !name.starts_with("x-envoy-")
-}
-
-/// Response headers of a re-sent call that replace the held response's.
-fn copy_call_header(name: &str) -> bool {
-    name == ":status"
-        || (!name.starts_with(':')
-            && !matches!(name, "content-length" | "transfer-encoding" | "connection" | "keep-alive")
-            && !name.starts_with(names::HEADER_PREFIX))
-}
-
 impl RequestFlow {
     /// A new flow.
     pub fn new() -> Self {
@@ -285,7 +259,7 @@ impl RequestFlow {
         let resend_headers = may_resend.then(|| {
             let mut h: Vec<(String, String)> = all
                 .iter()
-                .filter(|(k, _)| resend_header_ok(k) && k != "accept-encoding")
+                .filter(|(k, _)| retry::resend_header_ok(k) && k != "accept-encoding")
                 .cloned()
                 .collect();
             h.push(("accept-encoding".to_string(), "identity".to_string()));
@@ -436,11 +410,7 @@ impl RequestFlow {
 
     /// The tier a re-send of `r` would go to, if one is allowed.
     fn next_tier(router: &Router, r: &Routing) -> Option<usize> {
-        let f = &router.config.fallback;
-        if r.resend.is_none() || r.attempts >= f.max_attempts {
-            return None;
-        }
-        f.next_tier(r.tier_index?)
+        retry::next_tier(&router.config.fallback, r.resend.is_some(), r.attempts, r.tier_index)
     }
 
     /// Response headers arrived.
@@ -462,10 +432,7 @@ impl RequestFlow {
             }
         };
         let status: u16 = get(":status").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-        let f = &router.config.fallback;
-        // A failure without a body is not re-sent: the held response would have no body
-        // buffer for the new answer.
-        if f.enabled && f.statuses.contains(&status) && !end_of_stream && Self::next_tier(router, &routing).is_some() {
+        if retry::falls_back(&router.config.fallback, status, !end_of_stream, Self::next_tier(router, &routing)) {
             self.phase = Phase::Failing(routing, status);
             return Action::Pause;
         }
@@ -588,14 +555,9 @@ impl RequestFlow {
     fn escalation_reason<H: Host>(router: &Router, r: &Routing, body: Option<&Value>, host: &H) -> Option<&'static str> {
         let esc = r.tier_index.and_then(|i| router.config.tiers.get(i)).and_then(|t| t.escalate.as_ref())?;
         let resend = r.resend.as_ref()?;
-        if resend.stream || Self::next_tier(router, r).is_none() {
-            return None;
-        }
         let status: u16 = host.response_header(":status").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-        if !(200..300).contains(&status) {
-            return None;
-        }
-        quality::unusable(body?, esc, &resend.expect).map(|on| on.as_str())
+        let can_retry = Self::next_tier(router, r).is_some();
+        retry::escalation_reason(Some(esc), resend.stream, can_retry, status, body, &resend.expect)
     }
 
     /// Re-send the request to the next tier. Returns `Pause` while the call is in flight, or
@@ -615,27 +577,19 @@ impl RequestFlow {
         };
         let original = original.unwrap_or_else(|| routing.clone());
         let route = route_label(host);
-        let (stat_name, prefix, reason) = match &kind {
-            RetryKind::Fallback(status) => (stat::FALLBACKS, "fallback", format!("status_{status}")),
-            RetryKind::Escalation(reason, _) => (stat::ESCALATIONS, "escalation", (*reason).to_string()),
-        };
+        let reason = kind.reason();
         let (from_tier, from_model) = (sanitize_label(&routing.tier), sanitize_label(&routing.model));
         host.counter(
-            stat_name,
+            kind.stat(),
             &[(label::ROUTE, &route), (label::TIER, &from_tier), (label::MODEL, &from_model), (label::REASON, &reason)],
             1,
         );
-        let body = match request::parse_body(&resend.body) {
-            Ok(mut v) => request::rewrite_body(&resend.body, &mut v, Some(&tier.model), false).unwrap_or_else(|| resend.body.clone()),
-            Err(_) => resend.body.clone(),
-        };
-        let mut headers = resend.headers.clone();
-        headers.push(("content-length".to_string(), body.len().to_string()));
-        if !host.dispatch_call(&tier.cluster, &headers, &body, router.config.fallback.timeout_ms) {
+        let call = retry::resend_request(&resend.headers, &resend.body, &tier.model);
+        if !host.dispatch_call(&tier.cluster, &call.headers, &call.body, router.config.fallback.timeout_ms) {
             host.log(Level::Warn, &format!("llm-router: could not re-send to cluster `{}`", tier.cluster));
             return self.give_up(router, host, original, kind);
         }
-        routing.retry = Some(format!("{prefix}:{reason}"));
+        routing.retry = Some(kind.label());
         routing.attempts += 1;
         routing.model = tier.model.clone();
         routing.tier = tier.name.clone();
@@ -647,11 +601,7 @@ impl RequestFlow {
     /// No (further) re-send: let the held original answer go on, accounted as it is.
     fn give_up<H: Host>(&mut self, router: &Router, host: &mut H, original: Box<Routing>, kind: RetryKind) -> Action {
         Self::set_decision_headers(router, host, &original);
-        let usage = match kind {
-            RetryKind::Fallback(_) => None,
-            RetryKind::Escalation(_, u) => u,
-        };
-        let acc = self.account(router, host, &original, usage);
+        let acc = self.account(router, host, &original, kind.first_usage());
         set_cost_headers(host, &acc);
         self.phase = Phase::Done;
         Action::Continue
@@ -668,7 +618,7 @@ impl RequestFlow {
                 return Action::Continue;
             }
         };
-        let ok = response.as_ref().and_then(CallResponse::status).is_some_and(|s| (200..300).contains(&s));
+        let ok = retry::call_succeeded(response.as_ref().and_then(CallResponse::status));
         let Some(resp) = response.filter(|_| ok) else {
             // The re-send failed: try the tier after it if allowed, else the original goes on.
             if Self::next_tier(router, &routing).is_some() {
@@ -676,7 +626,7 @@ impl RequestFlow {
             }
             host.log(Level::Info, "llm-router: re-sent request failed; the original answer goes on");
             let mut original = original;
-            original.retry = routing.retry.map(|r| format!("{r}:failed"));
+            original.retry = retry::failed_label(routing.retry.as_deref());
             return self.give_up(router, host, original, kind);
         };
         let route = route_label(host);
@@ -684,28 +634,13 @@ impl RequestFlow {
             routing.prior_cost += self.count_tokens_and_cost(router, host, &original, *first_usage, &route).unwrap_or(0);
         }
         let stream = routing.resend.as_ref().is_some_and(|r| r.stream);
-        let mut body = resp.body;
-        let usage = if stream {
-            let mut s = SseScanner::new(router.config.max_response_bytes.max(body.len()));
-            if routing.strip_usage {
-                let mut edited = Vec::with_capacity(body.len());
-                s.push_edit(&body, &mut edited);
-                s.finish_edit(&mut edited);
-                body = edited;
-            } else {
-                s.push(&body);
-                s.finish();
-            }
-            s.usage()
-        } else {
-            usage::usage_from_json(&body).ok()
-        };
+        let (mut body, usage) = retry::read_answer(resp.body, stream, routing.strip_usage, router.config.max_response_bytes);
         for (name, _) in host.response_headers() {
             if !name.starts_with(':') && !name.starts_with(names::HEADER_PREFIX) {
                 host.set_response_header(&name, None);
             }
         }
-        for (name, value) in resp.headers.iter().filter(|(k, _)| copy_call_header(k)) {
+        for (name, value) in resp.headers.iter().filter(|(k, _)| retry::copy_call_header(k)) {
             host.set_response_header(name, Some(value));
         }
         Self::set_decision_headers(router, host, &routing);
