@@ -348,7 +348,6 @@ pub fn parse_rfc3339(input: &str) -> Result<i64, AccessLogError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
 
     /// A line exactly as Envoy wrote it with the shipped format (from a demo run).

@@ -549,11 +549,6 @@ impl Config {
         Config::try_from(raw)
     }
 
-    /// Index of the tier with this name.
-    pub fn tier_index(&self, name: &str) -> Option<usize> {
-        self.tiers.iter().position(|t| t.name == name)
-    }
-
     /// Index of the first tier whose model is `model` (by id or price-table alias).
     pub fn tier_for_model(&self, model: &str) -> Option<usize> {
         let canonical = self.prices.lookup(model).map(|p| p.id.as_str());
@@ -816,7 +811,6 @@ pub const DEFAULT_CONFIG_JSON: &str = include_str!("default_config.json");
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
 
     fn base() -> serde_json::Value {

@@ -1,5 +1,4 @@
 //! A fake [`Host`] for native tests of the flow.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

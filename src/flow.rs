@@ -34,13 +34,19 @@ use crate::config::{ExplicitModel, Mode};
 use crate::host::{Host, Level};
 use crate::names::{self, label, stat, state};
 use crate::policy::Decision;
-use crate::quality::{self, Expectation};
+use crate::quality::Expectation;
 use crate::request::{self, ChatRequest, RequestError};
+use crate::retry::{self, RetryKind};
 use crate::router::{sanitize_label, Router};
 use crate::sse::SseScanner;
 use crate::usage::{self, Usage};
 
 /// What the host should do after a callback.
+///
+/// `#[must_use]`: dropping it is a bug, not a shortcut. The host must stop or go on exactly as
+/// told; above all after [`RequestFlow::on_call_response`], where `Pause` means another re-send
+/// is in flight and resuming would deliver the failed answer.
+#[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Let the data go on.
@@ -122,21 +128,16 @@ struct Routing {
     prior_cost: u64,
     /// `fallback:<reason>` / `escalation:<reason>` once the answer came from a re-send.
     retry: Option<String>,
+    /// The router added `stream_options.include_usage` to a stream request: the usage-only
+    /// chunk it causes is read and removed from the answer, which keeps the shape the client
+    /// asked for.
+    strip_usage: bool,
 }
 
 impl Routing {
     fn score_str(&self) -> String {
         self.score.map_or_else(|| "-".to_string(), |s| format!("{s:.4}"))
     }
-}
-
-/// Why a request is being re-sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum RetryKind {
-    /// The upstream failed with this status.
-    Fallback(u16),
-    /// The answer was unusable for this reason; the first answer's usage.
-    Escalation(&'static str, Option<Usage>),
 }
 
 /// The accounting record of one request, as written to headers, state, stats and SSE.
@@ -210,24 +211,6 @@ fn openai_error(message: &str, code: &str) -> String {
     .to_string()
 }
 
-/// Request headers that are not copied into a re-sent request.
-fn resend_header_ok(name: &str) -> bool {
-    !matches!(
-        name,
-        "content-length" | "transfer-encoding" | "connection" | "keep-alive" | "te" | "upgrade" | "expect"
-            | "proxy-connection"
-    ) && !name.starts_with(names::HEADER_PREFIX)
-        && !name.starts_with("x-envoy-")
-}
-
-/// Response headers of a re-sent call that replace the held response's.
-fn copy_call_header(name: &str) -> bool {
-    name == ":status"
-        || (!name.starts_with(':')
-            && !matches!(name, "content-length" | "transfer-encoding" | "connection" | "keep-alive")
-            && !name.starts_with(names::HEADER_PREFIX))
-}
-
 impl RequestFlow {
     /// A new flow.
     pub fn new() -> Self {
@@ -276,7 +259,7 @@ impl RequestFlow {
         let resend_headers = may_resend.then(|| {
             let mut h: Vec<(String, String)> = all
                 .iter()
-                .filter(|(k, _)| resend_header_ok(k) && k != "accept-encoding")
+                .filter(|(k, _)| retry::resend_header_ok(k) && k != "accept-encoding")
                 .cloned()
                 .collect();
             h.push(("accept-encoding".to_string(), "identity".to_string()));
@@ -343,6 +326,8 @@ impl RequestFlow {
                 Some(new_body) => {
                     host.replace_request_body(&new_body);
                     host.set_request_header("content-length", Some(&new_body.len().to_string()));
+                    // A changed body with `force_usage` has the member the client did not send.
+                    routing.strip_usage = force_usage;
                     new_body
                 }
                 None => body,
@@ -392,6 +377,7 @@ impl RequestFlow {
             attempts: 0,
             prior_cost: 0,
             retry: None,
+            strip_usage: false,
         };
         let rewrite_model = decision.is_some().then(|| routing.model.clone());
         let force_usage = req.stream && !req.include_usage;
@@ -424,11 +410,7 @@ impl RequestFlow {
 
     /// The tier a re-send of `r` would go to, if one is allowed.
     fn next_tier(router: &Router, r: &Routing) -> Option<usize> {
-        let f = &router.config.fallback;
-        if r.resend.is_none() || r.attempts >= f.max_attempts {
-            return None;
-        }
-        f.next_tier(r.tier_index?)
+        retry::next_tier(&router.config.fallback, r.resend.is_some(), r.attempts, r.tier_index)
     }
 
     /// Response headers arrived.
@@ -450,10 +432,7 @@ impl RequestFlow {
             }
         };
         let status: u16 = get(":status").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-        let f = &router.config.fallback;
-        // A failure without a body is not re-sent: the held response would have no body
-        // buffer for the new answer.
-        if f.enabled && f.statuses.contains(&status) && !end_of_stream && Self::next_tier(router, &routing).is_some() {
+        if retry::falls_back(&router.config.fallback, status, !end_of_stream, Self::next_tier(router, &routing)) {
             self.phase = Phase::Failing(routing, status);
             return Action::Pause;
         }
@@ -465,6 +444,10 @@ impl RequestFlow {
         }
         let content_type = get("content-type").unwrap_or_default().to_ascii_lowercase();
         if content_type.contains("text/event-stream") {
+            // The stream's length changes (the final comment, a removed usage chunk).
+            if get("content-length").is_some() {
+                host.set_response_header("content-length", None);
+            }
             self.phase = Phase::Streaming(routing, Box::new(SseScanner::new(router.config.max_response_bytes)));
             return Action::Continue;
         }
@@ -530,18 +513,37 @@ impl RequestFlow {
                 }
                 Action::Continue
             }
-            Phase::Streaming(_, scanner) => {
-                if body_size > 0 {
-                    if let Some(chunk) = host.response_body(body_size) {
-                        scanner.push(&chunk);
-                    }
+            Phase::Streaming(routing, scanner) => {
+                let strip = routing.strip_usage;
+                let chunk = if body_size > 0 { host.response_body(body_size) } else { Some(Vec::new()) };
+                // The bytes to forward instead of the chunk, when the usage-only chunk is removed.
+                let mut edited = Vec::new();
+                match &chunk {
+                    Some(c) if strip => scanner.push_edit(c, &mut edited),
+                    Some(c) => scanner.push(c),
+                    None => {}
                 }
-                if end_of_stream {
-                    if let Phase::Streaming(routing, mut scanner) = std::mem::replace(&mut self.phase, Phase::Done) {
-                        scanner.finish();
-                        let acc = self.account(router, host, &routing, scanner.usage());
-                        host.append_response_body(sse_comment(&acc).as_bytes());
+                let ended = if end_of_stream {
+                    match std::mem::replace(&mut self.phase, Phase::Done) {
+                        Phase::Streaming(routing, mut scanner) => {
+                            if strip {
+                                scanner.finish_edit(&mut edited);
+                            } else {
+                                scanner.finish();
+                            }
+                            Some(self.account(router, host, &routing, scanner.usage()))
+                        }
+                        _ => None,
                     }
+                } else {
+                    None
+                };
+                // An unreadable chunk is left as it is rather than replaced by nothing.
+                if strip && chunk.is_some_and(|c| c != edited) {
+                    host.replace_response_body(&edited);
+                }
+                if let Some(acc) = ended {
+                    host.append_response_body(sse_comment(&acc).as_bytes());
                 }
                 Action::Continue
             }
@@ -553,14 +555,9 @@ impl RequestFlow {
     fn escalation_reason<H: Host>(router: &Router, r: &Routing, body: Option<&Value>, host: &H) -> Option<&'static str> {
         let esc = r.tier_index.and_then(|i| router.config.tiers.get(i)).and_then(|t| t.escalate.as_ref())?;
         let resend = r.resend.as_ref()?;
-        if resend.stream || Self::next_tier(router, r).is_none() {
-            return None;
-        }
         let status: u16 = host.response_header(":status").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-        if !(200..300).contains(&status) {
-            return None;
-        }
-        quality::unusable(body?, esc, &resend.expect).map(|on| on.as_str())
+        let can_retry = Self::next_tier(router, r).is_some();
+        retry::escalation_reason(Some(esc), resend.stream, can_retry, status, body, &resend.expect)
     }
 
     /// Re-send the request to the next tier. Returns `Pause` while the call is in flight, or
@@ -580,27 +577,19 @@ impl RequestFlow {
         };
         let original = original.unwrap_or_else(|| routing.clone());
         let route = route_label(host);
-        let (stat_name, prefix, reason) = match &kind {
-            RetryKind::Fallback(status) => (stat::FALLBACKS, "fallback", format!("status_{status}")),
-            RetryKind::Escalation(reason, _) => (stat::ESCALATIONS, "escalation", (*reason).to_string()),
-        };
+        let reason = kind.reason();
         let (from_tier, from_model) = (sanitize_label(&routing.tier), sanitize_label(&routing.model));
         host.counter(
-            stat_name,
+            kind.stat(),
             &[(label::ROUTE, &route), (label::TIER, &from_tier), (label::MODEL, &from_model), (label::REASON, &reason)],
             1,
         );
-        let body = match request::parse_body(&resend.body) {
-            Ok(mut v) => request::rewrite_body(&resend.body, &mut v, Some(&tier.model), false).unwrap_or_else(|| resend.body.clone()),
-            Err(_) => resend.body.clone(),
-        };
-        let mut headers = resend.headers.clone();
-        headers.push(("content-length".to_string(), body.len().to_string()));
-        if !host.dispatch_call(&tier.cluster, &headers, &body, router.config.fallback.timeout_ms) {
+        let call = retry::resend_request(&resend.headers, &resend.body, &tier.model);
+        if !host.dispatch_call(&tier.cluster, &call.headers, &call.body, router.config.fallback.timeout_ms) {
             host.log(Level::Warn, &format!("llm-router: could not re-send to cluster `{}`", tier.cluster));
             return self.give_up(router, host, original, kind);
         }
-        routing.retry = Some(format!("{prefix}:{reason}"));
+        routing.retry = Some(kind.label());
         routing.attempts += 1;
         routing.model = tier.model.clone();
         routing.tier = tier.name.clone();
@@ -612,18 +601,15 @@ impl RequestFlow {
     /// No (further) re-send: let the held original answer go on, accounted as it is.
     fn give_up<H: Host>(&mut self, router: &Router, host: &mut H, original: Box<Routing>, kind: RetryKind) -> Action {
         Self::set_decision_headers(router, host, &original);
-        let usage = match kind {
-            RetryKind::Fallback(_) => None,
-            RetryKind::Escalation(_, u) => u,
-        };
-        let acc = self.account(router, host, &original, usage);
+        let acc = self.account(router, host, &original, kind.first_usage());
         set_cost_headers(host, &acc);
         self.phase = Phase::Done;
         Action::Continue
     }
 
     /// The answer of a re-sent request arrived (`None`: the call failed or timed out).
-    /// After this returns, the host resumes the held response.
+    /// `Continue`: the host resumes the held response, which now carries the final answer.
+    /// `Pause`: the next tier's call is in flight; the host must keep the response held.
     pub fn on_call_response<H: Host>(&mut self, router: &Router, host: &mut H, response: Option<CallResponse>) -> Action {
         let (mut routing, kind, original) = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Calling { routing, kind, original } => (routing, kind, original),
@@ -632,7 +618,7 @@ impl RequestFlow {
                 return Action::Continue;
             }
         };
-        let ok = response.as_ref().and_then(CallResponse::status).is_some_and(|s| (200..300).contains(&s));
+        let ok = retry::call_succeeded(response.as_ref().and_then(CallResponse::status));
         let Some(resp) = response.filter(|_| ok) else {
             // The re-send failed: try the tier after it if allowed, else the original goes on.
             if Self::next_tier(router, &routing).is_some() {
@@ -640,7 +626,7 @@ impl RequestFlow {
             }
             host.log(Level::Info, "llm-router: re-sent request failed; the original answer goes on");
             let mut original = original;
-            original.retry = routing.retry.map(|r| format!("{r}:failed"));
+            original.retry = retry::failed_label(routing.retry.as_deref());
             return self.give_up(router, host, original, kind);
         };
         let route = route_label(host);
@@ -648,25 +634,17 @@ impl RequestFlow {
             routing.prior_cost += self.count_tokens_and_cost(router, host, &original, *first_usage, &route).unwrap_or(0);
         }
         let stream = routing.resend.as_ref().is_some_and(|r| r.stream);
-        let usage = if stream {
-            let mut s = SseScanner::new(router.config.max_response_bytes.max(resp.body.len()));
-            s.push(&resp.body);
-            s.finish();
-            s.usage()
-        } else {
-            usage::usage_from_json(&resp.body).ok()
-        };
+        let (mut body, usage) = retry::read_answer(resp.body, stream, routing.strip_usage, router.config.max_response_bytes);
         for (name, _) in host.response_headers() {
             if !name.starts_with(':') && !name.starts_with(names::HEADER_PREFIX) {
                 host.set_response_header(&name, None);
             }
         }
-        for (name, value) in resp.headers.iter().filter(|(k, _)| copy_call_header(k)) {
+        for (name, value) in resp.headers.iter().filter(|(k, _)| retry::copy_call_header(k)) {
             host.set_response_header(name, Some(value));
         }
         Self::set_decision_headers(router, host, &routing);
         let acc = self.account(router, host, &routing, usage);
-        let mut body = resp.body;
         if stream {
             body.extend_from_slice(sse_comment(&acc).as_bytes());
         } else {

@@ -1,5 +1,4 @@
 //! Native tests of the request flow against the fake host.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 
 use crate::classifier::{Classifier, ClassifierError, HeuristicClassifier};
 use crate::config::{Config, DEFAULT_CONFIG_JSON};
@@ -219,15 +218,75 @@ fn streaming_forces_usage_and_accounts_at_end() {
     assert_eq!(h.counter_sum("llm_router_requests_total"), 1);
 }
 
+const CONTENT_CHUNK: &str = "data: {\"id\":\"1\",\"model\":\"gpt-5-nano\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n";
+const USAGE_CHUNK: &str = "data: {\"id\":\"1\",\"model\":\"gpt-5-nano\",\"choices\":[],\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":500}}\n\n";
+
+/// Feed `stream` in `size`-byte chunks to a streamed response; returns what the client got
+/// (each chunk as the flow left it, then the end-of-stream bytes and the appended comment).
+fn stream_through(r: &Router, f: &mut RequestFlow, h: &mut FakeHost, stream: &str, size: usize) -> Vec<u8> {
+    h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "text/event-stream".into())];
+    assert_eq!(f.on_response_headers(r, h, false), Action::Continue);
+    let mut client = Vec::new();
+    for chunk in stream.as_bytes().chunks(size) {
+        h.response_chunk = chunk.to_vec();
+        assert_eq!(f.on_response_body(r, h, chunk.len(), false), Action::Continue);
+        client.extend_from_slice(&h.response_chunk);
+    }
+    h.response_chunk.clear();
+    assert_eq!(f.on_response_body(r, h, 0, true), Action::Continue);
+    client.extend_from_slice(&h.response_chunk);
+    client.extend_from_slice(&h.appended);
+    client
+}
+
+#[test]
+fn usage_chunk_the_router_asked_for_is_read_and_removed() {
+    let r = router(0.1);
+    let stream = format!("{CONTENT_CHUNK}{USAGE_CHUNK}data: [DONE]\n\n");
+    for size in [1, 7, 64, stream.len()] {
+        let (mut f, mut h) = send(&r, &[], r#"{"model":"auto","stream":true,"messages":[{"role":"user","content":"hi"}]}"#);
+        let client = String::from_utf8(stream_through(&r, &mut f, &mut h, &stream, size)).unwrap();
+        let (events, comment) = client.split_at(client.find(": llm-router {").unwrap());
+        assert_eq!(events, format!("{CONTENT_CHUNK}data: [DONE]\n\n"), "chunk size {size}");
+        assert!(comment.contains("\"cost_micro_usd\":250"), "{comment}");
+        assert_eq!(h.counter_sum("llm_router_cost_micro_usd_total"), 250);
+    }
+}
+
+#[test]
+fn usage_chunk_the_client_asked_for_stays() {
+    let r = router(0.1);
+    let stream = format!("{CONTENT_CHUNK}{USAGE_CHUNK}data: [DONE]\n\n");
+    let (mut f, mut h) = send(
+        &r,
+        &[],
+        r#"{"model":"auto","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hi"}]}"#,
+    );
+    let client = String::from_utf8(stream_through(&r, &mut f, &mut h, &stream, 5)).unwrap();
+    assert!(client.starts_with(&stream), "{client}");
+    assert_eq!(h.counter_sum("llm_router_cost_micro_usd_total"), 250);
+}
+
+#[test]
+fn explicit_model_stream_gets_the_same_shape_back() {
+    let r = router(0.1);
+    let stream = format!("{CONTENT_CHUNK}{USAGE_CHUNK}data: [DONE]\n\n");
+    let (mut f, mut h) = send(&r, &[], r#"{"model":"gpt-5-nano","stream":true,"messages":[]}"#);
+    let sent: serde_json::Value = serde_json::from_slice(&h.request_body).unwrap();
+    assert_eq!(sent["stream_options"]["include_usage"], true, "usage is still forced for accounting");
+    let client = String::from_utf8(stream_through(&r, &mut f, &mut h, &stream, 3)).unwrap();
+    assert!(client.starts_with(&format!("{CONTENT_CHUNK}data: [DONE]\n\n: llm-router {{")), "{client}");
+}
+
 #[test]
 fn stream_cut_before_usage_is_usage_missing_in_on_log() {
     let r = router(0.1);
     let (mut f, mut h) = send(&r, &[], r#"{"model":"auto","stream":true,"messages":[]}"#);
     h.response_headers = vec![("content-type".into(), "text/event-stream".into())];
-    f.on_response_headers(&r, &mut h, false);
+    assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Continue);
     h.response_chunk = b"data: {\"choices\":[{\"delta\":{\"content\":\"h".to_vec();
     let n = h.response_chunk.len();
-    f.on_response_body(&r, &mut h, n, false);
+    assert_eq!(f.on_response_body(&r, &mut h, n, false), Action::Continue);
     f.on_log(&r, &mut h);
     assert_eq!(h.counter_sum("llm_router_usage_missing_total"), 1);
     assert_eq!(h.state["llm_router_status"], "usage_missing");
@@ -246,7 +305,7 @@ fn chunked_json_response_is_not_held_but_accounted() {
         assert_eq!(f.on_response_body(&r, &mut h, chunk.len(), false), Action::Continue);
     }
     h.response_chunk.clear();
-    f.on_response_body(&r, &mut h, 0, true);
+    assert_eq!(f.on_response_body(&r, &mut h, 0, true), Action::Continue);
     assert_eq!(h.resp_header(names::HEADER_COST), None);
     assert_eq!(h.state["llm_router_cost_micro_usd"], "250");
 }
@@ -257,7 +316,7 @@ fn malformed_requests_fail_open_by_default() {
     for (body, kind) in [("{not json", "invalid_json"), (r#"{"model":"auto","messages":"x"}"#, "bad_messages"), ("[]", "not_object")] {
         let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], body);
         let mut f = RequestFlow::new();
-        f.on_request_headers(&r, &mut h, false);
+        assert_eq!(f.on_request_headers(&r, &mut h, false), Action::Pause);
         assert_eq!(f.on_request_body(&r, &mut h, body.len(), true), Action::Continue);
         assert_eq!(h.request_body, body.as_bytes());
         assert_eq!(h.req_header(names::HEADER_CLUSTER), None);
@@ -278,7 +337,7 @@ fn malformed_requests_fail_closed_when_configured() {
     let r = router_with(|v| v["fail_closed"] = true.into(), 0.1);
     let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], "{oops");
     let mut f = RequestFlow::new();
-    f.on_request_headers(&r, &mut h, false);
+    assert_eq!(f.on_request_headers(&r, &mut h, false), Action::Pause);
     assert_eq!(f.on_request_body(&r, &mut h, 5, true), Action::Pause);
     let (status, body) = h.local_reply.clone().unwrap();
     assert_eq!(status, 400);
@@ -427,7 +486,7 @@ fn failed_resend_keeps_the_original_answer() {
 fn max_attempts_chain_through_tiers() {
     let r = router_with(|v| v["fallback"] = serde_json::json!({"max_attempts": 2}), 0.1);
     let (mut f, mut h) = send(&r, &[], SIMPLE);
-    fail_upstream(&r, &mut f, &mut h, "500");
+    assert_eq!(fail_upstream(&r, &mut f, &mut h, "500"), Action::Pause);
     let mut bad = call_ok("{}").unwrap();
     bad.headers[0].1 = "502".into();
     assert_eq!(f.on_call_response(&r, &mut h, Some(bad)), Action::Pause);
@@ -461,7 +520,7 @@ fn no_fallback_when_disabled_top_tier_explicit_or_measure() {
     }
     let r = router(0.9);
     let (mut f, mut h) = send(&r, &[], SIMPLE);
-    fail_upstream(&r, &mut f, &mut h, "503");
+    assert_eq!(fail_upstream(&r, &mut f, &mut h, "503"), Action::Continue);
     assert!(h.calls.is_empty(), "frontier has no next tier");
 }
 
@@ -484,7 +543,10 @@ fn streaming_fallback_replaces_with_the_whole_stream_and_comment() {
     let resp = CallResponse { headers: vec![(":status".into(), "200".into()), ("content-type".into(), "text/event-stream".into())], body: stream.as_bytes().to_vec() };
     assert_eq!(f.on_call_response(&r, &mut h, Some(resp)), Action::Continue);
     let body = String::from_utf8(h.response_chunk.clone()).unwrap();
-    assert!(body.starts_with(stream));
+    // The client did not ask for usage: the usage-only chunk is read, not delivered.
+    let without_usage = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n: llm-router {";
+    assert!(body.starts_with(without_usage), "{body}");
+    assert_eq!(h.resp_header("content-length"), Some(body.len().to_string().as_str()));
     assert!(body.contains(": llm-router {") && body.contains("\"cost_micro_usd\":1500") && body.contains("\"retry\":\"fallback:status_503\""), "{body}");
     assert_eq!(h.resp_header("content-type"), Some("text/event-stream"));
 }
@@ -531,7 +593,7 @@ fn escalation_respects_the_clients_own_limit_and_failed_escalation_keeps_first_a
     let (mut f, mut h) = send(&r, &[], SIMPLE);
     let first = answer_json("", "stop", 1000, 500);
     h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into()), ("content-length".into(), first.len().to_string())];
-    f.on_response_headers(&r, &mut h, false);
+    assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Pause);
     h.response_chunk = first.as_bytes().to_vec();
     assert_eq!(f.on_response_body(&r, &mut h, first.len(), true), Action::Pause);
     assert_eq!(f.on_call_response(&r, &mut h, None), Action::Continue);
@@ -555,7 +617,7 @@ fn refused_dispatch_lets_the_original_go_on() {
 fn abandoned_call_is_accounted_in_on_log() {
     let r = router(0.1);
     let (mut f, mut h) = send(&r, &[], SIMPLE);
-    fail_upstream(&r, &mut f, &mut h, "503");
+    assert_eq!(fail_upstream(&r, &mut f, &mut h, "503"), Action::Pause);
     f.on_log(&r, &mut h);
     assert_eq!(h.counter_sum("llm_router_requests_total{route=chat,tier=cheap"), 1);
     assert_eq!(h.counter_sum("llm_router_usage_missing_total"), 1);
@@ -571,14 +633,14 @@ fn upstream_cannot_forge_router_headers() {
         ("x-llm-router-cost-micro-usd".into(), "1".into()),
         ("x-llm-router-tier".into(), "frontier".into()),
     ];
-    f.on_response_headers(&r, &mut h, false);
+    assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Continue);
     assert_eq!(h.resp_header(names::HEADER_COST), None);
     assert_eq!(h.resp_header(names::HEADER_TIER), Some("cheap"));
     // not inspected at all
     let mut h = FakeHost::request("GET", "/v1/models", &[], "");
     let mut f = RequestFlow::new();
-    f.on_request_headers(&r, &mut h, true);
+    assert_eq!(f.on_request_headers(&r, &mut h, true), Action::Continue);
     h.response_headers = vec![("x-llm-router-cost-micro-usd".into(), "1".into())];
-    f.on_response_headers(&r, &mut h, false);
+    assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Continue);
     assert!(h.response_headers.is_empty());
 }

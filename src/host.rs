@@ -42,7 +42,8 @@ pub trait Host {
     fn response_body(&self, len: usize) -> Option<Vec<u8>>;
     /// Append bytes after the current response body chunk.
     fn append_response_body(&mut self, bytes: &[u8]);
-    /// Replace the whole buffered response body (while the response is held).
+    /// Replace the whole buffered response body (while the response is held), or the current
+    /// chunk of a stream that is not held (the bytes forwarded in its place).
     fn replace_response_body(&mut self, body: &[u8]);
     /// Send a request to `cluster` out of band; its answer comes back through
     /// [`crate::flow::RequestFlow::on_call_response`]. False if the host refused.

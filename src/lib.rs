@@ -21,6 +21,7 @@ pub mod pricing;
 pub mod quality;
 pub mod report;
 pub mod request;
+pub mod retry;
 pub mod router;
 pub mod simulate;
 pub mod sse;

@@ -133,7 +133,6 @@ pub fn decide<E>(config: &Config, facts: &Facts, score: impl FnOnce() -> Result<
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
     use crate::config::DEFAULT_CONFIG_JSON;
 

@@ -69,7 +69,6 @@ pub fn unusable(body: &Value, esc: &Escalate, expect: &Expectation) -> Option<Es
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
 
     fn esc(on: &[EscalateOn]) -> Escalate {

@@ -382,7 +382,6 @@ pub fn rewrite_body(raw: &[u8], parsed: &mut Value, model: Option<&str>, force_i
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
 
     fn parse(s: &str) -> Result<Value, RequestError> {

@@ -137,7 +137,6 @@ impl Router {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
     use crate::classifier::HeuristicClassifier;
     use crate::config::DEFAULT_CONFIG_JSON;

@@ -457,7 +457,6 @@ pub fn render_json(traffic: &Traffic, table: &PriceTable, projections: &[Project
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
     use crate::classifier::HeuristicClassifier;
     use crate::config::{Config, DEFAULT_CONFIG_JSON};

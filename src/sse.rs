@@ -30,15 +30,26 @@
 //! Each dispatched event whose data is `[DONE]` sets [`SseScanner::saw_done`].
 //! Any other data is parsed as JSON; data that is not valid JSON or not a JSON
 //! object is counted in [`SseScanner::bad_events`], never an error. From each
-//! object the scanner takes:
+//! object the scanner takes `usage` (what the flow prices) and whether `choices` is an empty
+//! array (what makes a usage-only chunk, below). A `usage` present and not `null` is validated
+//! like a non-streaming body ([`crate::usage`]) and replaces the previous usage. An invalid
+//! usage object (e.g. a negative count) is counted as a bad event and clears the usage: the
+//! last reported usage is the one that counts, and if it is unusable the stream's usage is
+//! unknown.
 //!
-//! - `model`: the first non-empty top-level `model` string of the stream;
-//! - `choices[0].finish_reason`: the last non-null string seen;
-//! - `usage`: when it is present and not `null`, it is validated like a
-//!   non-streaming body ([`crate::usage`]) and replaces the previous usage.
-//!   An invalid usage object (e.g. a negative count) is counted as a bad
-//!   event and clears the usage: the last reported usage is the one that
-//!   counts, and if it is unusable the stream's usage is unknown.
+//! # Removing the usage-only chunk
+//!
+//! When the router itself asked the upstream for usage (`stream_options.include_usage`), the
+//! final usage-only chunk (`"choices": []` with a non-null `usage`, valid or not) is an answer
+//! shape the client did not ask for: OpenAI's documented loop `chunk.choices[0].delta.content`
+//! fails on it.
+//! [`SseScanner::push_edit`] scans a chunk like [`SseScanner::push`] and writes the bytes to
+//! forward instead of it: every block (the lines up to and including a blank line) goes on
+//! unchanged except a block whose event is usage-only, which is dropped. Only the bytes of the
+//! current, unfinished block are withheld between chunks, at most [`WITHHELD_MAX`]; a block
+//! longer than that is forwarded as it comes and is never dropped (a usage-only chunk is a few
+//! hundred bytes), so what is forwarded does not depend on the chunking.
+//! [`SseScanner::finish_edit`] forwards whatever is still withheld.
 //!
 //! # Cost
 //!
@@ -48,11 +59,9 @@
 //! [`SseScanner::oversized_events`]; later events are unaffected. Non-data
 //! lines (comments, `id`, ...) are skipped without buffering whatever their
 //! length. Line scanning works on whole runs of bytes, not byte by byte, and
-//! payloads are parsed with a borrowing visitor that skips everything except
-//! `model`, `choices[0].finish_reason` and `usage`, so content deltas cost no
-//! allocation.
+//! payloads are parsed with a visitor that skips everything except `usage`
+//! and the emptiness of `choices`, so content deltas cost no allocation.
 
-use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -66,6 +75,20 @@ const DATA: &[u8] = b"data";
 const BOM: &[u8] = &[0xEF, 0xBB, 0xBF];
 /// Smallest capacity allocated for the event buffer.
 const MIN_CAPACITY: usize = 256;
+/// Most bytes of an unfinished block [`SseScanner::push_edit`] withholds from the client.
+pub const WITHHELD_MAX: usize = 64 * 1024;
+
+/// A block end found while scanning one chunk (edit mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cut {
+    /// Offset in the chunk just past the blank line (and past the LF of a CRLF in the chunk).
+    end: usize,
+    /// The blank line ended with a CR that is the chunk's last byte: an LF starting the next
+    /// chunk still belongs to this block.
+    open_cr: bool,
+    /// The block's event was usage-only.
+    usage_only: bool,
+}
 
 /// Where the scanner is within the current line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,8 +113,8 @@ enum Bom {
     Done,
 }
 
-/// Incremental SSE scanner collecting the usage, model, finish reason and
-/// stream statistics of a streamed chat completion.
+/// Incremental SSE scanner collecting the usage and stream statistics of a
+/// streamed chat completion.
 #[derive(Debug, Clone)]
 pub struct SseScanner {
     max_event_bytes: usize,
@@ -107,12 +130,23 @@ pub struct SseScanner {
     /// The pending event went over `max_event_bytes` and is being dropped.
     oversized: bool,
     usage: Option<Usage>,
-    model: Option<String>,
-    finish_reason: Option<String>,
     saw_done: bool,
     events: u64,
     bad_events: u64,
     oversized_events: u64,
+    /// The event dispatched last was usage-only (`choices: []` and a valid `usage`); taken at
+    /// the block end that dispatched it.
+    dispatched_usage_only: bool,
+    /// Edit mode: bytes of the current block not forwarded yet.
+    withheld: Vec<u8>,
+    /// Edit mode: part of the current block was already forwarded, so it cannot be dropped.
+    block_forwarded: bool,
+    /// Edit mode: the last block ended with a CR at the end of a chunk, so an LF at the start of
+    /// the next chunk is its line end: `Some(true)` forwards it, `Some(false)` drops it with
+    /// the dropped block.
+    leading_lf: Option<bool>,
+    /// Edit mode: usage-only events removed.
+    removed_events: u64,
 }
 
 impl SseScanner {
@@ -128,17 +162,86 @@ impl SseScanner {
             has_data: false,
             oversized: false,
             usage: None,
-            model: None,
-            finish_reason: None,
             saw_done: false,
             events: 0,
             bad_events: 0,
             oversized_events: 0,
+            dispatched_usage_only: false,
+            withheld: Vec::new(),
+            block_forwarded: false,
+            leading_lf: None,
+            removed_events: 0,
         }
     }
 
     /// Feeds the next bytes of the stream; chunk boundaries may fall anywhere.
     pub fn push(&mut self, chunk: &[u8]) {
+        self.scan(chunk, None);
+    }
+
+    /// Feeds the next bytes of the stream like [`SseScanner::push`] and appends to `out` the
+    /// bytes to forward in their place: the chunk without usage-only events, with the current
+    /// unfinished block withheld until it ends (see the module documentation).
+    pub fn push_edit(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let mut cuts = Vec::new();
+        self.scan(chunk, Some(&mut cuts));
+        let mut start = 0;
+        if let (Some(forward), Some(b'\n')) = (self.leading_lf.take(), chunk.first()) {
+            if forward {
+                out.push(b'\n');
+            }
+            start = 1;
+        }
+        for cut in cuts {
+            let block = chunk.get(start..cut.end).unwrap_or_default();
+            // The length test makes the outcome independent of how the stream was chunked: a
+            // block over the limit is never removed, whether it came whole or in pieces.
+            let remove = cut.usage_only
+                && !self.block_forwarded
+                && self.withheld.len().saturating_add(block.len()) <= WITHHELD_MAX;
+            if remove {
+                self.withheld.clear();
+                self.removed_events = self.removed_events.saturating_add(1);
+            } else {
+                out.append(&mut self.withheld);
+                out.extend_from_slice(block);
+            }
+            if cut.open_cr {
+                self.leading_lf = Some(!remove);
+            }
+            self.block_forwarded = false;
+            start = cut.end.max(start);
+        }
+        let rest = chunk.get(start..).unwrap_or_default();
+        if self.block_forwarded || self.withheld.len().saturating_add(rest.len()) > WITHHELD_MAX {
+            self.block_forwarded |= !self.withheld.is_empty() || !rest.is_empty();
+            out.append(&mut self.withheld);
+            out.extend_from_slice(rest);
+        } else {
+            self.withheld.extend_from_slice(rest);
+        }
+    }
+
+    /// Ends the stream like [`SseScanner::finish`] and appends to `out` what
+    /// [`SseScanner::push_edit`] still withheld, unless it is a usage-only event.
+    pub fn finish_edit(&mut self, out: &mut Vec<u8>) {
+        self.finish();
+        if std::mem::take(&mut self.dispatched_usage_only) && !self.block_forwarded && !self.withheld.is_empty() {
+            self.withheld.clear();
+            self.removed_events = self.removed_events.saturating_add(1);
+        } else {
+            out.append(&mut self.withheld);
+        }
+        self.block_forwarded = false;
+        self.leading_lf = None;
+    }
+
+    /// Usage-only events [`SseScanner::push_edit`] and [`SseScanner::finish_edit`] removed.
+    pub fn removed_events(&self) -> u64 {
+        self.removed_events
+    }
+
+    fn scan(&mut self, chunk: &[u8], mut cuts: Option<&mut Vec<Cut>>) {
         let mut rest = self.skip_bom(chunk);
         while let Some((&byte, tail)) = rest.split_first() {
             if std::mem::take(&mut self.after_cr) && byte == b'\n' {
@@ -174,7 +277,23 @@ impl SseScanner {
                 Line::Name(n) => {
                     rest = tail;
                     match byte {
-                        b'\n' | b'\r' => self.end_line(byte == b'\r'),
+                        b'\n' | b'\r' => {
+                            self.end_line(byte == b'\r');
+                            if let (0, Some(cuts)) = (n, cuts.as_deref_mut()) {
+                                // A blank line: the block ends here (with the LF of a CRLF).
+                                let mut end = chunk.len().saturating_sub(rest.len());
+                                let mut open_cr = false;
+                                if byte == b'\r' {
+                                    match rest.first() {
+                                        Some(b'\n') => end = end.saturating_add(1),
+                                        Some(_) => {}
+                                        None => open_cr = true,
+                                    }
+                                }
+                                let usage_only = std::mem::take(&mut self.dispatched_usage_only);
+                                cuts.push(Cut { end, open_cr, usage_only });
+                            }
+                        }
                         b':' if usize::from(n) == DATA.len() => self.start_data_field(),
                         // A comment (n == 0) or a field other than `data`.
                         b':' => self.line = Line::Skip,
@@ -205,11 +324,6 @@ impl SseScanner {
         self.usage
     }
 
-    /// Top-level `model` of the first data event that has a non-empty one.
-    pub fn model(&self) -> Option<&str> {
-        self.model.as_deref()
-    }
-
     /// Whether a `data: [DONE]` event was seen.
     pub fn saw_done(&self) -> bool {
         self.saw_done
@@ -230,11 +344,6 @@ impl SseScanner {
     /// Number of events dropped because their data exceeded `max_event_bytes`.
     pub fn oversized_events(&self) -> u64 {
         self.oversized_events
-    }
-
-    /// Last non-null `choices[0].finish_reason` seen.
-    pub fn finish_reason(&self) -> Option<&str> {
-        self.finish_reason.as_deref()
     }
 
     /// Drops a UTF-8 BOM at the very start of the stream, possibly split over
@@ -330,24 +439,16 @@ impl SseScanner {
             self.saw_done = true;
             return;
         }
-        let fields = match serde_json::from_slice::<Chunk<'_>>(data) {
+        let fields = match serde_json::from_slice::<Chunk>(data) {
             Ok(Chunk::Object(fields)) => fields,
             Ok(Chunk::NotObject) | Err(_) => {
                 self.bad_events = self.bad_events.saturating_add(1);
                 return;
             }
         };
-        if self.model.is_none() {
-            if let Some(model) = fields.model.filter(|m| !m.is_empty()) {
-                self.model = Some(model.into_owned());
-            }
-        }
-        if let Some(reason) = fields.finish_reason {
-            if self.finish_reason.as_deref() != Some(reason.as_ref()) {
-                self.finish_reason = Some(reason.into_owned());
-            }
-        }
         if let Some(usage) = fields.usage {
+            // The chunk that answers `include_usage`, whether or not its counts are usable.
+            self.dispatched_usage_only = fields.no_choices;
             match usage_from_usage_object(&usage) {
                 Ok(usage) => self.usage = Some(usage),
                 Err(_) => {
@@ -360,40 +461,34 @@ impl SseScanner {
 }
 
 // ---------------------------------------------------------------------------
-// Borrowing, lenient JSON views: they validate the whole payload but keep only
+// Lenient JSON views: they validate the whole payload but keep only
 // what the scanner needs, tolerating any type for every member.
 
 /// The parts of one chunk object the scanner uses.
 #[derive(Debug, Default)]
-struct ChunkFields<'a> {
-    model: Option<Cow<'a, str>>,
-    finish_reason: Option<Cow<'a, str>>,
+struct ChunkFields {
     /// `usage`, absent when missing or `null`.
     usage: Option<Value>,
+    /// `choices` is an empty array.
+    no_choices: bool,
 }
 
 /// A parsed event payload.
 #[derive(Debug, Default)]
-enum Chunk<'a> {
-    Object(ChunkFields<'a>),
+enum Chunk {
+    Object(ChunkFields),
     #[default]
     NotObject,
 }
 
-/// A string, or `None` for any other JSON value.
+/// Whether a `choices` value is an empty array (anything else: `false`).
 #[derive(Debug, Default)]
-struct LenientStr<'a>(Option<Cow<'a, str>>);
-
-/// `finish_reason` of the first element of a `choices` array.
-#[derive(Debug, Default)]
-struct FirstChoice<'a>(Option<Cow<'a, str>>);
+struct EmptyChoices(bool);
 
 /// Object keys the scanner looks at.
 enum Key {
-    Model,
     Choices,
     Usage,
-    FinishReason,
     Other,
 }
 
@@ -410,6 +505,9 @@ macro_rules! default_for_scalars {
             Ok(Default::default())
         }
         fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Default::default())
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
             Ok(Default::default())
         }
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
@@ -442,10 +540,8 @@ impl Visitor<'_> for KeyVisitor {
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
         Ok(match v {
-            "model" => Key::Model,
             "choices" => Key::Choices,
             "usage" => Key::Usage,
-            "finish_reason" => Key::FinishReason,
             _ => Key::Other,
         })
     }
@@ -457,94 +553,11 @@ impl<'de> Deserialize<'de> for Key {
     }
 }
 
-struct LenientStrVisitor;
-
-impl<'de> Visitor<'de> for LenientStrVisitor {
-    type Value = LenientStr<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any json value")
-    }
-
-    default_for_scalars!();
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(LenientStr(Some(Cow::Borrowed(v))))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(LenientStr(Some(Cow::Owned(v.to_owned()))))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(LenientStr(Some(Cow::Owned(v))))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        drain_seq(seq)?;
-        Ok(LenientStr(None))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        drain_map(map)?;
-        Ok(LenientStr(None))
-    }
-}
-
-impl<'de> Deserialize<'de> for LenientStr<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(LenientStrVisitor)
-    }
-}
-
-/// Reads `finish_reason` out of one choice object (anything else: `None`).
-struct ChoiceVisitor;
-
-impl<'de> Visitor<'de> for ChoiceVisitor {
-    type Value = FirstChoice<'de>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any json value")
-    }
-
-    default_for_scalars!();
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(FirstChoice(None))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        drain_seq(seq)?;
-        Ok(FirstChoice(None))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut reason = None;
-        while let Some(key) = map.next_key::<Key>()? {
-            if let Key::FinishReason = key {
-                reason = map.next_value::<LenientStr<'de>>()?.0;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(FirstChoice(reason))
-    }
-}
-
-/// A newtype so a choice object is deserialized with [`ChoiceVisitor`].
-struct Choice<'a>(FirstChoice<'a>);
-
-impl<'de> Deserialize<'de> for Choice<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ChoiceVisitor).map(Choice)
-    }
-}
-
-/// Reads the first element of `choices` (anything but an array: `None`).
+/// Reads whether `choices` is an empty array, skipping its elements.
 struct ChoicesVisitor;
 
 impl<'de> Visitor<'de> for ChoicesVisitor {
-    type Value = FirstChoice<'de>;
+    type Value = EmptyChoices;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any json value")
@@ -552,23 +565,19 @@ impl<'de> Visitor<'de> for ChoicesVisitor {
 
     default_for_scalars!();
 
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(FirstChoice(None))
-    }
-
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let first = seq.next_element::<Choice<'de>>()?;
+        let first = seq.next_element::<IgnoredAny>()?;
         drain_seq(seq)?;
-        Ok(first.map(|c| c.0).unwrap_or_default())
+        Ok(EmptyChoices(first.is_none()))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         drain_map(map)?;
-        Ok(FirstChoice(None))
+        Ok(EmptyChoices(false))
     }
 }
 
-impl<'de> Deserialize<'de> for FirstChoice<'de> {
+impl<'de> Deserialize<'de> for EmptyChoices {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(ChoicesVisitor)
     }
@@ -577,17 +586,13 @@ impl<'de> Deserialize<'de> for FirstChoice<'de> {
 struct ChunkVisitor;
 
 impl<'de> Visitor<'de> for ChunkVisitor {
-    type Value = Chunk<'de>;
+    type Value = Chunk;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any json value")
     }
 
     default_for_scalars!();
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Chunk::NotObject)
-    }
 
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         drain_seq(seq)?;
@@ -598,10 +603,9 @@ impl<'de> Visitor<'de> for ChunkVisitor {
         let mut fields = ChunkFields::default();
         while let Some(key) = map.next_key::<Key>()? {
             match key {
-                Key::Model => fields.model = map.next_value::<LenientStr<'de>>()?.0,
-                Key::Choices => fields.finish_reason = map.next_value::<FirstChoice<'de>>()?.0,
+                Key::Choices => fields.no_choices = map.next_value::<EmptyChoices>()?.0,
                 Key::Usage => fields.usage = map.next_value::<Option<Value>>()?,
-                Key::FinishReason | Key::Other => {
+                Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
@@ -610,7 +614,7 @@ impl<'de> Visitor<'de> for ChunkVisitor {
     }
 }
 
-impl<'de> Deserialize<'de> for Chunk<'de> {
+impl<'de> Deserialize<'de> for Chunk {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(ChunkVisitor)
     }
@@ -618,12 +622,6 @@ impl<'de> Deserialize<'de> for Chunk<'de> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
 
     use super::*;
 
@@ -679,8 +677,6 @@ mod tests {
     #[derive(Debug, PartialEq)]
     struct Outcome {
         usage: Option<Usage>,
-        model: Option<String>,
-        finish_reason: Option<String>,
         saw_done: bool,
         events: u64,
         bad: u64,
@@ -690,8 +686,6 @@ mod tests {
     fn outcome(s: &SseScanner) -> Outcome {
         Outcome {
             usage: s.usage(),
-            model: s.model().map(str::to_string),
-            finish_reason: s.finish_reason().map(str::to_string),
             saw_done: s.saw_done(),
             events: s.events(),
             bad: s.bad_events(),
@@ -712,8 +706,6 @@ mod tests {
     fn expected_full() -> Outcome {
         Outcome {
             usage: Some(EXPECTED_USAGE),
-            model: Some("gpt-4o-2024-08-06".into()),
-            finish_reason: Some("stop".into()),
             saw_done: true,
             events: 9,
             bad: 0,
@@ -840,8 +832,6 @@ mod tests {
         p.truncate(4);
         let expected = Outcome {
             usage: None,
-            model: Some("gpt-4o-2024-08-06".into()),
-            finish_reason: None,
             saw_done: false,
             events: 4,
             bad: 0,
@@ -891,10 +881,11 @@ mod tests {
         s.push(b"\nid: ");
         s.push(&[b'9'; 10_000]);
         s.push(b"\n");
-        s.push(b"data: {\"model\":\"m\"}\n\n");
+        s.push(b"data: {\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}\n\n");
         s.finish();
         assert!(s.data.capacity() <= 128);
-        assert_eq!((s.events(), s.oversized_events(), s.model()), (1, 0, Some("m")));
+        assert_eq!((s.events(), s.oversized_events(), s.bad_events()), (1, 0, 0));
+        assert!(s.usage().is_some());
     }
 
     #[test]
@@ -910,7 +901,6 @@ mod tests {
         bytes.extend_from_slice(&stream("\n"));
         let o = scan(bytes.chunks(3), MAX);
         assert_eq!(o.usage, Some(EXPECTED_USAGE));
-        assert_eq!(o.model.as_deref(), Some("gpt-4o-2024-08-06"));
         assert!(o.bad >= 1);
 
         // Pseudo-random byte soup, biased towards SSE syntax.
@@ -974,7 +964,6 @@ mod tests {
         s.push(third);
         assert_eq!((s.events(), s.bad_events()), (1, 0));
         assert_eq!(s.usage(), Some(Usage { prompt_tokens: 5, completion_tokens: 6, cached_tokens: 0 }));
-        assert_eq!(s.model(), Some("m"));
         // A lone CR still ends a line even if nothing follows it yet.
         let mut s = SseScanner::new(MAX);
         s.push(b"data: {}\r\r");
@@ -1023,25 +1012,30 @@ mod tests {
     }
 
     #[test]
-    fn model_first_and_finish_reason_last_non_null() {
-        let s = concat!(
-            "data: {\"choices\":[{\"finish_reason\":null}]}\n\n",
-            "data: {\"model\":\"\",\"choices\":[]}\n\n",
-            "data: {\"model\":\"first\",\"choices\":[{\"finish_reason\":\"length\"},{\"finish_reason\":\"stop\"}]}\n\n",
-            "data: {\"model\":\"second\",\"choices\":[{\"finish_reason\":null}]}\n\n",
-            "data: {\"model\":7,\"choices\":[{\"index\":0}]}\n\n",
-            "data: {\"choices\":{\"finish_reason\":\"stop\"}}\n\n",
-            "data: {\"choices\":[\"stop\", 1]}\n\n",
-            "data: {\"choices\":[{\"finish_reason\":{\"a\":[1]}}],\"finish_reason\":\"tool_calls\"}\n\n",
-        );
-        let o = scan([s.as_bytes()], MAX);
-        assert_eq!(o.model.as_deref(), Some("first"));
-        assert_eq!(o.finish_reason.as_deref(), Some("length"));
-        assert_eq!((o.events, o.bad), (8, 0));
-        // Escaped strings are decoded.
-        let o = scan([br#"data: {"model":"gpt\u002d4o","choices":[{"finish_reason":"st\u006fp"}]}"#.as_slice()], MAX);
-        assert_eq!(o.model.as_deref(), Some("gpt-4o"));
-        assert_eq!(o.finish_reason.as_deref(), Some("stop"));
+    fn usage_only_needs_an_empty_choices_array() {
+        // Only `"choices": []` next to a usage makes a usage-only chunk: not a missing, non-array
+        // or non-empty `choices`, whatever its elements are.
+        let usage = r#""usage":{"prompt_tokens":1,"completion_tokens":1}"#;
+        for (choices, usage_only) in [
+            ("[]", true),
+            ("[ ]", true),
+            ("[{}]", false),
+            ("[null]", false),
+            ("[[]]", false),
+            ("{}", false),
+            ("\"[]\"", false),
+            ("null", false),
+        ] {
+            let event = format!("data: {{\"choices\":{choices},{usage}}}\n\n");
+            let (out, s) = edit([event.as_bytes()]);
+            assert_eq!((s.removed_events(), out.is_empty()), (u64::from(usage_only), usage_only), "{choices}");
+            assert_eq!(s.bad_events(), 0, "{choices}");
+        }
+        let (_, s) = edit([format!("data: {{{usage}}}\n\n").as_bytes()]);
+        assert_eq!(s.removed_events(), 0, "no choices at all");
+        // Escaped keys are decoded.
+        let (_, s) = edit([format!("data: {{\"ch\\u006fices\":[],{usage}}}\n\n").as_bytes()]);
+        assert_eq!(s.removed_events(), 1);
     }
 
     #[test]
@@ -1097,5 +1091,140 @@ mod tests {
         s.push_str("\n\n");
         let o = scan([s.as_bytes()], 1 << 20);
         assert_eq!((o.events, o.bad), (1, 1));
+    }
+
+    // ---- push_edit: removing the usage-only chunk -------------------------------------
+
+    /// The stream as `push_edit` forwards it when fed in `chunks`, with the scanner after it.
+    fn edit<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> (Vec<u8>, SseScanner) {
+        let mut s = SseScanner::new(MAX);
+        let mut out = Vec::new();
+        for c in chunks {
+            s.push_edit(c, &mut out);
+        }
+        s.finish_edit(&mut out);
+        (out, s)
+    }
+
+    /// `payloads()` without the usage-only chunk.
+    fn payloads_without_usage() -> Vec<String> {
+        payloads().into_iter().filter(|p| p != USAGE).collect()
+    }
+
+    #[test]
+    fn edit_removes_the_usage_only_chunk_at_every_split_and_line_end() {
+        for eol in ["\n", "\r\n", "\r"] {
+            let bytes = stream(eol);
+            let want = stream_with(&payloads_without_usage(), eol);
+            assert_ne!(bytes, want);
+            for at in 0..=bytes.len() {
+                let (a, b) = bytes.split_at(at);
+                let (out, s) = edit([a, b]);
+                assert!(out == want, "eol {eol:?}, split at {at}: {}", String::from_utf8_lossy(&out));
+                assert_eq!(outcome(&s), expected_full(), "eol {eol:?}, split at {at}");
+                assert_eq!(s.removed_events(), 1);
+            }
+            let (out, s) = edit(bytes.chunks(1));
+            assert!(out == want, "eol {eol:?}, byte by byte: {}", String::from_utf8_lossy(&out));
+            assert_eq!(s.usage(), Some(EXPECTED_USAGE));
+        }
+    }
+
+    #[test]
+    fn edit_withholds_only_the_unfinished_block() {
+        let bytes = stream("\n");
+        let first_block = format!("data: {ROLE}\n\n");
+        let mut s = SseScanner::new(MAX);
+        let mut out = Vec::new();
+        // The first block and half of the second: the first goes on at once.
+        let cut = first_block.len() + 10;
+        s.push_edit(&bytes[..cut], &mut out);
+        assert_eq!(out, first_block.as_bytes());
+        out.clear();
+        s.push_edit(&bytes[cut..], &mut out);
+        s.finish_edit(&mut out);
+        assert_eq!([first_block.as_bytes(), &out].concat(), stream_with(&payloads_without_usage(), "\n"));
+    }
+
+    #[test]
+    fn edit_drops_the_comments_and_fields_of_the_usage_block_only() {
+        let usage_block = format!(": keep-alive\nevent: chunk\nid: 9\ndata: {USAGE}\n\n");
+        let stream = format!(": hi\n\ndata: {ROLE}\n\n{usage_block}: bye\n\ndata: [DONE]\n\n");
+        let (out, s) = edit([stream.as_bytes()]);
+        assert_eq!(String::from_utf8(out).unwrap(), format!(": hi\n\ndata: {ROLE}\n\n: bye\n\ndata: [DONE]\n\n"));
+        assert_eq!(s.usage(), Some(EXPECTED_USAGE));
+    }
+
+    #[test]
+    fn edit_keeps_usage_that_rides_on_a_chunk_with_choices() {
+        // Some servers put usage on the last content chunk: removing it would lose content.
+        let with_choice = FINISH.replace(r#""usage":null"#, r#""usage":{"prompt_tokens":3,"completion_tokens":4}"#);
+        let stream = format!("data: {with_choice}\n\ndata: [DONE]\n\n");
+        let (out, s) = edit([stream.as_bytes()]);
+        assert_eq!(out, stream.as_bytes());
+        assert_eq!(s.usage(), Some(Usage { prompt_tokens: 3, completion_tokens: 4, cached_tokens: 0 }));
+        assert_eq!(s.removed_events(), 0);
+    }
+
+    #[test]
+    fn edit_keeps_chunks_that_are_not_usage_only() {
+        // No choices but no usage either (not an answer to include_usage), and not JSON.
+        let stream = "data: {\"choices\":[],\"prompt_filter_results\":[]}\n\ndata: {oops\n\n\
+                      data: {\"choices\":[],\"usage\":null}\n\ndata: [DONE]\n\n";
+        let (out, s) = edit([stream.as_bytes()]);
+        assert_eq!(out, stream.as_bytes());
+        assert_eq!(s.removed_events(), 0);
+    }
+
+    #[test]
+    fn edit_removes_a_usage_only_chunk_with_unusable_counts() {
+        // It is still the chunk the router asked for; its counts just cannot be priced.
+        let stream = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":-1,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n";
+        let (out, s) = edit([stream.as_bytes()]);
+        assert_eq!(out, b"data: [DONE]\n\n");
+        assert_eq!((s.removed_events(), s.usage()), (1, None));
+    }
+
+    #[test]
+    fn edit_removes_an_unterminated_usage_chunk_at_the_end() {
+        let stream = format!("data: {ROLE}\n\ndata: {USAGE}");
+        let (out, s) = edit([stream.as_bytes()]);
+        assert_eq!(String::from_utf8(out).unwrap(), format!("data: {ROLE}\n\n"));
+        assert_eq!(s.usage(), Some(EXPECTED_USAGE));
+    }
+
+    #[test]
+    fn edit_forwards_a_block_too_long_to_withhold() {
+        let big = content(&"x".repeat(WITHHELD_MAX + 10));
+        let stream = format!("data: {big}\n\ndata: {USAGE}\n\n");
+        let bytes = stream.as_bytes();
+        let mut s = SseScanner::new(2 * WITHHELD_MAX);
+        let mut out = Vec::new();
+        let mut withheld_most = 0;
+        for c in bytes.chunks(4096) {
+            s.push_edit(c, &mut out);
+            withheld_most = withheld_most.max(s.withheld.len());
+        }
+        s.finish_edit(&mut out);
+        assert!(withheld_most <= WITHHELD_MAX, "{withheld_most}");
+        assert_eq!(out, format!("data: {big}\n\n").as_bytes());
+        assert_eq!(s.usage(), Some(EXPECTED_USAGE));
+    }
+
+    #[test]
+    fn edit_of_garbage_never_panics_and_forwards_every_byte_of_non_usage_blocks() {
+        let mut x: u32 = 7;
+        for _ in 0..200 {
+            let bytes: Vec<u8> = (0..300)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                    b"data: {}[]\"choices\r\n:x"[(x >> 16) as usize % 22]
+                })
+                .collect();
+            let (out, s) = edit(bytes.chunks(7));
+            // Nothing here is a valid usage-only event, so nothing may be removed.
+            assert_eq!(s.removed_events(), 0);
+            assert_eq!(out, bytes);
+        }
     }
 }

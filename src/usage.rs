@@ -150,11 +150,6 @@ pub(crate) fn usage_from_usage_object(usage: &Value) -> Result<Usage, UsageError
     })
 }
 
-/// Returns the top-level `model` string of a response or chunk, if any.
-pub fn response_model(v: &Value) -> Option<&str> {
-    v.get("model").and_then(Value::as_str)
-}
-
 fn required_count(v: Option<&Value>, field: &'static str) -> Result<u64, UsageError> {
     match v {
         None | Some(Value::Null) => Err(UsageError::MissingCount { field }),
@@ -189,12 +184,6 @@ fn count(v: &Value, field: &'static str) -> Result<u64, UsageError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
 
     use super::*;
     use serde_json::json;
@@ -359,14 +348,6 @@ mod tests {
             Usage { prompt_tokens: 3, completion_tokens: 4, cached_tokens: 0 }
         );
         assert_eq!(usage_from_value(&json!(3)), Err(UsageError::NotObject));
-    }
-
-    #[test]
-    fn model_helper() {
-        assert_eq!(response_model(&json!({"model": "gpt-4o"})), Some("gpt-4o"));
-        assert_eq!(response_model(&json!({"model": 4})), None);
-        assert_eq!(response_model(&json!({})), None);
-        assert_eq!(response_model(&json!(["model"])), None);
     }
 
     #[test]

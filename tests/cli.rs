@@ -1,6 +1,6 @@
 //! The native CLI, run as a process.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
-
+// The whole crate is test code, helpers included, so clippy.toml's allow-*-in-tests covers it.
+#![cfg(test)]
 
 mod common;
 use common::run;
@@ -64,7 +64,56 @@ fn bad_arguments_fail_clearly() {
     assert!(err.contains("strictly between 0 and 1"), "{err}");
     let (_, err, ok) = run(&["frobnicate"], "");
     assert!(!ok);
-    assert!(err.contains("usage:"), "{err}");
+    assert!(err.contains("Usage: llm-router <COMMAND>"), "{err}");
+}
+
+/// Exit status and stderr of `llm-router ARGS` with empty stdin.
+fn exit_code(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_llm-router"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn help_exits_0_for_the_tool_and_every_subcommand() {
+    let (code, out, _) = exit_code(&["--help"]);
+    assert_eq!(code, Some(0));
+    let subcommands = ["score", "features", "calibrate", "export-heuristic", "export-mlp", "report", "simulate"];
+    for sub in subcommands {
+        assert!(out.contains(sub), "--help does not list {sub}: {out}");
+        let (code, out, err) = exit_code(&[sub, "--help"]);
+        assert_eq!(code, Some(0), "{sub} --help: {err}");
+        assert!(out.contains(&format!("Usage: llm-router {sub}")), "{sub} --help: {out}");
+    }
+    let (code, out, _) = exit_code(&["help", "simulate"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("--traffic"), "{out}");
+}
+
+#[test]
+fn argument_errors_exit_2_with_a_usage_hint_and_run_failures_exit_1() {
+    for args in [
+        vec![],
+        vec!["frobnicate"],
+        vec!["score", "--bogus"],
+        vec!["calibrate"],
+        vec!["calibrate", "--strong-share", "1.5"],
+        vec!["calibrate", "--strong-share", "0.6", "--cheap-share", "0.5"],
+        vec!["export-mlp", "only-one.onnx"],
+        vec!["report", "a.log", "b.log"],
+        vec!["report", "--baseline-model", "gpt-4o"],
+        vec!["simulate", "--requests", "10"],
+    ] {
+        let (code, _, err) = exit_code(&args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(err.contains("--help"), "{args:?}: no usage hint: {err}");
+    }
+    let (code, _, err) = exit_code(&["score", "--config", "/no/such/config.json"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot read /no/such/config.json"), "{err}");
 }
 
 #[test]

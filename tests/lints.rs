@@ -3,8 +3,10 @@
 //! `unsafe`, and the only places that allow the lints are test code.
 //!
 //! `scripts/test.sh` runs `cargo clippy --workspace --all-targets -- -D warnings`, which then
-//! fails on any `unwrap`, `expect`, `panic!` or indexing/slicing outside tests.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+//! fails on any `unwrap`, `expect`, `panic!` or indexing/slicing outside tests. Tests get the
+//! exception from `clippy.toml` (`allow-*-in-tests`), not from attributes.
+// The whole crate is test code, helpers included, so clippy.toml's allow-*-in-tests covers it.
+#![cfg(test)]
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,16 @@ fn panicking_constructs_are_denied_for_the_whole_workspace() {
     }
     let members = section(&root, "workspace");
     assert!(members.iter().any(|l| l.starts_with("members") && l.contains("filters/llm-router")), "{members:?}");
+}
+
+#[test]
+fn clippy_toml_allows_the_lints_in_tests_only() {
+    let toml = read("clippy.toml");
+    let settings: Vec<&str> = toml.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    for lint in DENIED {
+        let key = format!("allow-{}-in-tests = true", lint.trim_end_matches("_used").replace('_', "-"));
+        assert!(settings.contains(&key.as_str()), "clippy.toml must have `{key}`: {settings:?}");
+    }
 }
 
 #[test]
@@ -84,18 +96,54 @@ fn the_lints_are_only_allowed_in_test_code() {
             continue;
         }
         let text = fs::read_to_string(file).unwrap();
-        let mut in_tests = false;
-        for (i, line) in text.lines().enumerate() {
-            let l = line.trim();
-            if l == "#[cfg(test)]" {
-                in_tests = true;
-            }
-            let relaxes = (l.starts_with("#![allow(") || l.starts_with("#[allow(") || l.starts_with("#![expect(") || l.starts_with("#[expect("))
-                && DENIED.iter().any(|lint| l.contains(&format!("clippy::{lint}")));
+        for (line, attr) in lint_attributes(&text) {
+            // As before: code after the file's first `#[cfg(test)]` counts as test code.
+            let in_tests = text.lines().take(line).any(|l| l.trim() == "#[cfg(test)]");
+            let relaxes = DENIED.iter().any(|lint| attr.contains(&format!("clippy::{lint}")));
             if relaxes && !in_tests {
-                offenders.push(format!("{}:{}: {l}", file.display(), i + 1));
+                offenders.push(format!("{}:{line}: {attr}", file.display()));
             }
         }
     }
     assert!(offenders.is_empty(), "panicking lints allowed outside #[cfg(test)] code:\n{}", offenders.join("\n"));
+}
+
+/// Every `allow`/`expect` lint attribute in `text` with the (1-based) line it starts on, joined
+/// into one line however it is wrapped: `#![allow(` alone on a line, its lints on the next.
+fn lint_attributes(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    let mut open: Option<(usize, String)> = None;
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if let Some((start, mut attr)) = open.take() {
+            attr.push_str(l);
+            if attr.contains(")]") {
+                found.push((start, attr));
+            } else {
+                open = Some((start, attr));
+            }
+            continue;
+        }
+        let compact: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+        if ["#![allow(", "#[allow(", "#![expect(", "#[expect("].iter().any(|p| compact.starts_with(p)) {
+            if compact.contains(")]") {
+                found.push((i + 1, l.to_string()));
+            } else {
+                open = Some((i + 1, l.to_string()));
+            }
+        }
+    }
+    found.extend(open);
+    found
+}
+
+#[test]
+fn multi_line_lint_attributes_are_seen_whole() {
+    let text = "fn a() {}\n#![allow(\n    clippy::unwrap_used,\n    clippy::panic\n)]\n#[allow(dead_code)]\n# ! [ expect ( clippy::indexing_slicing ) ]\n";
+    let found = lint_attributes(text);
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert_eq!(found[0].0, 2);
+    assert!(found[0].1.contains("clippy::unwrap_used") && found[0].1.contains("clippy::panic"), "{found:?}");
+    assert_eq!(found[1], (6, "#[allow(dead_code)]".to_string()));
+    assert!(found[2].1.contains("clippy::indexing_slicing"), "{found:?}");
 }

@@ -41,7 +41,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(cfg.prices.lookup(&t.model).is_some());
         assert!(!t.cluster.trim().is_empty());
         assert!(cfg.tier_for_model(&t.model).is_some_and(|j| j <= i));
-        assert_eq!(cfg.tier_index(&t.name), Some(i));
+        // Tier names are unique: the first tier with this name is this one.
+        assert_eq!(cfg.tiers.iter().position(|x| x.name == t.name), Some(i));
     }
     for r in &cfg.rules {
         let (RuleAction::Tier(t) | RuleAction::MinTier(t) | RuleAction::MaxTier(t)) = r.action;

@@ -1,6 +1,8 @@
 //! SSE/usage scanner: arbitrary bytes as an upstream SSE stream, fed whole, one byte at a time
-//! and in pseudo-random chunks. The result must not depend on the chunking. The same bytes are
-//! also read as a non-streaming JSON answer, and any usage found is priced.
+//! and in pseudo-random chunks. The result must not depend on the chunking. Edit mode
+//! (`push_edit`, removing the usage-only chunk) must scan exactly as `push` does, forward the same
+//! bytes however the stream is chunked, and only ever remove bytes. The same bytes are also read
+//! as a non-streaming JSON answer, and any usage found is priced.
 //!
 //! Input layout: byte 0 picks the event size cap, byte 1 seeds the chunk sizes, the rest is
 //! the stream.
@@ -14,8 +16,6 @@ use llm_router::usage::{self, Usage, MAX_TOKENS_PER_FIELD};
 #[derive(Debug, PartialEq)]
 struct Summary {
     usage: Option<Usage>,
-    model: Option<String>,
-    finish_reason: Option<String>,
     saw_done: bool,
     events: u64,
     bad_events: u64,
@@ -25,13 +25,22 @@ struct Summary {
 fn summary(s: &SseScanner) -> Summary {
     Summary {
         usage: s.usage(),
-        model: s.model().map(str::to_string),
-        finish_reason: s.finish_reason().map(str::to_string),
         saw_done: s.saw_done(),
         events: s.events(),
         bad_events: s.bad_events(),
         oversized_events: s.oversized_events(),
     }
+}
+
+/// Edit mode: the summary, the forwarded bytes and the number of removed events.
+fn edit<'a>(max: usize, chunks: impl Iterator<Item = &'a [u8]>) -> (Summary, Vec<u8>, u64) {
+    let mut s = SseScanner::new(max);
+    let mut out = Vec::new();
+    for c in chunks {
+        s.push_edit(c, &mut out);
+    }
+    s.finish_edit(&mut out);
+    (summary(&s), out, s.removed_events())
 }
 
 fn scan<'a>(max: usize, chunks: impl Iterator<Item = &'a [u8]>) -> Summary {
@@ -86,8 +95,17 @@ fuzz_target!(|data: &[u8]| {
         chunks.push(head);
         rest = tail;
     }
-    let chunked = scan(max, chunks.into_iter());
+    let chunked = scan(max, chunks.iter().copied());
     assert_eq!(whole, chunked, "chunked feeding changed the result");
+
+    let edited = edit(max, std::iter::once(stream));
+    assert_eq!(edited.0, whole, "edit mode scanned differently");
+    assert_eq!(edit(max, stream.chunks(1)), edited, "byte-at-a-time feeding changed the edit");
+    assert_eq!(edit(max, chunks.iter().copied()), edited, "chunked feeding changed the edit");
+    assert!(edited.1.len() <= stream.len(), "edit mode added bytes");
+    if edited.2 == 0 {
+        assert_eq!(edited.1, stream, "nothing removed but the bytes changed");
+    }
     if let Some(u) = &whole.usage {
         check_usage(u);
     }

@@ -23,54 +23,203 @@
 //! ```
 //! Malformed input lines keep their place: an `{"error": ...}` object on stdout, a message on
 //! stderr with the line number.
+//!
+//! Arguments are parsed by clap (derive): `--help` and `<subcommand> --help` print help and exit
+//! 0; an argument error prints the message with a usage hint and exits 2 (also for the checks
+//! that span several flags, reported through clap so they look the same); a failure while
+//! running (unreadable file, invalid configuration) exits 1.
 #![forbid(unsafe_code)]
 
+use std::fmt::Display;
 use std::io::{BufRead, BufWriter, Write};
 use std::process::ExitCode;
 
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use llm_router::classifier::{heuristic_dense_weights, HEURISTIC_BIAS};
 use llm_router::config::{Config, DEFAULT_CONFIG_JSON};
 use llm_router::features::{self, feature_names, FEATURE_DIM, FEATURE_VERSION};
+use llm_router::report::Format;
 use llm_router::request::{parse_body, ChatRequest};
 use llm_router::router::Router;
 
-const USAGE: &str = "usage: llm-router <score|features|calibrate|report|simulate|export-mlp|export-heuristic> [--config FILE] [--names] [--strong-share S] [--cheap-share C]
-       llm-router report [FILE|-] [--format table|csv|json] [--since RFC3339] [--until RFC3339] [--mode route|measure] [--prices FILE] [--baseline-model M] [--revenue FILE] [--config FILE]
-       llm-router simulate (--traffic FILE|- | --requests N --input-tokens N --output-tokens N) [--requests N] [--output-tokens N] [--cached-tokens N] [--models a,b] [--split a=0.7,b=0.3]... [--no-router] [--prices FILE] [--config FILE] [--format table|csv|json]";
-
-struct Args {
-    command: String,
-    config: Option<String>,
-    names: bool,
-    strong_share: Option<f64>,
-    cheap_share: Option<f64>,
-    rest: Vec<String>,
+/// The same core and embedded model as the Envoy filter, natively.
+#[derive(Debug, Parser)]
+#[command(name = "llm-router", version, propagate_version = true)]
+#[command(after_help = "Malformed input lines keep their place: an {\"error\": ...} object on stdout, a message on stderr.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
 }
 
-fn share(v: Option<String>, flag: &str) -> Result<f64, String> {
-    let v = v.ok_or_else(|| format!("{flag} needs a number"))?;
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// JSON Lines request bodies on stdin -> one JSON decision ({"score", "tier", "model", "reason"}) per line
+    Score(ConfigArg),
+    /// JSON Lines request bodies on stdin -> {"features": [...]} per line
+    Features {
+        /// Print the feature names, one per line, instead
+        #[arg(long)]
+        names: bool,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// JSON Lines sample of traffic on stdin -> thresholds that send share S (and C) of it to the
+    /// strongest (cheapest) tier
+    Calibrate {
+        /// Share of the sample for the strongest tier, strictly between 0 and 1
+        #[arg(long, value_name = "S", value_parser = share)]
+        strong_share: f64,
+        /// Share of the sample for the cheapest tier, strictly between 0 and 1
+        #[arg(long, value_name = "C", value_parser = share)]
+        cheap_share: Option<f64>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// The heuristic classifier as JSON (bias, dense weights)
+    ExportHeuristic,
+    /// Check an ONNX model is an MLP and write the compact file the filter embeds
+    /// (default models/router.onnx -> models/router.mlp)
+    ExportMlp {
+        /// The ONNX model to read
+        #[arg(value_name = "IN.onnx", requires = "output")]
+        input: Option<String>,
+        /// The compact model to write
+        #[arg(value_name = "OUT.mlp")]
+        output: Option<String>,
+    },
+    /// Envoy JSON access log -> cost tables per model, route, tier and customer
+    Report(ReportArgs),
+    /// Monthly cost per strategy vs the all-baseline strategy
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+struct ConfigArg {
+    /// Plugin configuration JSON (default: the shipped configuration)
+    #[arg(long, value_name = "FILE")]
+    config: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// Access log to read (`-` or none: stdin)
+    #[arg(value_name = "FILE|-")]
+    input: Option<String>,
+    /// Output format: table, csv or json
+    #[arg(long, default_value = "table", value_parser = format)]
+    format: Format,
+    /// Keep requests starting at or after this instant
+    #[arg(long, value_name = "RFC3339", value_parser = instant)]
+    since: Option<i64>,
+    /// Keep requests starting before this instant
+    #[arg(long, value_name = "RFC3339", value_parser = instant)]
+    until: Option<i64>,
+    /// Keep only this mode (route or measure)
+    #[arg(long, value_name = "M")]
+    mode: Option<String>,
+    /// Re-price the logged tokens with this price table
+    #[arg(long, value_name = "FILE")]
+    prices: Option<String>,
+    /// Baseline model for --prices (default: the configuration's)
+    #[arg(long, value_name = "M")]
+    baseline_model: Option<String>,
+    /// Revenue per customer (margin columns)
+    #[arg(long, value_name = "FILE")]
+    revenue: Option<String>,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+#[derive(Debug, Args)]
+struct SimulateArgs {
+    /// JSON Lines sample of request bodies (`-`: stdin)
+    #[arg(long, value_name = "FILE|-")]
+    traffic: Option<String>,
+    /// Requests per month (with --traffic: the sample is scaled to it)
+    #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
+    requests: Option<u64>,
+    /// Input tokens per request (synthetic profile)
+    #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
+    input_tokens: Option<u64>,
+    /// Output tokens per request
+    #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
+    output_tokens: Option<u64>,
+    /// Cached input tokens per request (synthetic profile)
+    #[arg(long, value_name = "N", value_parser = count, allow_hyphen_values = true)]
+    cached_tokens: Option<u64>,
+    /// Comma-separated models for the all-on-one-model strategies (default: every priced model)
+    #[arg(long, value_name = "a,b")]
+    models: Option<String>,
+    /// A fixed split strategy, e.g. a=0.7,b=0.3 (repeatable)
+    #[arg(long, value_name = "a=0.7,b=0.3")]
+    split: Vec<String>,
+    /// Leave out the router strategy
+    #[arg(long)]
+    no_router: bool,
+    /// Price table (default: the configuration's)
+    #[arg(long, value_name = "FILE")]
+    prices: Option<String>,
+    /// Output format: table, csv or json
+    #[arg(long, default_value = "table", value_parser = format)]
+    format: Format,
+    #[command(flatten)]
+    config: ConfigArg,
+}
+
+/// Why the command failed: bad arguments (exit 2, with a usage hint) or a failure while running
+/// (exit 1).
+#[derive(Debug)]
+enum Failure {
+    Usage(Box<clap::Error>),
+    Run(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Failure::Run(message)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        Failure::Run(message.to_string())
+    }
+}
+
+/// An argument error found after parsing (a combination of flags), in clap's format with the
+/// subcommand's usage line.
+fn usage_error(subcommand: &str, message: impl Display) -> Failure {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let err = match cmd.find_subcommand_mut(subcommand) {
+        Some(sub) => sub.error(ErrorKind::ArgumentConflict, message),
+        None => cmd.error(ErrorKind::ArgumentConflict, message),
+    };
+    Failure::Usage(Box::new(err))
+}
+
+fn share(v: &str) -> Result<f64, String> {
     match v.parse::<f64>() {
         Ok(x) if x > 0.0 && x < 1.0 => Ok(x),
-        _ => Err(format!("{flag} must be a number strictly between 0 and 1, got `{v}`")),
+        _ => Err(format!("must be a number strictly between 0 and 1, got `{v}`")),
     }
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut it = std::env::args().skip(1);
-    let command = it.next().ok_or_else(|| USAGE.to_string())?;
-    let mut args = Args { command, config: None, names: false, strong_share: None, cheap_share: None, rest: Vec::new() };
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--config" => args.config = Some(it.next().ok_or("--config needs a file")?),
-            "--names" => args.names = true,
-            "--strong-share" => args.strong_share = Some(share(it.next(), "--strong-share")?),
-            "--cheap-share" => args.cheap_share = Some(share(it.next(), "--cheap-share")?),
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            other if !other.starts_with('-') && args.command == "export-mlp" => args.rest.push(other.to_string()),
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
-        }
+/// A non-negative integer (digits only).
+fn count(v: &str) -> Result<u64, String> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("must be a non-negative integer, got `{v}`"));
     }
-    Ok(args)
+    v.parse::<u64>().map_err(|e| format!("`{v}`: {e}"))
+}
+
+fn format(v: &str) -> Result<Format, String> {
+    v.parse().map_err(|e: llm_router::report::ReportError| e.to_string())
+}
+
+fn instant(v: &str) -> Result<i64, String> {
+    llm_router::accesslog::parse_rfc3339(v).map_err(|e| e.to_string())
 }
 
 fn config_bytes(path: Option<&str>) -> Result<Vec<u8>, String> {
@@ -170,10 +319,8 @@ fn calibrate(router: &Router, strong: f64, cheap: Option<f64>) -> Result<usize, 
     let mut thresholds: Vec<f32> = match (old.len(), cheap) {
         (0, _) => Vec::new(),
         (1, _) => vec![top],
+        // `run` rejected `c + strong >= 1` as an argument error.
         (n, Some(c)) => {
-            if c + strong >= 1.0 {
-                return Err("--cheap-share + --strong-share must be below 1".into());
-            }
             let low = threshold_for_top_share(&scores, 1.0 - c);
             // Tiers between the cheapest and the strongest split the middle evenly.
             (0..n).map(|i| if i == n - 1 { top } else { low + (top - low) * i as f32 / (n - 1) as f32 }).collect()
@@ -208,20 +355,6 @@ fn calibrate(router: &Router, strong: f64, cheap: Option<f64>) -> Result<usize, 
     Ok(0)
 }
 
-/// The value after `flag`.
-fn flag_value(it: &mut impl Iterator<Item = String>, flag: &str) -> Result<String, String> {
-    it.next().ok_or_else(|| format!("{flag} needs a value"))
-}
-
-/// A non-negative integer flag value (digits only).
-fn flag_count(it: &mut impl Iterator<Item = String>, flag: &str) -> Result<u64, String> {
-    let v = flag_value(it, flag)?;
-    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{flag} must be a non-negative integer, got `{v}`"));
-    }
-    v.parse::<u64>().map_err(|e| format!("{flag} `{v}`: {e}"))
-}
-
 fn read_text(path: &str) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))
 }
@@ -253,46 +386,27 @@ fn price_table_file(path: &str) -> Result<llm_router::pricing::PriceTable, Strin
     llm_router::pricing::PriceTable::from_json(&read_text(path)?).map_err(|e| format!("{path}: {e}"))
 }
 
-fn report_cmd(argv: Vec<String>) -> Result<usize, String> {
-    use llm_router::accesslog::parse_rfc3339;
-    use llm_router::report::{Format, Report, ReportOptions, Reprice, Revenue};
-    let mut it = argv.into_iter();
-    let mut input: Option<String> = None;
-    let mut format = Format::Table;
-    let mut options = ReportOptions::default();
-    let (mut prices, mut baseline, mut config) = (None, None, None);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--format" => format = flag_value(&mut it, "--format")?.parse().map_err(|e: llm_router::report::ReportError| e.to_string())?,
-            "--since" => options.since = Some(parse_rfc3339(&flag_value(&mut it, "--since")?).map_err(|e| format!("--since: {e}"))?),
-            "--until" => options.until = Some(parse_rfc3339(&flag_value(&mut it, "--until")?).map_err(|e| format!("--until: {e}"))?),
-            "--mode" => options.mode = Some(flag_value(&mut it, "--mode")?),
-            "--prices" => prices = Some(flag_value(&mut it, "--prices")?),
-            "--baseline-model" => baseline = Some(flag_value(&mut it, "--baseline-model")?),
-            "--config" => config = Some(flag_value(&mut it, "--config")?),
-            "--revenue" => {
-                let path = flag_value(&mut it, "--revenue")?;
-                options.revenue = Some(Revenue::parse(&read_text(&path)?).map_err(|e| format!("{path}: {e}"))?);
-            }
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            other if other.starts_with("--") => return Err(format!("unknown argument `{other}`\n{USAGE}")),
-            other if input.is_none() => input = Some(other.to_string()),
-            other => return Err(format!("report reads one access log, got a second: `{other}`")),
-        }
+fn report_cmd(args: ReportArgs) -> Result<usize, Failure> {
+    use llm_router::report::{Report, ReportOptions, Reprice, Revenue};
+    let mut options = ReportOptions { since: args.since, until: args.until, mode: args.mode, ..ReportOptions::default() };
+    if let Some(path) = &args.revenue {
+        options.revenue = Some(Revenue::parse(&read_text(path)?).map_err(|e| format!("{path}: {e}"))?);
     }
-    if let Some(path) = prices {
+    if let Some(path) = args.prices {
         let table = price_table_file(&path)?;
-        let baseline_model = match baseline {
+        let baseline_model = match args.baseline_model {
             Some(b) => b,
-            None => load_config(config.as_deref())?.baseline_model,
+            None => load_config(args.config.config.as_deref())?.baseline_model,
         };
         if table.lookup(&baseline_model).is_none() {
-            return Err(format!("baseline model `{baseline_model}` is not in {path}; pass --baseline-model"));
+            return Err(format!("baseline model `{baseline_model}` is not in {path}; pass --baseline-model").into());
         }
         options.reprice = Some(Reprice { table, baseline_model });
-    } else if baseline.is_some() {
-        return Err("--baseline-model only applies with --prices".into());
+    } else if args.baseline_model.is_some() {
+        return Err(usage_error("report", "--baseline-model only applies with --prices"));
     }
+    let format = args.format;
+    let input = args.input;
     let mut report = Report::new(options);
     for_each_input_line(input.as_deref().unwrap_or("-"), |_, line| report.add_line(line))?;
     for (line, message) in &report.invalid_examples {
@@ -302,33 +416,40 @@ fn report_cmd(argv: Vec<String>) -> Result<usize, String> {
     Ok(0)
 }
 
-fn simulate_cmd(argv: Vec<String>) -> Result<usize, String> {
-    use llm_router::report::Format;
+fn simulate_cmd(args: SimulateArgs) -> Result<usize, Failure> {
     use llm_router::simulate::{self, SampleRequest, Split, Strategy, Traffic};
     use llm_router::usage::Usage;
-    let mut it = argv.into_iter();
-    let (mut traffic_file, mut requests, mut input, mut output, mut cached) = (None, None, None, None, None);
-    let (mut models, mut splits, mut prices, mut config) = (None, Vec::new(), None, None);
-    let mut router_strategy = true;
-    let mut format = Format::Table;
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--traffic" => traffic_file = Some(flag_value(&mut it, "--traffic")?),
-            "--requests" => requests = Some(flag_count(&mut it, "--requests")?),
-            "--input-tokens" => input = Some(flag_count(&mut it, "--input-tokens")?),
-            "--output-tokens" => output = Some(flag_count(&mut it, "--output-tokens")?),
-            "--cached-tokens" => cached = Some(flag_count(&mut it, "--cached-tokens")?),
-            "--models" => models = Some(flag_value(&mut it, "--models")?),
-            "--split" => splits.push(flag_value(&mut it, "--split")?),
-            "--no-router" => router_strategy = false,
-            "--prices" => prices = Some(flag_value(&mut it, "--prices")?),
-            "--config" => config = Some(flag_value(&mut it, "--config")?),
-            "--format" => format = flag_value(&mut it, "--format")?.parse().map_err(|e: llm_router::report::ReportError| e.to_string())?,
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+    let SimulateArgs {
+        traffic: traffic_file,
+        requests,
+        input_tokens: input,
+        output_tokens: output,
+        cached_tokens: cached,
+        models,
+        split: splits,
+        no_router,
+        prices,
+        format,
+        config,
+    } = args;
+    let router_strategy = !no_router;
+    if traffic_file.is_some() && (input.is_some() || cached.is_some()) {
+        return Err(usage_error(
+            "simulate",
+            "--input-tokens/--cached-tokens describe a synthetic profile; with --traffic input tokens are estimated from each body",
+        ));
+    }
+    if traffic_file.is_none() {
+        for (value, flag) in [(requests, "--requests"), (input, "--input-tokens"), (output, "--output-tokens")] {
+            if value.is_none() {
+                return Err(usage_error("simulate", format!("a synthetic profile needs {flag} (or give --traffic FILE)")));
+            }
+        }
+        if cached.unwrap_or(0) > input.unwrap_or(0) {
+            return Err(usage_error("simulate", "--cached-tokens cannot exceed --input-tokens"));
         }
     }
-    let router = load_router(config.as_deref())?;
+    let router = load_router(config.config.as_deref())?;
     let table = match &prices {
         Some(path) => price_table_file(path)?,
         None => router.config.prices.clone(),
@@ -336,9 +457,6 @@ fn simulate_cmd(argv: Vec<String>) -> Result<usize, String> {
     let mut skipped = 0;
     let traffic = match traffic_file {
         Some(path) => {
-            if input.is_some() || cached.is_some() {
-                return Err("--input-tokens/--cached-tokens describe a synthetic profile; with --traffic input tokens are estimated from each body".into());
-            }
             let mut sample = Vec::new();
             for_each_input_line(&path, |n, line| {
                 if line.trim().is_empty() {
@@ -355,23 +473,16 @@ fn simulate_cmd(argv: Vec<String>) -> Result<usize, String> {
             let monthly_requests = requests.unwrap_or(sample.len() as u64);
             Traffic::Sample { requests: sample, monthly_requests }
         }
-        None => {
-            let need = |v: Option<u64>, flag: &str| v.ok_or_else(|| format!("a synthetic profile needs {flag} (or give --traffic FILE)"));
-            Traffic::Synthetic {
-                requests: need(requests, "--requests")?,
-                usage: Usage {
-                    prompt_tokens: need(input, "--input-tokens")?,
-                    completion_tokens: need(output, "--output-tokens")?,
-                    cached_tokens: cached.unwrap_or(0),
-                },
-            }
-        }
+        // Checked above: a synthetic profile has all three.
+        None => Traffic::Synthetic {
+            requests: requests.unwrap_or(0),
+            usage: Usage {
+                prompt_tokens: input.unwrap_or(0),
+                completion_tokens: output.unwrap_or(0),
+                cached_tokens: cached.unwrap_or(0),
+            },
+        },
     };
-    if let Traffic::Synthetic { usage, .. } = &traffic {
-        if usage.cached_tokens > usage.prompt_tokens {
-            return Err("--cached-tokens cannot exceed --input-tokens".into());
-        }
-    }
     let mut strategies = Vec::new();
     match &models {
         Some(list) => {
@@ -400,13 +511,11 @@ fn simulate_cmd(argv: Vec<String>) -> Result<usize, String> {
     Ok(0)
 }
 
-fn export_mlp(paths: &[String]) -> Result<usize, String> {
+fn export_mlp(input: Option<String>, output: Option<String>) -> Result<usize, String> {
     let root = env!("CARGO_MANIFEST_DIR");
-    let (input, output) = match paths {
-        [] => (format!("{root}/models/router.onnx"), format!("{root}/models/router.mlp")),
-        [i, o] => (i.clone(), o.clone()),
-        _ => return Err("export-mlp takes no paths or IN.onnx OUT.mlp".into()),
-    };
+    // clap lets IN through only together with OUT (a single path is IN and is rejected).
+    let input = input.unwrap_or_else(|| format!("{root}/models/router.onnx"));
+    let output = output.unwrap_or_else(|| format!("{root}/models/router.mlp"));
     let onnx = std::fs::read(&input).map_err(|e| format!("cannot read {input}: {e}"))?;
     let mlp = llm_router::classifier::onnx_to_mlp(&onnx).map_err(|e| e.to_string())?;
     llm_router::classifier::TractClassifier::from_mlp(&mlp).map_err(|e| format!("exported model does not run: {e}"))?;
@@ -415,29 +524,24 @@ fn export_mlp(paths: &[String]) -> Result<usize, String> {
     Ok(0)
 }
 
-fn run() -> Result<usize, String> {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    match argv.first().map(String::as_str) {
-        Some("report") => return report_cmd(argv.into_iter().skip(1).collect()),
-        Some("simulate") => return simulate_cmd(argv.into_iter().skip(1).collect()),
-        _ => {}
-    }
-    let args = parse_args()?;
-    match args.command.as_str() {
-        "score" => score(&load_router(args.config.as_deref())?),
-        "features" if args.names => {
+fn run(cli: Cli) -> Result<usize, Failure> {
+    match cli.command {
+        Cmd::Score(c) => Ok(score(&load_router(c.config.as_deref())?)?),
+        Cmd::Features { names: true, .. } => {
             for n in feature_names() {
                 println!("{n}");
             }
             Ok(0)
         }
-        "features" => features_cmd(&load_config(args.config.as_deref())?),
-        "calibrate" => {
-            let strong = args.strong_share.ok_or("calibrate needs --strong-share")?;
-            calibrate(&load_router(args.config.as_deref())?, strong, args.cheap_share)
+        Cmd::Features { config, .. } => Ok(features_cmd(&load_config(config.config.as_deref())?)?),
+        Cmd::Calibrate { strong_share, cheap_share, config } => {
+            if cheap_share.is_some_and(|c| c + strong_share >= 1.0) {
+                return Err(usage_error("calibrate", "--cheap-share + --strong-share must be below 1"));
+            }
+            Ok(calibrate(&load_router(config.config.as_deref())?, strong_share, cheap_share)?)
         }
-        "export-mlp" => export_mlp(&args.rest),
-        "export-heuristic" => {
+        Cmd::ExportMlp { input, output } => Ok(export_mlp(input, output)?),
+        Cmd::ExportHeuristic => {
             let j = serde_json::json!({
                 "feature_version": FEATURE_VERSION,
                 "dim": FEATURE_DIM,
@@ -447,18 +551,22 @@ fn run() -> Result<usize, String> {
             println!("{j}");
             Ok(0)
         }
-        _ => Err(USAGE.to_string()),
+        Cmd::Report(args) => report_cmd(args),
+        Cmd::Simulate(args) => simulate_cmd(args),
     }
 }
 
 fn main() -> ExitCode {
-    match run() {
+    // `--help`, `--version` and argument errors end here (exit 0, 0 and 2).
+    let cli = Cli::parse();
+    match run(cli) {
         Ok(0) => ExitCode::SUCCESS,
         Ok(n) => {
             eprintln!("{n} malformed line(s) reported in place");
             ExitCode::SUCCESS
         }
-        Err(e) => {
+        Err(Failure::Usage(e)) => e.exit(),
+        Err(Failure::Run(e)) => {
             eprintln!("{e}");
             ExitCode::FAILURE
         }

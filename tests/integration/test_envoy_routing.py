@@ -432,13 +432,17 @@ def test_streaming_with_openai_client(env: Env, client: openai.OpenAI) -> None:
         stream=True,
         extra_headers={"x-test-prompt-tokens": "123", "x-test-completion-tokens": "45"},
     )
-    chunks = list(stream)
-    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    # OpenAI's documented loop: every chunk has a choice (the usage-only chunk the router asked
+    # for is not delivered, since this client did not ask for usage).
+    chunks = []
+    text = ""
+    for chunk in stream:
+        chunks.append(chunk)
+        text += chunk.choices[0].delta.content or ""
     cheap_model = TIERS["cheap"]["model"]
     assert len(chunks) >= 3
     assert text == f"upstream=cheap model={cheap_model}"
-    usage_chunks = [c for c in chunks if c.usage is not None]
-    assert usage_chunks and usage_chunks[-1].usage.prompt_tokens == 123
+    assert all(c.usage is None for c in chunks)
     assert env.upstreams_hit() == {"cheap": 1}
     seen = env.last("cheap")["json"]
     assert seen["stream"] is True and seen["model"] == cheap_model
@@ -454,7 +458,10 @@ def test_streaming_forces_include_usage(env: Env) -> None:
     assert resp.status_code == 200
     lines = [line.decode() for line in resp.iter_lines() if line]
     assert env.last("cheap")["json"]["stream_options"]["include_usage"] is True
-    assert any('"usage": {' in line for line in lines), "no usage chunk in the stream"
+    # The router read the usage chunk it forced (the comment has the tokens) and removed it.
+    assert not any('"usage": {' in line for line in lines), "the forced usage chunk reached the client"
+    summary = json.loads(lines[-1][len(": llm-router ") :])
+    assert summary["status"] == "priced" and summary["input_tokens"] > 0, summary
 
 
 def test_streaming_raw_sse_ends_with_router_comment(env: Env) -> None:
@@ -476,7 +483,8 @@ def test_streaming_raw_sse_ends_with_router_comment(env: Env) -> None:
     print("stream summary comment:", comments[0])
     assert isinstance(summary, dict)
     data = [json.loads(line[6:]) for line in lines if line.startswith("data: {")]
-    assert data[-1]["choices"] == [] and data[-1]["usage"]["prompt_tokens"] == 1000
+    assert all(d["choices"] for d in data), "a chunk without choices reached a client that did not ask for usage"
+    assert (summary["input_tokens"], summary["output_tokens"], summary["cost_micro_usd"]) == (1000, 500, 250)
 
 
 # ---------------------------------------------------------------------------------------

@@ -60,12 +60,28 @@ def test_streaming_request_falls_back_and_still_streams_usage(env: Env, client: 
     env.reset_upstreams()
     stream = client.chat.completions.create(
         model="auto", messages=[{"role": "user", "content": "hi"}], stream=True,
-        extra_headers={"x-test-status": "500", "x-test-only-on": "cheap"},
+        stream_options={"include_usage": True},
+        extra_headers={"x-test-status": "500", "x-test-only-on": "cheap", "x-test-prompt-tokens": "77"},
     )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "upstream=mid model=claude-haiku-4.5"
-    assert any(c.usage for c in chunks)
+    assert [c.usage.prompt_tokens for c in chunks if c.usage] == [77]
+
+
+def test_streaming_fallback_keeps_the_shape_the_client_asked_for(env: Env, client: openai.OpenAI) -> None:
+    """No stream_options: the re-sent stream (include_usage forced) reaches the client without
+    its usage-only chunk, so OpenAI's documented loop works on it."""
+    env.reset_upstreams()
+    stream = client.chat.completions.create(
+        model="auto", messages=[{"role": "user", "content": "hi"}], stream=True,
+        extra_headers={"x-test-status": "500", "x-test-only-on": "cheap"},
+    )
+    text = ""
+    for chunk in stream:
+        text += chunk.choices[0].delta.content or ""
+    assert text == "upstream=mid model=claude-haiku-4.5"
+    assert env.upstreams_hit() == {"cheap": 1, "mid": 1}
 
 
 def test_when_the_next_tier_fails_too_the_original_error_goes_on(env: Env) -> None:

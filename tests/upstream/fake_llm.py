@@ -49,7 +49,9 @@ Response-shaping controls (the bad-input corpus, tests/corpus/):
                                ending the chunked body (an upstream dying mid-stream)
   x-test-response-headers: JSON  extra response headers ({"name": "value"}), e.g. forged
                                x-llm-router-* headers from a misbehaving upstream
-Answers shaped by these carry x-test-body-sha256, the SHA-256 of the body bytes sent.
+Answers shaped by these carry x-test-body-sha256, the SHA-256 of the body bytes sent; SSE
+answers also carry x-test-body-sha256-without-usage, the SHA-256 of the body without the block
+of the usage-only chunk (what a client that did not ask for usage gets through the router).
 Every response carries `x-upstream-name: NAME`.
 """
 
@@ -434,7 +436,10 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
         comments = flag(self.headers, "x-test-sse-comments")
         multiline = flag(self.headers, "x-test-sse-multiline")
         pieces: list[bytes] = []
+        usage_pieces: set[int] = set()
         for i, event in enumerate(events):
+            if event.get("choices") == [] and event.get("usage") is not None:
+                usage_pieces.add(i)
             data = json.dumps(event).encode("utf-8")
             if multiline:
                 data = data.replace(b", ", b"," + eol + b"data: ", 1)
@@ -446,6 +451,7 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
         if cut is not None:
             pieces = pieces[:cut]
         body = b"".join(pieces)
+        without_usage = b"".join(p for i, p in enumerate(pieces) if i not in usage_pieces)
 
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")
@@ -453,6 +459,7 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.send_header("x-upstream-name", self.app.name)
         self.send_header("x-test-body-sha256", hashlib.sha256(body).hexdigest())
+        self.send_header("x-test-body-sha256-without-usage", hashlib.sha256(without_usage).hexdigest())
         for key, value in self.extra_response_headers().items():
             self.send_header(key, value)
         self.end_headers()

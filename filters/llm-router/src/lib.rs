@@ -6,7 +6,9 @@
 //!
 //! proxy-wasm 0.2 host calls `panic!` on an unexpected status, which traps the VM. The flow only
 //! calls them in the phases where Envoy accepts them (request headers while paused, response
-//! headers while held, body buffers inside body callbacks).
+//! headers while held, body buffers inside body callbacks). The statuses they do return as `Err`
+//! are never dropped: [`checked`] logs each one with the call that failed ([`HostError`]), and
+//! the value-returning calls fall back to "nothing there" after logging.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -19,7 +21,38 @@ use llm_router::names::{label, stat};
 use llm_router::router::Router;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
+
+/// A host call that answered with an error status instead of doing what was asked.
+#[derive(Debug, thiserror::Error)]
+enum HostError {
+    /// The call returned `Err(status)`; `call` names it and what it was for.
+    #[error("llm-router: host call {call} failed with {status:?}")]
+    Failed { call: &'static str, status: Status },
+}
+
+/// Write one log line. Logging is where every other failure is reported, so a failing log
+/// call has nowhere left to go: it is the one result this glue does not report further.
+fn log_line(level: LogLevel, message: &str) {
+    hostcalls::log(level, message).unwrap_or_default();
+}
+
+/// The value of a host call, or `None` after logging why there is none.
+fn checked<T>(call: &'static str, result: Result<T, Status>) -> Option<T> {
+    match result {
+        Ok(v) => Some(v),
+        Err(status) => {
+            log_line(LogLevel::Warn, &HostError::Failed { call, status }.to_string());
+            None
+        }
+    }
+}
+
+/// A host call done for its effect: logged if the host refused it.
+fn effect(call: &'static str, result: Result<(), Status>) {
+    // `()` carries no value; the failure, if any, was logged by `checked`.
+    checked(call, result).unwrap_or_default();
+}
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -71,7 +104,9 @@ impl Metrics {
         if let Some(id) = self.ids.get(&full) {
             return *id;
         }
-        let id = hostcalls::define_metric(kind, &full).ok();
+        // A metric the host would not define is remembered as `None` (logged once, here), so
+        // the request path neither retries nor logs it again.
+        let id = checked("define_metric", hostcalls::define_metric(kind, &full));
         self.ids.insert(full, id);
         id
     }
@@ -87,10 +122,12 @@ impl Context for Root {}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
+        // No configuration at all parses as an empty document, which `Router::from_json` rejects
+        // with its own message below.
         let bytes = self.get_plugin_configuration().unwrap_or_default();
         match Router::from_json(&bytes) {
             Ok(router) => {
-                let _ = hostcalls::log(
+                log_line(
                     LogLevel::Info,
                     &format!(
                         "llm-router: configured: mode={} tiers={} classifier={} prices={}",
@@ -104,7 +141,7 @@ impl RootContext for Root {
                 true
             }
             Err(e) => {
-                let _ = hostcalls::log(LogLevel::Error, &format!("llm-router: invalid plugin configuration: {e}"));
+                log_line(LogLevel::Error, &format!("llm-router: invalid plugin configuration: {e}"));
                 false
             }
         }
@@ -133,58 +170,66 @@ struct Http {
 
 impl Host for Glue {
     fn request_headers(&self) -> Vec<(String, String)> {
-        hostcalls::get_map(MapType::HttpRequestHeaders).unwrap_or_default()
+        checked("get_map(request headers)", hostcalls::get_map(MapType::HttpRequestHeaders)).unwrap_or_default()
     }
 
     fn set_request_header(&mut self, name: &str, value: Option<&str>) {
-        let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value);
+        effect("set_map_value(request header)", hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value));
     }
 
     fn request_body(&self, len: usize) -> Option<Vec<u8>> {
-        hostcalls::get_buffer(BufferType::HttpRequestBody, 0, len).ok().flatten()
+        checked("get_buffer(request body)", hostcalls::get_buffer(BufferType::HttpRequestBody, 0, len)).flatten()
     }
 
     fn replace_request_body(&mut self, body: &[u8]) {
         // `usize::MAX` as size replaces the whole buffered body.
-        let _ = hostcalls::set_buffer(BufferType::HttpRequestBody, 0, usize::MAX, body);
+        effect("set_buffer(request body)", hostcalls::set_buffer(BufferType::HttpRequestBody, 0, usize::MAX, body));
     }
 
     fn send_json_response(&mut self, status: u32, body: &str) {
-        let _ = hostcalls::send_http_response(status, vec![("content-type", "application/json")], Some(body.as_bytes()));
+        effect(
+            "send_http_response",
+            hostcalls::send_http_response(status, vec![("content-type", "application/json")], Some(body.as_bytes())),
+        );
     }
 
     fn response_header(&self, name: &str) -> Option<String> {
-        hostcalls::get_map_value(MapType::HttpResponseHeaders, name).ok().flatten()
+        checked("get_map_value(response header)", hostcalls::get_map_value(MapType::HttpResponseHeaders, name)).flatten()
     }
 
     fn response_headers(&self) -> Vec<(String, String)> {
-        hostcalls::get_map(MapType::HttpResponseHeaders).unwrap_or_default()
+        checked("get_map(response headers)", hostcalls::get_map(MapType::HttpResponseHeaders)).unwrap_or_default()
     }
 
     fn set_response_header(&mut self, name: &str, value: Option<&str>) {
-        let _ = hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value);
+        effect("set_map_value(response header)", hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value));
     }
 
     fn response_body(&self, len: usize) -> Option<Vec<u8>> {
-        hostcalls::get_buffer(BufferType::HttpResponseBody, 0, len).ok().flatten()
+        checked("get_buffer(response body)", hostcalls::get_buffer(BufferType::HttpResponseBody, 0, len)).flatten()
     }
 
     fn append_response_body(&mut self, bytes: &[u8]) {
         // Start past the end, size 0: append.
-        let _ = hostcalls::set_buffer(BufferType::HttpResponseBody, usize::MAX, 0, bytes);
+        effect("set_buffer(append response body)", hostcalls::set_buffer(BufferType::HttpResponseBody, usize::MAX, 0, bytes));
     }
 
     fn replace_response_body(&mut self, body: &[u8]) {
-        let _ = hostcalls::set_buffer(BufferType::HttpResponseBody, 0, usize::MAX, body);
+        effect("set_buffer(replace response body)", hostcalls::set_buffer(BufferType::HttpResponseBody, 0, usize::MAX, body));
     }
 
     fn dispatch_call(&mut self, cluster: &str, headers: &[(String, String)], body: &[u8], timeout_ms: u64) -> bool {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        hostcalls::dispatch_http_call(cluster, headers, Some(body), vec![], Duration::from_millis(timeout_ms)).is_ok()
+        // The flow logs the refusal with the cluster name and lets the held answer go on.
+        checked(
+            "dispatch_http_call",
+            hostcalls::dispatch_http_call(cluster, headers, Some(body), vec![], Duration::from_millis(timeout_ms)),
+        )
+        .is_some()
     }
 
     fn set_state(&mut self, key: &str, value: &str) {
-        let _ = hostcalls::set_property(vec![key], Some(value.as_bytes()));
+        effect("set_property", hostcalls::set_property(vec![key], Some(value.as_bytes())));
     }
 
     fn counter(&mut self, name: &str, labels: Labels<'_>, value: u64) {
@@ -194,14 +239,14 @@ impl Host for Glue {
             return;
         }
         if let (Some(id), Ok(v)) = (id, i64::try_from(value)) {
-            let _ = hostcalls::increment_metric(id, v);
+            effect("increment_metric", hostcalls::increment_metric(id, v));
         }
     }
 
     fn histogram(&mut self, name: &str, labels: Labels<'_>, value: u64) {
         let id = self.metrics.borrow_mut().id(MetricType::Histogram, name, labels);
         if let Some(id) = id {
-            let _ = hostcalls::record_metric(id, value);
+            effect("record_metric", hostcalls::record_metric(id, value));
         }
     }
 
@@ -209,13 +254,12 @@ impl Host for Glue {
         // Envoy's attribute is `xds.route_name`; older Envoys answered `route_name`.
         [vec!["xds", "route_name"], vec!["route_name"]]
             .into_iter()
-            .find_map(|path| hostcalls::get_property(path).ok().flatten())
+            .find_map(|path| checked("get_property(route name)", hostcalls::get_property(path)).flatten())
             .and_then(|b| String::from_utf8(b).ok())
     }
 
     fn now_nanos(&self) -> u64 {
-        hostcalls::get_current_time()
-            .ok()
+        checked("get_current_time", hostcalls::get_current_time())
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
     }
@@ -226,7 +270,7 @@ impl Host for Glue {
             Level::Info => LogLevel::Info,
             Level::Warn => LogLevel::Warn,
         };
-        let _ = hostcalls::log(level, message);
+        log_line(level, message);
     }
 }
 
@@ -239,15 +283,21 @@ fn action(a: FlowAction) -> Action {
 
 impl Context for Http {
     fn on_http_call_response(&mut self, _token_id: u32, num_headers: usize, body_size: usize, _num_trailers: usize) {
+        // No headers: the call failed or timed out (the flow treats `None` as a failed re-send).
         let response = (num_headers > 0).then(|| CallResponse {
-            headers: hostcalls::get_map(MapType::HttpCallResponseHeaders).unwrap_or_default(),
-            body: hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
-                .ok()
+            headers: checked("get_map(call response headers)", hostcalls::get_map(MapType::HttpCallResponseHeaders))
+                .unwrap_or_default(),
+            body: checked("get_buffer(call response body)", hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size))
                 .flatten()
                 .unwrap_or_default(),
         });
-        self.flow.on_call_response(&self.router, &mut self.glue, response);
-        let _ = hostcalls::resume_http_response();
+        match self.flow.on_call_response(&self.router, &mut self.glue, response) {
+            // The held response now carries its final headers and body: let it go.
+            FlowAction::Continue => effect("resume_http_response", hostcalls::resume_http_response()),
+            // Another re-send is in flight; its answer resumes the response. Resuming now would
+            // send the failed answer and leave the next call's result nowhere to go.
+            FlowAction::Pause => {}
+        }
     }
 }
 

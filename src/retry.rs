@@ -1,0 +1,271 @@
+//! The retry step of the request flow (fallback and escalation), as pure functions.
+//!
+//! Everything here decides; nothing here acts. Whether an answer is re-sent, to which tier, as
+//! which request, how the attempt is labelled and what the client gets from a re-sent call's
+//! answer are computed from values, so they are tested without a host. [`crate::flow`] performs
+//! the decisions (counters, `dispatch_call`, header and body changes) in the phases where the
+//! host allows them.
+
+use serde_json::Value;
+
+use crate::config::{Escalate, Fallback};
+use crate::names::{self, stat};
+use crate::quality::{self, Expectation};
+use crate::request;
+use crate::sse::SseScanner;
+use crate::usage::{self, Usage};
+
+/// Why a request is being re-sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryKind {
+    /// The upstream failed with this status.
+    Fallback(u16),
+    /// The answer was unusable for this reason; the first answer's usage.
+    Escalation(&'static str, Option<Usage>),
+}
+
+impl RetryKind {
+    /// The counter a re-send of this kind is counted in.
+    pub fn stat(&self) -> &'static str {
+        match self {
+            RetryKind::Fallback(_) => stat::FALLBACKS,
+            RetryKind::Escalation(..) => stat::ESCALATIONS,
+        }
+    }
+
+    /// The `reason` label: `status_<code>` or the escalation trigger.
+    pub fn reason(&self) -> String {
+        match self {
+            RetryKind::Fallback(status) => format!("status_{status}"),
+            RetryKind::Escalation(reason, _) => (*reason).to_string(),
+        }
+    }
+
+    /// The `x-llm-router-retry` value of an answer that came from a re-send of this kind.
+    pub fn label(&self) -> String {
+        let prefix = match self {
+            RetryKind::Fallback(_) => "fallback",
+            RetryKind::Escalation(..) => "escalation",
+        };
+        format!("{prefix}:{}", self.reason())
+    }
+
+    /// The usage of the answer that was not delivered (escalation only: a failed upstream's
+    /// answer is not counted as tokens).
+    pub fn first_usage(&self) -> Option<Usage> {
+        match self {
+            RetryKind::Fallback(_) => None,
+            RetryKind::Escalation(_, usage) => *usage,
+        }
+    }
+}
+
+/// The `x-llm-router-retry` value when every re-send failed and the original answer goes on.
+pub fn failed_label(label: Option<&str>) -> Option<String> {
+    label.map(|l| format!("{l}:failed"))
+}
+
+/// The tier a re-send of an answer from `tier` goes to: `None` when the request cannot be
+/// re-sent (`resendable` false), the attempts are used up, or `tier` is last in the order.
+pub fn next_tier(fallback: &Fallback, resendable: bool, attempts: u32, tier: Option<usize>) -> Option<usize> {
+    if !resendable || attempts >= fallback.max_attempts {
+        return None;
+    }
+    fallback.next_tier(tier?)
+}
+
+/// Whether an upstream answer's status starts a fallback. A failure without a body is not
+/// re-sent: the held response would have no body buffer for the new answer.
+pub fn falls_back(fallback: &Fallback, status: u16, has_body: bool, next: Option<usize>) -> bool {
+    fallback.enabled && fallback.statuses.contains(&status) && has_body && next.is_some()
+}
+
+/// The escalation trigger of a held answer, if its tier opts in (`escalate`), the request is
+/// not a stream, another attempt is possible (`can_retry`), the answer is a 2xx and unusable.
+pub fn escalation_reason(
+    escalate: Option<&Escalate>,
+    stream: bool,
+    can_retry: bool,
+    status: u16,
+    body: Option<&Value>,
+    expect: &Expectation,
+) -> Option<&'static str> {
+    let esc = escalate?;
+    if stream || !can_retry || !(200..300).contains(&status) {
+        return None;
+    }
+    quality::unusable(body?, esc, expect).map(|on| on.as_str())
+}
+
+/// Request headers that are not copied into a re-sent request: hop-by-hop and framing headers
+/// (recomputed for the new body), this router's own and Envoy's internal ones.
+pub fn resend_header_ok(name: &str) -> bool {
+    !matches!(
+        name,
+        "content-length" | "transfer-encoding" | "connection" | "keep-alive" | "te" | "upgrade" | "expect"
+            | "proxy-connection"
+    ) && !name.starts_with(names::HEADER_PREFIX)
+        && !name.starts_with("x-envoy-")
+}
+
+/// Response headers of a re-sent call that replace the held response's (framing headers are
+/// set for the final body; this router's are never taken from an upstream).
+pub fn copy_call_header(name: &str) -> bool {
+    name == ":status"
+        || (!name.starts_with(':')
+            && !matches!(name, "content-length" | "transfer-encoding" | "connection" | "keep-alive")
+            && !name.starts_with(names::HEADER_PREFIX))
+}
+
+/// A request to re-send: headers (as kept by [`resend_header_ok`]) plus the new
+/// `content-length`, and the body with `model` set to the next tier's model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resent {
+    /// Headers to send, `content-length` last.
+    pub headers: Vec<(String, String)>,
+    /// Body to send.
+    pub body: Vec<u8>,
+}
+
+/// The re-sent request for `model`, from the request as it first went upstream. A body that no
+/// longer parses (it did when it was routed) is sent as it was.
+pub fn resend_request(headers: &[(String, String)], body: &[u8], model: &str) -> Resent {
+    let body = match request::parse_body(body) {
+        Ok(mut v) => request::rewrite_body(body, &mut v, Some(model), false).unwrap_or_else(|| body.to_vec()),
+        Err(_) => body.to_vec(),
+    };
+    let mut headers = headers.to_vec();
+    headers.push(("content-length".to_string(), body.len().to_string()));
+    Resent { headers, body }
+}
+
+/// Whether a re-sent call answered with a success (2xx); `None`: no answer at all.
+pub fn call_succeeded(status: Option<u16>) -> bool {
+    status.is_some_and(|s| (200..300).contains(&s))
+}
+
+/// A re-sent call's answer as the client gets it, and its usage. A stream is scanned whole
+/// (`max_event_bytes` at least the body, so no event is dropped as oversized); with
+/// `strip_usage` its usage-only chunk is removed, as on the first answer's path.
+pub fn read_answer(body: Vec<u8>, stream: bool, strip_usage: bool, max_event_bytes: usize) -> (Vec<u8>, Option<Usage>) {
+    if !stream {
+        let usage = usage::usage_from_json(&body).ok();
+        return (body, usage);
+    }
+    let mut scanner = SseScanner::new(max_event_bytes.max(body.len()));
+    if strip_usage {
+        let mut edited = Vec::with_capacity(body.len());
+        scanner.push_edit(&body, &mut edited);
+        scanner.finish_edit(&mut edited);
+        (edited, scanner.usage())
+    } else {
+        scanner.push(&body);
+        scanner.finish();
+        (body, scanner.usage())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::EscalateOn;
+
+    fn fallback(max_attempts: u32, order: Vec<usize>) -> Fallback {
+        Fallback { enabled: true, statuses: vec![429, 503], max_attempts, timeout_ms: 1000, order, explicit: false }
+    }
+
+    #[test]
+    fn kinds_label_count_and_carry_usage() {
+        let f = RetryKind::Fallback(503);
+        assert_eq!((f.stat(), f.reason(), f.label(), f.first_usage()), (stat::FALLBACKS, "status_503".to_string(), "fallback:status_503".to_string(), None));
+        let u = Usage { prompt_tokens: 1, completion_tokens: 2, cached_tokens: 0 };
+        let e = RetryKind::Escalation("refusal", Some(u));
+        assert_eq!((e.stat(), e.label(), e.first_usage()), (stat::ESCALATIONS, "escalation:refusal".to_string(), Some(u)));
+        assert_eq!(failed_label(Some("fallback:status_503")).as_deref(), Some("fallback:status_503:failed"));
+        assert_eq!(failed_label(None), None);
+    }
+
+    #[test]
+    fn next_tier_follows_the_order_within_the_attempts() {
+        let f = fallback(2, vec![0, 1, 2]);
+        assert_eq!(next_tier(&f, true, 0, Some(0)), Some(1));
+        assert_eq!(next_tier(&f, true, 1, Some(1)), Some(2));
+        assert_eq!(next_tier(&f, true, 2, Some(1)), None, "attempts used up");
+        assert_eq!(next_tier(&f, true, 0, Some(2)), None, "last in the order");
+        assert_eq!(next_tier(&f, false, 0, Some(0)), None, "not resendable");
+        assert_eq!(next_tier(&f, true, 0, None), None, "no tier");
+        let skipping = fallback(1, vec![2, 0]);
+        assert_eq!(next_tier(&skipping, true, 0, Some(2)), Some(0));
+        assert_eq!(next_tier(&skipping, true, 0, Some(1)), None, "tier not in the order");
+    }
+
+    #[test]
+    fn falls_back_only_on_listed_statuses_with_a_body_and_a_next_tier() {
+        let f = fallback(1, vec![0, 1]);
+        assert!(falls_back(&f, 503, true, Some(1)));
+        assert!(!falls_back(&f, 500, true, Some(1)), "status not listed");
+        assert!(!falls_back(&f, 503, false, Some(1)), "no body");
+        assert!(!falls_back(&f, 503, true, None), "no next tier");
+        assert!(!falls_back(&Fallback { enabled: false, ..f }, 503, true, Some(1)), "disabled");
+    }
+
+    #[test]
+    fn escalation_needs_an_opted_in_tier_a_2xx_and_an_unusable_answer() {
+        let esc = Escalate { on: vec![EscalateOn::Empty], refusal_patterns: vec![] };
+        let expect = Expectation::default();
+        let empty = serde_json::json!({"choices": [{"message": {"content": ""}, "finish_reason": "stop"}]});
+        let fine = serde_json::json!({"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}]});
+        assert_eq!(escalation_reason(Some(&esc), false, true, 200, Some(&empty), &expect), Some("empty"));
+        assert_eq!(escalation_reason(Some(&esc), false, true, 200, Some(&fine), &expect), None);
+        assert_eq!(escalation_reason(None, false, true, 200, Some(&empty), &expect), None, "tier not opted in");
+        assert_eq!(escalation_reason(Some(&esc), true, true, 200, Some(&empty), &expect), None, "stream");
+        assert_eq!(escalation_reason(Some(&esc), false, false, 200, Some(&empty), &expect), None, "no next tier");
+        assert_eq!(escalation_reason(Some(&esc), false, true, 500, Some(&empty), &expect), None, "not a 2xx");
+        assert_eq!(escalation_reason(Some(&esc), false, true, 200, None, &expect), None, "not JSON");
+    }
+
+    #[test]
+    fn header_filters() {
+        for dropped in ["content-length", "transfer-encoding", "connection", "te", "x-llm-router-cluster", "x-envoy-expected-rq-timeout-ms"] {
+            assert!(!resend_header_ok(dropped), "{dropped}");
+        }
+        for kept in ["authorization", "content-type", "x-request-id", "accept-encoding"] {
+            assert!(resend_header_ok(kept), "{kept}");
+        }
+        assert!(copy_call_header(":status") && copy_call_header("content-type") && copy_call_header("x-upstream-name"));
+        for dropped in [":path", "content-length", "transfer-encoding", "x-llm-router-cost-micro-usd"] {
+            assert!(!copy_call_header(dropped), "{dropped}");
+        }
+    }
+
+    #[test]
+    fn resend_request_rewrites_the_model_and_the_length() {
+        let headers = vec![("authorization".to_string(), "Bearer k".to_string())];
+        let r = resend_request(&headers, br#"{"model":"gpt-5-nano","messages":[]}"#, "claude-haiku-4.5");
+        assert_eq!(r.body, br#"{"model":"claude-haiku-4.5","messages":[]}"#);
+        assert_eq!(r.headers, vec![headers[0].clone(), ("content-length".to_string(), r.body.len().to_string())]);
+        let raw = resend_request(&[], b"{oops", "m");
+        assert_eq!((raw.body.as_slice(), raw.headers.len()), (b"{oops".as_slice(), 1));
+    }
+
+    #[test]
+    fn call_success_is_a_2xx() {
+        assert!(call_succeeded(Some(200)) && call_succeeded(Some(299)));
+        assert!(!call_succeeded(Some(199)) && !call_succeeded(Some(503)) && !call_succeeded(None));
+    }
+
+    #[test]
+    fn read_answer_keeps_json_and_strips_the_forced_usage_chunk_of_streams() {
+        let json = br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#.to_vec();
+        let (body, usage) = read_answer(json.clone(), false, true, 16);
+        assert_eq!((body, usage.map(|u| u.prompt_tokens)), (json, Some(3)));
+
+        let content = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n";
+        let stream = format!("{content}data: {{\"choices\":[],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":6}}}}\n\ndata: [DONE]\n\n");
+        let (body, usage) = read_answer(stream.clone().into_bytes(), true, true, 16);
+        assert_eq!(String::from_utf8(body).unwrap(), format!("{content}data: [DONE]\n\n"));
+        assert_eq!(usage.map(|u| u.completion_tokens), Some(6), "read whole even with a small event limit");
+        let (body, usage) = read_answer(stream.clone().into_bytes(), true, false, 16);
+        assert_eq!((body, usage.map(|u| u.prompt_tokens)), (stream.into_bytes(), Some(5)));
+    }
+}
