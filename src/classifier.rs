@@ -414,7 +414,6 @@ pub fn build(kind: &crate::config::ClassifierKind) -> Result<Box<dyn Classifier>
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
     use crate::features::extract;
     use crate::request::{parse_body, ChatRequest};

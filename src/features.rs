@@ -529,7 +529,6 @@ fn first_line_share(text: &str, max_chars: usize) -> f32 {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
     use super::*;
     use crate::request::parse_body;
 
