@@ -432,6 +432,19 @@ def render(cfg, folds, d: Data, cross, routers, all_results, meta_line) -> str:
         lines.append(f"| {src} | {int(m.sum())} | {d.y[m].mean():.2f} | {np.mean(d.sq[m] - d.wq[m]):.3f} | "
                      + " | ".join(cells) + " |")
     lines.append("")
+    lines.append("Per held-out source, CPT(50%) / cost saved at 95% of always-frontier quality (same folds):")
+    lines.append("")
+    lines.append("| source | " + " | ".join(routers) + " |")
+    lines.append("|---|" + "---|" * len(routers))
+    for src in MEASURED:
+        cells = []
+        for r in routers:
+            got = [f["per_source"][src][r] for f in folds if src in f["per_source"]]
+            c = np.nanmean([g["cpt50"] for g in got]) if got else float("nan")
+            v = np.nanmean([g["saved_q95"] for g in got]) if got else float("nan")
+            cells.append(f"{fmt(c)} / {'n/a' if np.isnan(v) else f'{100 * v:.1f}%'}")
+        lines.append(f"| {src} | " + " | ".join(cells) + " |")
+    lines.append("")
     lines.append("Every candidate tried (mean over folds; selection = pooled APGR):")
     lines.append("")
     lines.append("| candidate | pooled APGR | pooled AUROC | worst source APGR - random |")
