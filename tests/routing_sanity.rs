@@ -11,7 +11,9 @@
 //! built from the default configuration, hence the embedded model, the configured
 //! `max_inspect_chars` and the real policy. Whatever model ships is the one tested.
 // The whole crate is test code, helpers included, so clippy.toml's allow-*-in-tests covers it.
-#![cfg(all(test, feature = "tract"))]
+// Two attributes, not `cfg(all(test, ...))`: clippy recognises test code by a plain `cfg(test)`.
+#![cfg(test)]
+#![cfg(feature = "tract")]
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};
