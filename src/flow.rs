@@ -26,18 +26,20 @@
 //! Accounting happens exactly once per inspected request: at the end of the response, or in
 //! `on_log` if the response never completed (then as `usage_missing`). Escalated requests add
 //! the cost of the first answer to the cost of the one the client receives.
+//! What an accounting writes is computed by the pure [`crate::accounting`] step and performed
+//! by [`crate::emit`]; this module only decides when, and which headers the phase still allows.
 
-use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::{ExplicitModel, Mode};
+use crate::accounting::{self, Accounting, Headers};
+use crate::config::Mode;
+use crate::emit;
 use crate::host::{Host, Level};
-use crate::names::{self, label, stat, state};
-use crate::policy::Decision;
-use crate::quality::Expectation;
-use crate::request::{self, ChatRequest, RequestError};
+use crate::names::{self, label, stat};
+use crate::request;
 use crate::retry::{self, RetryKind};
 use crate::router::{sanitize_label, Router};
+use crate::routing::{self, Resend, Routed, Routing};
 use crate::sse::SseScanner;
 use crate::usage::{self, Usage};
 
@@ -53,29 +55,6 @@ pub enum Action {
     Continue,
     /// Hold it (headers: stop iteration; body: buffer).
     Pause,
-}
-
-/// Accounting status of a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Usage read and priced.
-    Priced,
-    /// Usage read, model not in the price table: tokens counted, no cost.
-    Unpriced,
-    /// No usable usage in the response.
-    UsageMissing,
-}
-
-impl Status {
-    /// Label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Priced => "priced",
-            Status::Unpriced => "unpriced",
-            Status::UsageMissing => "usage_missing",
-        }
-    }
 }
 
 /// The answer of a re-sent request (`dispatch_http_call`), as the host hands it over.
@@ -96,74 +75,6 @@ impl CallResponse {
 /// The first value of header `name` (lowercase) in a header list fetched from the host.
 fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
     headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
-/// What a re-send needs: the request as it went upstream.
-#[derive(Debug, Clone)]
-struct Resend {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    expect: Expectation,
-    stream: bool,
-}
-
-/// Everything known about a routed request.
-#[derive(Debug, Clone)]
-struct Routing {
-    requested_model: String,
-    /// Model the request went to (route mode) or would go to (measure mode).
-    model: String,
-    tier: String,
-    tier_index: Option<usize>,
-    score: Option<f32>,
-    reason: String,
-    customer: String,
-    /// The policy decided (alias, `route_anyway` or measure mode); else passed through.
-    decided: bool,
-    /// Present when a fallback or escalation may re-send this request.
-    resend: Option<Box<Resend>>,
-    /// Re-sends made so far.
-    attempts: u32,
-    /// Cost of earlier answers that the client did not receive (escalation), micro-USD.
-    prior_cost: u64,
-    /// `fallback:<reason>` / `escalation:<reason>` once the answer came from a re-send.
-    retry: Option<String>,
-    /// The router added `stream_options.include_usage` to a stream request: the usage-only
-    /// chunk it causes is read and removed from the answer, which keeps the shape the client
-    /// asked for.
-    strip_usage: bool,
-}
-
-impl Routing {
-    fn score_str(&self) -> String {
-        self.score.map_or_else(|| "-".to_string(), |s| format!("{s:.4}"))
-    }
-}
-
-/// The accounting record of one request, as written to headers, state, stats and SSE.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Accounting {
-    /// Model priced.
-    pub model: String,
-    /// Tier.
-    pub tier: String,
-    /// Status.
-    pub status: Status,
-    /// Prompt tokens.
-    pub input_tokens: u64,
-    /// Completion tokens.
-    pub output_tokens: u64,
-    /// Cached prompt tokens.
-    pub cached_tokens: u64,
-    /// Cost in micro-USD, all answers included (absent unless priced).
-    pub cost_micro_usd: Option<u64>,
-    /// Baseline cost in micro-USD (absent when usage is missing).
-    pub baseline_cost_micro_usd: Option<u64>,
-    /// Price table version.
-    pub price_version: String,
-    /// `fallback:<reason>` or `escalation:<reason>` when a re-send produced the answer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub retry: Option<String>,
 }
 
 /// Request phases.
@@ -277,8 +188,7 @@ impl RequestFlow {
     /// Count and log a request that cannot be inspected, then pass it through (fail-open) or
     /// answer 400 (fail-closed).
     fn fail<H: Host>(&mut self, router: &Router, host: &mut H, kind: &str, message: &str) -> Action {
-        host.counter(stat::ERRORS, &[(label::KIND, kind)], 1);
-        host.set_state(state::STATUS, "error");
+        emit::emit(host, &accounting::rejected(kind));
         self.phase = Phase::Skipped;
         if router.config.fail_closed {
             host.log(Level::Info, &format!("llm-router: rejected request ({kind}): {message}"));
@@ -311,7 +221,7 @@ impl RequestFlow {
             Ok(v) => v,
             Err(e) => return self.fail(router, host, e.kind(), &e.to_string()),
         };
-        let (mut routing, rewrite_model, force_usage, expect) = match Self::route(router, &value, headers, customer) {
+        let Routed { mut routing, rewrite_model, force_usage, expect, stream } = match routing::route(router, &value, headers, customer) {
             Ok(r) => r,
             Err(e) => return self.fail(router, host, e.kind(), &e.to_string()),
         };
@@ -334,78 +244,11 @@ impl RequestFlow {
             };
             let resendable = routing.decided || router.config.fallback.explicit;
             if let (Some(headers), true) = (resend_headers, resendable && routing.tier_index.is_some()) {
-                let stream = value.get("stream").and_then(Value::as_bool).unwrap_or(false);
                 routing.resend = Some(Box::new(Resend { headers, body: sent, expect, stream }));
             }
         }
         self.phase = Phase::Routed(Box::new(routing));
         Action::Continue
-    }
-
-    /// Decide for a parsed body. Returns the routing, the model to write (if any), whether to
-    /// force `include_usage`, and what the client expects of the answer.
-    fn route(
-        router: &Router,
-        value: &Value,
-        headers: Vec<(String, String)>,
-        customer: String,
-    ) -> Result<(Routing, Option<String>, bool, Expectation), RequestError> {
-        let cfg = &router.config;
-        let req = ChatRequest::try_from(value)?;
-        let is_alias = cfg.is_alias(req.model);
-        let decide = is_alias || cfg.explicit_model == ExplicitModel::RouteAnyway || cfg.mode == Mode::Measure;
-        let decision = if decide { Some(router.decide(&req, headers)) } else { None };
-        let (tier_index, score, reason) = match &decision {
-            Some(Decision { tier, score, reason }) => (Some(*tier), *score, reason.clone()),
-            None => (cfg.tier_for_model(req.model), None, "explicit".to_string()),
-        };
-        let tier = tier_index.and_then(|i| cfg.tiers.get(i));
-        let model = match (&decision, tier) {
-            (Some(_), Some(t)) => t.model.clone(),
-            _ => req.model.to_string(),
-        };
-        let routing = Routing {
-            requested_model: req.model.to_string(),
-            model,
-            tier: tier.map_or_else(|| "none".to_string(), |t| t.name.clone()),
-            tier_index,
-            score,
-            reason,
-            customer,
-            decided: decision.is_some(),
-            resend: None,
-            attempts: 0,
-            prior_cost: 0,
-            retry: None,
-            strip_usage: false,
-        };
-        let rewrite_model = decision.is_some().then(|| routing.model.clone());
-        let force_usage = req.stream && !req.include_usage;
-        let expect = Expectation { max_tokens: req.max_tokens, response_format: req.response_format.map(str::to_string) };
-        Ok((routing, rewrite_model, force_usage, expect))
-    }
-
-    /// The decision's filter-state values; written once, at accounting time (every routed
-    /// request is accounted, at the latest in `on_log`, which runs before the access log).
-    fn write_decision_state<H: Host>(&self, router: &Router, host: &mut H, r: &Routing) {
-        host.set_state(state::REQUESTED_MODEL, &r.requested_model);
-        host.set_state(state::SCORE, &r.score_str());
-        host.set_state(state::REASON, &r.reason);
-        host.set_state(state::MODE, router.config.mode.as_str());
-        host.set_state(state::CUSTOMER, &r.customer);
-        host.set_state(state::PRICE_VERSION, router.config.prices.version());
-    }
-
-    fn set_decision_headers<H: Host>(router: &Router, host: &mut H, r: &Routing) {
-        host.set_response_header(names::HEADER_MODEL, Some(&r.model));
-        host.set_response_header(names::HEADER_TIER, Some(&r.tier));
-        host.set_response_header(names::HEADER_SCORE, Some(&r.score_str()));
-        host.set_response_header(names::HEADER_REASON, Some(&r.reason));
-        host.set_response_header(names::HEADER_MODE, Some(router.config.mode.as_str()));
-        host.set_response_header(names::HEADER_PRICE_VERSION, Some(router.config.prices.version()));
-        if let Some(retry) = &r.retry {
-            host.set_response_header(names::HEADER_RETRY, Some(retry));
-        }
     }
 
     /// The tier a re-send of `r` would go to, if one is allowed.
@@ -436,12 +279,11 @@ impl RequestFlow {
             self.phase = Phase::Failing(routing, status);
             return Action::Pause;
         }
-        Self::set_decision_headers(router, host, &routing);
         if end_of_stream {
-            let acc = self.account(router, host, &routing, None);
-            set_cost_headers(host, &acc);
+            Self::account(router, host, &routing, None, None, Headers::All);
             return Action::Continue;
         }
+        emit::set_headers(host, &accounting::decision_headers(&router.config, &routing));
         let content_type = get("content-type").unwrap_or_default().to_ascii_lowercase();
         if content_type.contains("text/event-stream") {
             // The stream's length changes (the final comment, a removed usage chunk).
@@ -493,8 +335,7 @@ impl RequestFlow {
                 if let Some(reason) = Self::escalation_reason(router, &routing, parsed.as_ref(), host) {
                     return self.start_retry(router, host, routing, RetryKind::Escalation(reason, usage), None);
                 }
-                let acc = self.account(router, host, &routing, usage);
-                set_cost_headers(host, &acc);
+                Self::account(router, host, &routing, usage, None, Headers::Cost);
                 Action::Continue
             }
             Phase::Copying(_, copy, encoded) => {
@@ -508,7 +349,7 @@ impl RequestFlow {
                 if end_of_stream {
                     if let Phase::Copying(routing, copy, unreadable) = std::mem::replace(&mut self.phase, Phase::Done) {
                         let usage = if unreadable { None } else { usage::usage_from_json(&copy).ok() };
-                        self.account(router, host, &routing, usage);
+                        Self::account(router, host, &routing, usage, None, Headers::None);
                     }
                 }
                 Action::Continue
@@ -531,7 +372,7 @@ impl RequestFlow {
                             } else {
                                 scanner.finish();
                             }
-                            Some(self.account(router, host, &routing, scanner.usage()))
+                            Self::account(router, host, &routing, scanner.usage(), None, Headers::None)
                         }
                         _ => None,
                     }
@@ -543,7 +384,7 @@ impl RequestFlow {
                     host.replace_response_body(&edited);
                 }
                 if let Some(acc) = ended {
-                    host.append_response_body(sse_comment(&acc).as_bytes());
+                    host.append_response_body(acc.sse_comment().as_bytes());
                 }
                 Action::Continue
             }
@@ -576,7 +417,7 @@ impl RequestFlow {
             return self.give_up(router, host, original.unwrap_or(routing), kind);
         };
         let original = original.unwrap_or_else(|| routing.clone());
-        let route = route_label(host);
+        let route = accounting::route_label(host.route_name().as_deref());
         let reason = kind.reason();
         let (from_tier, from_model) = (sanitize_label(&routing.tier), sanitize_label(&routing.model));
         host.counter(
@@ -600,9 +441,7 @@ impl RequestFlow {
 
     /// No (further) re-send: let the held original answer go on, accounted as it is.
     fn give_up<H: Host>(&mut self, router: &Router, host: &mut H, original: Box<Routing>, kind: RetryKind) -> Action {
-        Self::set_decision_headers(router, host, &original);
-        let acc = self.account(router, host, &original, kind.first_usage());
-        set_cost_headers(host, &acc);
+        Self::account(router, host, &original, kind.first_usage(), None, Headers::All);
         self.phase = Phase::Done;
         Action::Continue
     }
@@ -611,7 +450,7 @@ impl RequestFlow {
     /// `Continue`: the host resumes the held response, which now carries the final answer.
     /// `Pause`: the next tier's call is in flight; the host must keep the response held.
     pub fn on_call_response<H: Host>(&mut self, router: &Router, host: &mut H, response: Option<CallResponse>) -> Action {
-        let (mut routing, kind, original) = match std::mem::replace(&mut self.phase, Phase::Done) {
+        let (routing, kind, original) = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Calling { routing, kind, original } => (routing, kind, original),
             other => {
                 self.phase = other;
@@ -629,10 +468,6 @@ impl RequestFlow {
             original.retry = retry::failed_label(routing.retry.as_deref());
             return self.give_up(router, host, original, kind);
         };
-        let route = route_label(host);
-        if let RetryKind::Escalation(_, first_usage) = &kind {
-            routing.prior_cost += self.count_tokens_and_cost(router, host, &original, *first_usage, &route).unwrap_or(0);
-        }
         let stream = routing.resend.as_ref().is_some_and(|r| r.stream);
         let (mut body, usage) = retry::read_answer(resp.body, stream, routing.strip_usage, router.config.max_response_bytes);
         for (name, _) in host.response_headers() {
@@ -643,12 +478,15 @@ impl RequestFlow {
         for (name, value) in resp.headers.iter().filter(|(k, _)| retry::copy_call_header(k)) {
             host.set_response_header(name, Some(value));
         }
-        Self::set_decision_headers(router, host, &routing);
-        let acc = self.account(router, host, &routing, usage);
-        if stream {
-            body.extend_from_slice(sse_comment(&acc).as_bytes());
-        } else {
-            set_cost_headers(host, &acc);
+        // An escalated request also pays for the answer the client did not get.
+        let earlier = match &kind {
+            RetryKind::Escalation(_, first_usage) => Some((&*original, *first_usage)),
+            RetryKind::Fallback(_) => None,
+        };
+        let headers = if stream { Headers::Decision } else { Headers::All };
+        let acc = Self::account(router, host, &routing, usage, earlier, headers);
+        if let (true, Some(acc)) = (stream, acc) {
+            body.extend_from_slice(acc.sse_comment().as_bytes());
         }
         host.set_response_header("content-length", Some(&body.len().to_string()));
         host.replace_response_body(&body);
@@ -661,126 +499,34 @@ impl RequestFlow {
         let routing = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Routed(r) | Phase::Buffering(r) | Phase::Copying(r, _, _) | Phase::Failing(r, _) => r,
             Phase::Calling { original, kind: RetryKind::Escalation(_, usage), .. } => {
-                self.account(router, host, &original, usage);
+                Self::account(router, host, &original, usage, None, Headers::None);
                 return;
             }
             Phase::Calling { original, .. } => original,
             Phase::Streaming(r, mut s) => {
                 s.finish();
                 let usage = s.usage();
-                self.account(router, host, &r, usage);
+                Self::account(router, host, &r, usage, None, Headers::None);
                 return;
             }
             _ => return,
         };
-        self.account(router, host, &routing, None);
+        Self::account(router, host, &routing, None, None, Headers::None);
     }
 
-    /// Count tokens and cost of one answer under its model's labels; returns its cost.
-    fn count_tokens_and_cost<H: Host>(&self, router: &Router, host: &mut H, r: &Routing, usage: Option<Usage>, route: &str) -> Option<u64> {
-        let cfg = &router.config;
-        let u = usage?;
-        let (tier, model) = (sanitize_label(&r.tier), sanitize_label(&r.model));
-        let base: [(&str, &str); 5] = [
-            (label::ROUTE, route),
-            (label::TIER, &tier),
-            (label::MODEL, &model),
-            (label::CUSTOMER, &r.customer),
-            (label::MODE, cfg.mode.as_str()),
-        ];
-        host.counter(stat::INPUT_TOKENS, &base, u.prompt_tokens);
-        host.counter(stat::OUTPUT_TOKENS, &base, u.completion_tokens);
-        host.counter(stat::CACHED_TOKENS, &base, u.cached_tokens);
-        let cost = cfg.prices.cost_micro_usd(&r.model, &u).ok()?;
-        host.counter(stat::COST, &base, cost);
-        Some(cost)
-    }
-
-    /// Price, count and record one request. Called once.
-    fn account<H: Host>(&self, router: &Router, host: &mut H, r: &Routing, usage: Option<Usage>) -> Accounting {
-        let cfg = &router.config;
-        let prices = &cfg.prices;
-        let route = route_label(host);
-        let answer_cost = self.count_tokens_and_cost(router, host, r, usage, &route);
-        let (status, cost, baseline) = match &usage {
-            None => (Status::UsageMissing, None, None),
-            Some(u) => {
-                let baseline = prices.cost_micro_usd(&cfg.baseline_model, u).ok();
-                match answer_cost {
-                    Some(c) => (Status::Priced, Some(c.saturating_add(r.prior_cost)), baseline),
-                    None => (Status::Unpriced, None, baseline),
-                }
-            }
-        };
-        let u = usage.unwrap_or_default();
-        let acc = Accounting {
-            model: r.model.clone(),
-            tier: r.tier.clone(),
-            status,
-            input_tokens: u.prompt_tokens,
-            output_tokens: u.completion_tokens,
-            cached_tokens: u.cached_tokens,
-            cost_micro_usd: cost,
-            baseline_cost_micro_usd: baseline,
-            price_version: prices.version().to_string(),
-            retry: r.retry.clone(),
-        };
-
-        let (tier, model, mode) = (sanitize_label(&r.tier), sanitize_label(&r.model), cfg.mode.as_str());
-        let base: [(&str, &str); 5] = [
-            (label::ROUTE, &route),
-            (label::TIER, &tier),
-            (label::MODEL, &model),
-            (label::CUSTOMER, &r.customer),
-            (label::MODE, mode),
-        ];
-        let [b0, b1, b2, b3, b4] = base;
-        let reason = sanitize_label(&r.reason);
-        let decision_stat = if r.decided { stat::DECISIONS } else { stat::PASSTHROUGH };
-        host.counter(decision_stat, &[b0, b1, b4, (label::REASON, &reason)], 1);
-        host.counter(stat::REQUESTS, &[b0, b1, b2, b3, b4, (label::STATUS, status.as_str())], 1);
-        match status {
-            Status::UsageMissing => host.counter(stat::USAGE_MISSING, &base, 1),
-            Status::Unpriced => host.counter(stat::UNPRICED, &base, 1),
-            Status::Priced => {}
-        }
-        if let Some(c) = cost {
-            host.histogram(stat::REQUEST_COST, &[b0, b1, b2, b4], c);
-        }
-        if let (Some(b), Some(_)) = (baseline, cost) {
-            host.counter(stat::BASELINE_COST, &base, b);
-        }
-
-        self.write_decision_state(router, host, r);
-        host.set_state(state::MODEL, &r.model);
-        host.set_state(state::TIER, &r.tier);
-        host.set_state(state::STATUS, status.as_str());
-        host.set_state(state::INPUT_TOKENS, &u.prompt_tokens.to_string());
-        host.set_state(state::OUTPUT_TOKENS, &u.completion_tokens.to_string());
-        host.set_state(state::CACHED_TOKENS, &u.cached_tokens.to_string());
-        host.set_state(state::COST, &cost.map_or_else(String::new, |c| c.to_string()));
-        host.set_state(state::BASELINE_COST, &baseline.map_or_else(String::new, |c| c.to_string()));
-        host.set_state(state::RETRY, r.retry.as_deref().unwrap_or(""));
-        acc
-    }
-}
-
-/// The route label: Envoy's route name once the route is final.
-fn route_label<H: Host>(host: &H) -> String {
-    sanitize_label(&host.route_name().filter(|n| !n.is_empty()).unwrap_or_else(|| "unknown".to_string()))
-}
-
-fn sse_comment(acc: &Accounting) -> String {
-    let json = serde_json::to_string(acc).unwrap_or_default();
-    format!(": llm-router {json}\n\n")
-}
-
-fn set_cost_headers<H: Host>(host: &mut H, acc: &Accounting) {
-    host.set_response_header(names::HEADER_STATUS, Some(acc.status.as_str()));
-    if let Some(c) = acc.cost_micro_usd {
-        host.set_response_header(names::HEADER_COST, Some(&c.to_string()));
-    }
-    if let Some(b) = acc.baseline_cost_micro_usd {
-        host.set_response_header(names::HEADER_BASELINE_COST, Some(&b.to_string()));
+    /// Account for the answer of `r` ([`accounting::account`]) and emit it; returns the record
+    /// for a stream's comment. Called once per request.
+    fn account<H: Host>(
+        router: &Router,
+        host: &mut H,
+        r: &Routing,
+        usage: Option<Usage>,
+        earlier: Option<(&Routing, Option<Usage>)>,
+        headers: Headers,
+    ) -> Option<Accounting> {
+        let route = accounting::route_label(host.route_name().as_deref());
+        let e = accounting::account(&router.config, &route, r, usage, earlier, headers);
+        emit::emit(host, &e);
+        e.record
     }
 }

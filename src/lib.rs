@@ -7,8 +7,10 @@
 #![forbid(unsafe_code)]
 
 pub mod accesslog;
+pub mod accounting;
 pub mod classifier;
 pub mod config;
+mod emit;
 pub mod features;
 pub mod flow;
 pub mod host;
@@ -23,6 +25,7 @@ pub mod report;
 pub mod request;
 pub mod retry;
 pub mod router;
+mod routing;
 pub mod simulate;
 pub mod sse;
 pub mod usage;
