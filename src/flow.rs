@@ -40,8 +40,8 @@ use crate::request;
 use crate::retry::{self, RetryKind};
 use crate::router::{sanitize_label, Router};
 use crate::routing::{self, Resend, Routed, Routing};
-use crate::sse::SseScanner;
-use crate::usage::{self, Usage};
+use crate::reader::{self, Read, UsageReader};
+use crate::usage::Usage;
 
 /// What the host should do after a callback.
 ///
@@ -88,12 +88,8 @@ enum Phase {
     AwaitBody { headers: Vec<(String, String)>, customer: String, resend_headers: Option<Vec<(String, String)>> },
     /// Request sent on; waiting for response headers.
     Routed(Box<Routing>),
-    /// Response headers held; buffering a JSON body.
-    Buffering(Box<Routing>),
-    /// Response headers sent; copying up to the cap of a JSON body.
-    Copying(Box<Routing>, Vec<u8>, bool),
-    /// SSE stream being scanned.
-    Streaming(Box<Routing>, Box<SseScanner>),
+    /// Reading the answer with the reader its headers chose (held JSON, copied JSON, SSE).
+    Reading(Box<Routing>, UsageReader),
     /// Upstream failed; its headers are held and its body buffered until it ends.
     Failing(Box<Routing>, u16),
     /// A re-send is in flight; the response is held. `original` is the routing of the answer
@@ -284,27 +280,19 @@ impl RequestFlow {
             return Action::Continue;
         }
         emit::set_headers(host, &accounting::decision_headers(&router.config, &routing));
-        let content_type = get("content-type").unwrap_or_default().to_ascii_lowercase();
-        if content_type.contains("text/event-stream") {
-            // The stream's length changes (the final comment, a removed usage chunk).
-            if get("content-length").is_some() {
-                host.set_response_header("content-length", None);
-            }
-            self.phase = Phase::Streaming(routing, Box::new(SseScanner::new(router.config.max_response_bytes)));
-            return Action::Continue;
+        let reader = UsageReader::choose(
+            get("content-type"),
+            get("content-length"),
+            get("content-encoding"),
+            router.config.max_response_bytes,
+            routing.strip_usage,
+        );
+        if reader.changes_length() && get("content-length").is_some() {
+            host.set_response_header("content-length", None);
         }
-        let encoded = get("content-encoding").is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
-        let length = get("content-length").and_then(|v| v.trim().parse::<usize>().ok());
-        match length {
-            Some(n) if n <= router.config.max_response_bytes && !encoded => {
-                self.phase = Phase::Buffering(routing);
-                Action::Pause
-            }
-            _ => {
-                self.phase = Phase::Copying(routing, Vec::new(), encoded);
-                Action::Continue
-            }
-        }
+        let action = if reader.holds() { Action::Pause } else { Action::Continue };
+        self.phase = Phase::Reading(routing, reader);
+        action
     }
 
     /// A response body chunk arrived (`body_size` is the chunk, or all buffered while held).
@@ -322,68 +310,35 @@ impl RequestFlow {
                     }
                 }
             }
-            Phase::Buffering(_) => {
-                if !end_of_stream {
+            Phase::Reading(_, reader) => {
+                if reader.holds() && !end_of_stream {
                     return Action::Pause;
                 }
-                let Phase::Buffering(routing) = std::mem::replace(&mut self.phase, Phase::Done) else {
+                let chunk = match (reader.wants(body_size, end_of_stream), body_size) {
+                    (false, _) => None,
+                    (true, 0) => Some(Vec::new()),
+                    (true, n) => host.response_body(n),
+                };
+                let forward = reader.push(chunk.as_deref(), end_of_stream);
+                if let Some(bytes) = forward {
+                    host.replace_response_body(&bytes);
+                }
+                if !end_of_stream {
+                    return Action::Continue;
+                }
+                let Phase::Reading(routing, reader) = std::mem::replace(&mut self.phase, Phase::Done) else {
                     return Action::Continue;
                 };
-                let body = host.response_body(body_size).unwrap_or_default();
-                let parsed: Option<Value> = serde_json::from_slice(&body).ok();
-                let usage = parsed.as_ref().and_then(|v| usage::usage_from_value(v).ok());
-                if let Some(reason) = Self::escalation_reason(router, &routing, parsed.as_ref(), host) {
-                    return self.start_retry(router, host, routing, RetryKind::Escalation(reason, usage), None);
-                }
-                Self::account(router, host, &routing, usage, None, Headers::Cost);
-                Action::Continue
-            }
-            Phase::Copying(_, copy, encoded) => {
-                if !*encoded && copy.len() + body_size <= router.config.max_response_bytes {
-                    if let Some(chunk) = host.response_body(body_size) {
-                        copy.extend_from_slice(&chunk);
-                    }
-                } else {
-                    *encoded = true; // unreadable: stop copying
-                }
-                if end_of_stream {
-                    if let Phase::Copying(routing, copy, unreadable) = std::mem::replace(&mut self.phase, Phase::Done) {
-                        let usage = if unreadable { None } else { usage::usage_from_json(&copy).ok() };
-                        Self::account(router, host, &routing, usage, None, Headers::None);
+                let (held, stream) = (reader.holds(), reader.changes_length());
+                let Read { usage, json } = reader.finish();
+                if held {
+                    if let Some(reason) = Self::escalation_reason(router, &routing, json.as_ref(), host) {
+                        return self.start_retry(router, host, routing, RetryKind::Escalation(reason, usage), None);
                     }
                 }
-                Action::Continue
-            }
-            Phase::Streaming(routing, scanner) => {
-                let strip = routing.strip_usage;
-                let chunk = if body_size > 0 { host.response_body(body_size) } else { Some(Vec::new()) };
-                // The bytes to forward instead of the chunk, when the usage-only chunk is removed.
-                let mut edited = Vec::new();
-                match &chunk {
-                    Some(c) if strip => scanner.push_edit(c, &mut edited),
-                    Some(c) => scanner.push(c),
-                    None => {}
-                }
-                let ended = if end_of_stream {
-                    match std::mem::replace(&mut self.phase, Phase::Done) {
-                        Phase::Streaming(routing, mut scanner) => {
-                            if strip {
-                                scanner.finish_edit(&mut edited);
-                            } else {
-                                scanner.finish();
-                            }
-                            Self::account(router, host, &routing, scanner.usage(), None, Headers::None)
-                        }
-                        _ => None,
-                    }
-                } else {
-                    None
-                };
-                // An unreadable chunk is left as it is rather than replaced by nothing.
-                if strip && chunk.is_some_and(|c| c != edited) {
-                    host.replace_response_body(&edited);
-                }
-                if let Some(acc) = ended {
+                let headers = if held { Headers::Cost } else { Headers::None };
+                let acc = Self::account(router, host, &routing, usage, None, headers);
+                if let (true, Some(acc)) = (stream, acc) {
                     host.append_response_body(acc.sse_comment().as_bytes());
                 }
                 Action::Continue
@@ -469,7 +424,7 @@ impl RequestFlow {
             return self.give_up(router, host, original, kind);
         };
         let stream = routing.resend.as_ref().is_some_and(|r| r.stream);
-        let (mut body, usage) = retry::read_answer(resp.body, stream, routing.strip_usage, router.config.max_response_bytes);
+        let (mut body, usage) = reader::read_whole(resp.body, stream, routing.strip_usage, router.config.max_response_bytes);
         for (name, _) in host.response_headers() {
             if !name.starts_with(':') && !name.starts_with(names::HEADER_PREFIX) {
                 host.set_response_header(&name, None);
@@ -497,16 +452,14 @@ impl RequestFlow {
     /// The stream is being logged (always last): account for requests that never completed.
     pub fn on_log<H: Host>(&mut self, router: &Router, host: &mut H) {
         let routing = match std::mem::replace(&mut self.phase, Phase::Done) {
-            Phase::Routed(r) | Phase::Buffering(r) | Phase::Copying(r, _, _) | Phase::Failing(r, _) => r,
+            Phase::Routed(r) | Phase::Failing(r, _) => r,
             Phase::Calling { original, kind: RetryKind::Escalation(_, usage), .. } => {
                 Self::account(router, host, &original, usage, None, Headers::None);
                 return;
             }
             Phase::Calling { original, .. } => original,
-            Phase::Streaming(r, mut s) => {
-                s.finish();
-                let usage = s.usage();
-                Self::account(router, host, &r, usage, None, Headers::None);
+            Phase::Reading(r, reader) => {
+                Self::account(router, host, &r, reader.abandon(), None, Headers::None);
                 return;
             }
             _ => return,

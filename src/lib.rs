@@ -21,6 +21,7 @@ pub mod names;
 pub mod policy;
 pub mod pricing;
 pub mod quality;
+pub mod reader;
 pub mod report;
 pub mod request;
 pub mod retry;

@@ -1,10 +1,10 @@
 //! The retry step of the request flow (fallback and escalation), as pure functions.
 //!
 //! Everything here decides; nothing here acts. Whether an answer is re-sent, to which tier, as
-//! which request, how the attempt is labelled and what the client gets from a re-sent call's
-//! answer are computed from values, so they are tested without a host. [`crate::flow`] performs
-//! the decisions (counters, `dispatch_call`, header and body changes) in the phases where the
-//! host allows them.
+//! which request, and how the attempt is labelled are computed from values, so they are tested
+//! without a host. [`crate::flow`] performs the decisions (counters, `dispatch_call`, header and
+//! body changes) in the phases where the host allows them; a re-sent call's answer is read by
+//! [`crate::reader::read_whole`], like every other answer.
 
 use serde_json::Value;
 
@@ -12,8 +12,7 @@ use crate::config::{Escalate, Fallback};
 use crate::names::{self, stat};
 use crate::quality::{self, Expectation};
 use crate::request;
-use crate::sse::SseScanner;
-use crate::usage::{self, Usage};
+use crate::usage::Usage;
 
 /// Why a request is being re-sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,27 +143,6 @@ pub fn call_succeeded(status: Option<u16>) -> bool {
     status.is_some_and(|s| (200..300).contains(&s))
 }
 
-/// A re-sent call's answer as the client gets it, and its usage. A stream is scanned whole
-/// (`max_event_bytes` at least the body, so no event is dropped as oversized); with
-/// `strip_usage` its usage-only chunk is removed, as on the first answer's path.
-pub fn read_answer(body: Vec<u8>, stream: bool, strip_usage: bool, max_event_bytes: usize) -> (Vec<u8>, Option<Usage>) {
-    if !stream {
-        let usage = usage::usage_from_json(&body).ok();
-        return (body, usage);
-    }
-    let mut scanner = SseScanner::new(max_event_bytes.max(body.len()));
-    if strip_usage {
-        let mut edited = Vec::with_capacity(body.len());
-        scanner.push_edit(&body, &mut edited);
-        scanner.finish_edit(&mut edited);
-        (edited, scanner.usage())
-    } else {
-        scanner.push(&body);
-        scanner.finish();
-        (body, scanner.usage())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,20 +230,5 @@ mod tests {
     fn call_success_is_a_2xx() {
         assert!(call_succeeded(Some(200)) && call_succeeded(Some(299)));
         assert!(!call_succeeded(Some(199)) && !call_succeeded(Some(503)) && !call_succeeded(None));
-    }
-
-    #[test]
-    fn read_answer_keeps_json_and_strips_the_forced_usage_chunk_of_streams() {
-        let json = br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#.to_vec();
-        let (body, usage) = read_answer(json.clone(), false, true, 16);
-        assert_eq!((body, usage.map(|u| u.prompt_tokens)), (json, Some(3)));
-
-        let content = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n";
-        let stream = format!("{content}data: {{\"choices\":[],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":6}}}}\n\ndata: [DONE]\n\n");
-        let (body, usage) = read_answer(stream.clone().into_bytes(), true, true, 16);
-        assert_eq!(String::from_utf8(body).unwrap(), format!("{content}data: [DONE]\n\n"));
-        assert_eq!(usage.map(|u| u.completion_tokens), Some(6), "read whole even with a small event limit");
-        let (body, usage) = read_answer(stream.clone().into_bytes(), true, false, 16);
-        assert_eq!((body, usage.map(|u| u.prompt_tokens)), (stream.into_bytes(), Some(5)));
     }
 }
