@@ -26,22 +26,22 @@
 //! Accounting happens exactly once per inspected request: at the end of the response, or in
 //! `on_log` if the response never completed (then as `usage_missing`). Escalated requests add
 //! the cost of the first answer to the cost of the one the client receives.
-//! What an accounting writes is computed by the pure [`crate::accounting`] step and performed
-//! by [`crate::emit`]; this module only decides when, and which headers the phase still allows.
+//!
+//! This module keeps the phases and the `on_*` entry points; each step is pure and lives in
+//! its own file: [`crate::routing`] decides, [`crate::reader`] reads an answer's usage (chosen
+//! once per response), [`crate::retry`] picks the next move of a fallback or escalation,
+//! [`crate::accounting`] computes what an accounting writes and [`crate::emit`] performs it.
 
-use serde_json::Value;
-
-use crate::accounting::{self, Accounting, Headers};
+use crate::accounting::{self, Headers};
 use crate::config::Mode;
 use crate::emit;
 use crate::host::{Host, Level};
-use crate::names::{self, label, stat};
+use crate::names::{self, stat};
 use crate::request;
 use crate::retry::{self, RetryKind};
-use crate::router::{sanitize_label, Router};
+use crate::router::Router;
 use crate::routing::{self, Resend, Routed, Routing};
 use crate::reader::{self, Read, UsageReader};
-use crate::usage::Usage;
 
 /// What the host should do after a callback.
 ///
@@ -111,13 +111,6 @@ impl Default for RequestFlow {
     }
 }
 
-fn openai_error(message: &str, code: &str) -> String {
-    serde_json::json!({
-        "error": {"message": message, "type": "invalid_request_error", "param": null, "code": code}
-    })
-    .to_string()
-}
-
 impl RequestFlow {
     /// A new flow.
     pub fn new() -> Self {
@@ -161,17 +154,7 @@ impl RequestFlow {
         }
         // Usage must be readable: ask the upstream for an unencoded response.
         host.set_request_header("accept-encoding", Some("identity"));
-        let may_resend = cfg.mode == Mode::Route
-            && ((cfg.fallback.enabled && cfg.fallback.max_attempts > 0) || cfg.tiers.iter().any(|t| t.escalate.is_some()));
-        let resend_headers = may_resend.then(|| {
-            let mut h: Vec<(String, String)> = all
-                .iter()
-                .filter(|(k, _)| retry::resend_header_ok(k) && k != "accept-encoding")
-                .cloned()
-                .collect();
-            h.push(("accept-encoding".to_string(), "identity".to_string()));
-            h
-        });
+        let resend_headers = retry::may_resend(cfg).then(|| retry::resend_headers(&all));
         self.phase = Phase::AwaitBody { headers, customer, resend_headers };
         Action::Pause
     }
@@ -188,7 +171,7 @@ impl RequestFlow {
         self.phase = Phase::Skipped;
         if router.config.fail_closed {
             host.log(Level::Info, &format!("llm-router: rejected request ({kind}): {message}"));
-            host.send_json_response(400, &openai_error(&format!("llm-router: {message}"), kind));
+            host.send_json_response(400, &request::openai_error(&format!("llm-router: {message}"), kind));
             return Action::Pause;
         }
         host.log(Level::Info, &format!("llm-router: passing request through uninspected ({kind}): {message}"));
@@ -247,11 +230,6 @@ impl RequestFlow {
         Action::Continue
     }
 
-    /// The tier a re-send of `r` would go to, if one is allowed.
-    fn next_tier(router: &Router, r: &Routing) -> Option<usize> {
-        retry::next_tier(&router.config.fallback, r.resend.is_some(), r.attempts, r.tier_index)
-    }
-
     /// Response headers arrived.
     pub fn on_response_headers<H: Host>(&mut self, router: &Router, host: &mut H, end_of_stream: bool) -> Action {
         // Only this filter speaks in its namespace: an upstream cannot forge cost or decision
@@ -271,12 +249,12 @@ impl RequestFlow {
             }
         };
         let status: u16 = get(":status").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-        if retry::falls_back(&router.config.fallback, status, !end_of_stream, Self::next_tier(router, &routing)) {
+        if retry::falls_back(&router.config.fallback, status, !end_of_stream, retry::next_tier_of(&router.config, &routing)) {
             self.phase = Phase::Failing(routing, status);
             return Action::Pause;
         }
         if end_of_stream {
-            Self::account(router, host, &routing, None, None, Headers::All);
+            emit::account(router, host, &routing, None, None, Headers::All);
             return Action::Continue;
         }
         emit::set_headers(host, &accounting::decision_headers(&router.config, &routing));
@@ -332,12 +310,13 @@ impl RequestFlow {
                 let (held, stream) = (reader.holds(), reader.changes_length());
                 let Read { usage, json } = reader.finish();
                 if held {
-                    if let Some(reason) = Self::escalation_reason(router, &routing, json.as_ref(), host) {
+                    let status = host.response_header(":status").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+                    if let Some(reason) = retry::escalation_of(&router.config, &routing, status, json.as_ref()) {
                         return self.start_retry(router, host, routing, RetryKind::Escalation(reason, usage), None);
                     }
                 }
                 let headers = if held { Headers::Cost } else { Headers::None };
-                let acc = Self::account(router, host, &routing, usage, None, headers);
+                let acc = emit::account(router, host, &routing, usage, None, headers);
                 if let (true, Some(acc)) = (stream, acc) {
                     host.append_response_body(acc.sse_comment().as_bytes());
                 }
@@ -345,15 +324,6 @@ impl RequestFlow {
             }
             _ => Action::Continue,
         }
-    }
-
-    /// The reason to escalate a held 2xx answer, if its tier opts in and one applies.
-    fn escalation_reason<H: Host>(router: &Router, r: &Routing, body: Option<&Value>, host: &H) -> Option<&'static str> {
-        let esc = r.tier_index.and_then(|i| router.config.tiers.get(i)).and_then(|t| t.escalate.as_ref())?;
-        let resend = r.resend.as_ref()?;
-        let status: u16 = host.response_header(":status").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-        let can_retry = Self::next_tier(router, r).is_some();
-        retry::escalation_reason(Some(esc), resend.stream, can_retry, status, body, &resend.expect)
     }
 
     /// Re-send the request to the next tier. Returns `Pause` while the call is in flight, or
@@ -367,36 +337,25 @@ impl RequestFlow {
         kind: RetryKind,
         original: Option<Box<Routing>>,
     ) -> Action {
-        let next = Self::next_tier(router, &routing);
-        let (Some(tier), Some(resend)) = (next.and_then(|n| router.config.tiers.get(n)), routing.resend.as_ref()) else {
+        let route = accounting::route_label(host.route_name().as_deref());
+        let retry::Move::Resend(attempt) = retry::next_move(&router.config, &routing, &kind, &route) else {
             return self.give_up(router, host, original.unwrap_or(routing), kind);
         };
+        let retry::Attempt { tier, cluster, call, count } = *attempt;
         let original = original.unwrap_or_else(|| routing.clone());
-        let route = accounting::route_label(host.route_name().as_deref());
-        let reason = kind.reason();
-        let (from_tier, from_model) = (sanitize_label(&routing.tier), sanitize_label(&routing.model));
-        host.counter(
-            kind.stat(),
-            &[(label::ROUTE, &route), (label::TIER, &from_tier), (label::MODEL, &from_model), (label::REASON, &reason)],
-            1,
-        );
-        let call = retry::resend_request(&resend.headers, &resend.body, &tier.model);
-        if !host.dispatch_call(&tier.cluster, &call.headers, &call.body, router.config.fallback.timeout_ms) {
-            host.log(Level::Warn, &format!("llm-router: could not re-send to cluster `{}`", tier.cluster));
+        emit::emit(host, &count);
+        if !host.dispatch_call(&cluster, &call.headers, &call.body, router.config.fallback.timeout_ms) {
+            host.log(Level::Warn, &format!("llm-router: could not re-send to cluster `{cluster}`"));
             return self.give_up(router, host, original, kind);
         }
-        routing.retry = Some(kind.label());
-        routing.attempts += 1;
-        routing.model = tier.model.clone();
-        routing.tier = tier.name.clone();
-        routing.tier_index = next;
+        retry::advance(&router.config, &mut routing, tier, &kind);
         self.phase = Phase::Calling { routing, kind, original };
         Action::Pause
     }
 
     /// No (further) re-send: let the held original answer go on, accounted as it is.
     fn give_up<H: Host>(&mut self, router: &Router, host: &mut H, original: Box<Routing>, kind: RetryKind) -> Action {
-        Self::account(router, host, &original, kind.first_usage(), None, Headers::All);
+        emit::account(router, host, &original, kind.first_usage(), None, Headers::All);
         self.phase = Phase::Done;
         Action::Continue
     }
@@ -415,7 +374,7 @@ impl RequestFlow {
         let ok = retry::call_succeeded(response.as_ref().and_then(CallResponse::status));
         let Some(resp) = response.filter(|_| ok) else {
             // The re-send failed: try the tier after it if allowed, else the original goes on.
-            if Self::next_tier(router, &routing).is_some() {
+            if retry::next_tier_of(&router.config, &routing).is_some() {
                 return self.start_retry(router, host, routing, kind, Some(original));
             }
             host.log(Level::Info, "llm-router: re-sent request failed; the original answer goes on");
@@ -425,13 +384,8 @@ impl RequestFlow {
         };
         let stream = routing.resend.as_ref().is_some_and(|r| r.stream);
         let (mut body, usage) = reader::read_whole(resp.body, stream, routing.strip_usage, router.config.max_response_bytes);
-        for (name, _) in host.response_headers() {
-            if !name.starts_with(':') && !name.starts_with(names::HEADER_PREFIX) {
-                host.set_response_header(&name, None);
-            }
-        }
-        for (name, value) in resp.headers.iter().filter(|(k, _)| retry::copy_call_header(k)) {
-            host.set_response_header(name, Some(value));
+        for (name, value) in retry::header_swap(&host.response_headers(), &resp.headers) {
+            host.set_response_header(&name, value.as_deref());
         }
         // An escalated request also pays for the answer the client did not get.
         let earlier = match &kind {
@@ -439,7 +393,7 @@ impl RequestFlow {
             RetryKind::Fallback(_) => None,
         };
         let headers = if stream { Headers::Decision } else { Headers::All };
-        let acc = Self::account(router, host, &routing, usage, earlier, headers);
+        let acc = emit::account(router, host, &routing, usage, earlier, headers);
         if let (true, Some(acc)) = (stream, acc) {
             body.extend_from_slice(acc.sse_comment().as_bytes());
         }
@@ -454,32 +408,16 @@ impl RequestFlow {
         let routing = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Routed(r) | Phase::Failing(r, _) => r,
             Phase::Calling { original, kind: RetryKind::Escalation(_, usage), .. } => {
-                Self::account(router, host, &original, usage, None, Headers::None);
+                emit::account(router, host, &original, usage, None, Headers::None);
                 return;
             }
             Phase::Calling { original, .. } => original,
             Phase::Reading(r, reader) => {
-                Self::account(router, host, &r, reader.abandon(), None, Headers::None);
+                emit::account(router, host, &r, reader.abandon(), None, Headers::None);
                 return;
             }
             _ => return,
         };
-        Self::account(router, host, &routing, None, None, Headers::None);
-    }
-
-    /// Account for the answer of `r` ([`accounting::account`]) and emit it; returns the record
-    /// for a stream's comment. Called once per request.
-    fn account<H: Host>(
-        router: &Router,
-        host: &mut H,
-        r: &Routing,
-        usage: Option<Usage>,
-        earlier: Option<(&Routing, Option<Usage>)>,
-        headers: Headers,
-    ) -> Option<Accounting> {
-        let route = accounting::route_label(host.route_name().as_deref());
-        let e = accounting::account(&router.config, &route, r, usage, earlier, headers);
-        emit::emit(host, &e);
-        e.record
+        emit::account(router, host, &routing, None, None, Headers::None);
     }
 }
