@@ -29,6 +29,7 @@ pub mod router;
 mod routing;
 pub mod simulate;
 pub mod sse;
+mod sse_chunk;
 pub mod usage;
 
 #[cfg(test)]
