@@ -132,6 +132,10 @@ pub mod label {
 /// Fixed label, header and filter-state values (the variable ones come from the configuration
 /// and the request).
 pub mod value {
+    /// Customer label when the request names no customer.
+    pub const CUSTOMER_UNKNOWN: &str = "unknown";
+    /// Customer label of customers beyond the distinct-customer cap.
+    pub const CUSTOMER_OTHER: &str = "other";
     /// Route label when Envoy names no route.
     pub const UNKNOWN_ROUTE: &str = "unknown";
     /// Tier of an explicit model that no tier serves.
