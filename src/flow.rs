@@ -88,8 +88,9 @@ enum Phase {
     AwaitBody { headers: Vec<(String, String)>, customer: String, resend_headers: Option<Vec<(String, String)>> },
     /// Request sent on; waiting for response headers.
     Routed(Box<Routing>),
-    /// Reading the answer with the reader its headers chose (held JSON, copied JSON, SSE).
-    Reading(Box<Routing>, UsageReader),
+    /// Reading the answer with the reader its headers chose (held JSON, copied JSON, SSE);
+    /// the answer's status, which escalation reads.
+    Reading(Box<Routing>, UsageReader, u16),
     /// Upstream failed; its headers are held and its body buffered until it ends.
     Failing(Box<Routing>, u16),
     /// A re-send is in flight; the response is held. `original` is the routing of the answer
@@ -269,7 +270,7 @@ impl RequestFlow {
             host.set_response_header("content-length", None);
         }
         let action = if reader.holds() { Action::Pause } else { Action::Continue };
-        self.phase = Phase::Reading(routing, reader);
+        self.phase = Phase::Reading(routing, reader, status);
         action
     }
 
@@ -288,7 +289,7 @@ impl RequestFlow {
                     }
                 }
             }
-            Phase::Reading(_, reader) => {
+            Phase::Reading(_, reader, _) => {
                 if reader.holds() && !end_of_stream {
                     return Action::Pause;
                 }
@@ -304,13 +305,12 @@ impl RequestFlow {
                 if !end_of_stream {
                     return Action::Continue;
                 }
-                let Phase::Reading(routing, reader) = std::mem::replace(&mut self.phase, Phase::Done) else {
+                let Phase::Reading(routing, reader, status) = std::mem::replace(&mut self.phase, Phase::Done) else {
                     return Action::Continue;
                 };
                 let (held, stream) = (reader.holds(), reader.changes_length());
                 let Read { usage, json } = reader.finish();
                 if held {
-                    let status = host.response_header(":status").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
                     if let Some(reason) = retry::escalation_of(&router.config, &routing, status, json.as_ref()) {
                         return self.start_retry(router, host, routing, RetryKind::Escalation(reason, usage), None);
                     }
@@ -412,7 +412,7 @@ impl RequestFlow {
                 return;
             }
             Phase::Calling { original, .. } => original,
-            Phase::Reading(r, reader) => {
+            Phase::Reading(r, reader, _) => {
                 emit::account(router, host, &r, reader.abandon(), None, Headers::None);
                 return;
             }

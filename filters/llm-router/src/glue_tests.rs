@@ -56,10 +56,6 @@ impl Calls for Fake {
         self.check("get_map")?;
         Ok(self.0.borrow().maps.get(&map).cloned().unwrap_or_default())
     }
-    fn get_map_value(&self, map: MapType, name: &str) -> Result<Option<String>, Status> {
-        self.check("get_map_value")?;
-        Ok(self.header(map, name))
-    }
     fn set_map_value(&self, map: MapType, name: &str, value: Option<&str>) -> Result<(), Status> {
         self.check("set_map_value")?;
         let mut st = self.0.borrow_mut();

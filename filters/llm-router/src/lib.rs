@@ -41,7 +41,6 @@ enum HostError {
 trait Calls {
     fn log(&self, level: LogLevel, message: &str) -> Result<(), Status>;
     fn get_map(&self, map: MapType) -> Result<Vec<(String, String)>, Status>;
-    fn get_map_value(&self, map: MapType, name: &str) -> Result<Option<String>, Status>;
     fn set_map_value(&self, map: MapType, name: &str, value: Option<&str>) -> Result<(), Status>;
     fn get_buffer(&self, buffer: BufferType, start: usize, size: usize) -> Result<Option<Bytes>, Status>;
     fn set_buffer(&self, buffer: BufferType, start: usize, size: usize, value: &[u8]) -> Result<(), Status>;
@@ -65,9 +64,6 @@ impl Calls for Real {
     }
     fn get_map(&self, map: MapType) -> Result<Vec<(String, String)>, Status> {
         hostcalls::get_map(map)
-    }
-    fn get_map_value(&self, map: MapType, name: &str) -> Result<Option<String>, Status> {
-        hostcalls::get_map_value(map, name)
     }
     fn set_map_value(&self, map: MapType, name: &str, value: Option<&str>) -> Result<(), Status> {
         hostcalls::set_map_value(map, name, value)
@@ -270,10 +266,6 @@ impl<C: Calls> Host for Glue<C> {
             "send_http_response",
             self.calls.send_http_response(status, vec![("content-type", "application/json")], Some(body.as_bytes())),
         );
-    }
-
-    fn response_header(&self, name: &str) -> Option<String> {
-        checked(&self.calls, "get_map_value(response header)", self.calls.get_map_value(MapType::HttpResponseHeaders, name)).flatten()
     }
 
     fn response_headers(&self) -> Vec<(String, String)> {
