@@ -4,7 +4,9 @@
 //! SSE comment carries). [`crate::emit`] turns it into host calls, in one place.
 //!
 //! Accounting happens exactly once per inspected request; a request that could not be
-//! inspected gets [`rejected`] instead.
+//! inspected gets [`rejected`] instead. The request side's own stats ([`customer_overflow`],
+//! [`decision_time`]) and the retry step's counter are emissions too, so every stat, filter-state
+//! value and header the core writes goes through [`crate::emit`].
 
 use serde::Serialize;
 
@@ -152,6 +154,16 @@ pub fn rejected(kind: &str) -> Emission {
         state: vec![(state::STATUS, Status::Error.as_str().to_string())],
         ..Emission::default()
     }
+}
+
+/// A customer folded into `other` because the distinct-customer cap was reached.
+pub fn customer_overflow() -> Emission {
+    Emission { counters: vec![Count::new(stat::CUSTOMER_OVERFLOW, &[], 1)], ..Emission::default() }
+}
+
+/// The time one routing decision took (parse, features, inference, policy), microseconds.
+pub fn decision_time(micros: u64) -> Emission {
+    Emission { histograms: vec![Count::new(stat::DECISION_TIME_US, &[], micros)], ..Emission::default() }
 }
 
 /// The token counters of one answer under its model's labels, and its cost if priced.

@@ -129,6 +129,13 @@ fn rejected_requests_have_the_error_status() {
 }
 
 #[test]
+fn request_side_stats_are_emissions_too() {
+    assert_eq!(customer_overflow().counters, vec![Count::new(stat::CUSTOMER_OVERFLOW, &[], 1)]);
+    assert_eq!(decision_time(42).histograms, vec![Count::new(stat::DECISION_TIME_US, &[], 42)]);
+    assert!(decision_time(42).counters.is_empty() && customer_overflow().record.is_none());
+}
+
+#[test]
 fn route_label_is_unknown_without_a_route_name() {
     assert_eq!(route_label(None), "unknown");
     assert_eq!(route_label(Some("")), "unknown");

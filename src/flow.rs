@@ -36,7 +36,7 @@ use crate::accounting::{self, Headers};
 use crate::config::Mode;
 use crate::emit;
 use crate::host::{Host, Level};
-use crate::names::{self, stat};
+use crate::names;
 use crate::request;
 use crate::retry::{self, RetryKind};
 use crate::router::Router;
@@ -151,7 +151,7 @@ impl RequestFlow {
         let raw_customer = cfg.customer.as_ref().and_then(|c| get(&c.header));
         let (customer, overflow) = router.customer_label(raw_customer);
         if overflow {
-            host.counter(stat::CUSTOMER_OVERFLOW, &[], 1);
+            emit::emit(host, &accounting::customer_overflow());
         }
         // Usage must be readable: ask the upstream for an unencoded response.
         host.set_request_header("accept-encoding", Some("identity"));
@@ -206,7 +206,7 @@ impl RequestFlow {
             Err(e) => return self.fail(router, host, e.kind(), &e.to_string()),
         };
         let elapsed_us = host.now_nanos().saturating_sub(started) / 1000;
-        host.histogram(stat::DECISION_TIME_US, &[], elapsed_us);
+        emit::emit(host, &accounting::decision_time(elapsed_us));
 
         if router.config.mode == Mode::Route {
             if let Some(t) = routing.tier_index.and_then(|i| router.config.tiers.get(i)) {
