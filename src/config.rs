@@ -8,6 +8,14 @@ use serde::Deserialize;
 
 use crate::pricing::{PriceTable, PricingError, RawPriceTable};
 
+// The raw serde types live in their own file.
+#[path = "config_raw.rs"]
+mod raw;
+pub use raw::{
+    RawClassifier, RawClassifierKind, RawCondition, RawConfig, RawCustomer, RawEscalate, RawFallback, RawHeaderMatch, RawRule,
+    RawTier,
+};
+
 /// Default inspected path.
 pub const DEFAULT_PATH: &str = "/v1/chat/completions";
 /// Default model alias that asks for routing.
@@ -136,44 +144,6 @@ pub enum ExplicitModel {
     RouteAnyway,
 }
 
-/// Raw customer configuration.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawCustomer {
-    /// Request header carrying the customer id (set by a trusted filter, e.g. auth).
-    pub header: String,
-    /// Hash the value (SHA-256, first 16 hex digits) before using it as a label.
-    #[serde(default)]
-    pub hash: bool,
-    /// Distinct label values per worker before others become `other`.
-    pub max_distinct: Option<usize>,
-}
-
-/// Raw tier.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawTier {
-    /// Tier name (`cheap`, `mid`, `frontier`, ...).
-    pub name: String,
-    /// Model id sent upstream; must be in the price table.
-    pub model: String,
-    /// Envoy cluster that serves the model.
-    pub cluster: String,
-    /// Quality-triggered escalation of this tier's non-streaming answers (opt-in).
-    pub escalate: Option<RawEscalate>,
-}
-
-/// Raw escalation settings of a tier.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawEscalate {
-    /// Triggers: `length`, `empty`, `invalid_json`, `refusal`.
-    pub on: Vec<EscalateOn>,
-    /// Case-insensitive substrings of the answer that mark a refusal (for `refusal`).
-    #[serde(default)]
-    pub refusal_patterns: Vec<String>,
-}
-
 /// What makes an answer unusable.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -199,100 +169,6 @@ impl EscalateOn {
             EscalateOn::Refusal => "refusal",
         }
     }
-}
-
-/// Raw fallback settings.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RawFallback {
-    /// Re-send on upstream failure (default true).
-    pub enabled: Option<bool>,
-    /// Upstream statuses that trigger a fallback (default 429, 500, 502, 503, 504; Envoy
-    /// answers 503 for resets and 504 for timeouts).
-    pub statuses: Option<Vec<u16>>,
-    /// Re-sends at most (default 1).
-    pub max_attempts: Option<u32>,
-    /// Timeout of each re-sent attempt in milliseconds (default 60000).
-    pub timeout_ms: Option<u64>,
-    /// Tier names in escalation order (default: the tiers in order); a failed tier falls back
-    /// to the next one in this list.
-    pub order: Option<Vec<String>>,
-    /// Also move explicit-model requests (default false: never silently change their model).
-    pub explicit: Option<bool>,
-}
-
-/// Raw header condition.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawHeaderMatch {
-    /// Header name (case-insensitive).
-    pub name: String,
-    /// Exact value.
-    pub equals: Option<String>,
-    /// Any of these values.
-    pub one_of: Option<Vec<String>>,
-    /// Present (true) or absent (false).
-    pub present: Option<bool>,
-}
-
-/// Raw rule condition: every given field must hold.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RawCondition {
-    /// A request header condition.
-    pub header: Option<RawHeaderMatch>,
-    /// Estimated input tokens strictly above.
-    pub input_tokens_above: Option<u64>,
-    /// Estimated input tokens strictly below.
-    pub input_tokens_below: Option<u64>,
-    /// Number of messages strictly above.
-    pub messages_above: Option<u64>,
-    /// Tools present (true) or absent (false).
-    pub has_tools: Option<bool>,
-    /// `response_format` present (true) or absent (false).
-    pub has_response_format: Option<bool>,
-}
-
-/// Raw rule.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRule {
-    /// Name used in the decision reason; defaults to `rule<N>`.
-    pub name: Option<String>,
-    /// Condition.
-    pub when: RawCondition,
-    /// Send to exactly this tier (first matching `tier` rule wins).
-    pub tier: Option<String>,
-    /// Never below this tier.
-    pub min_tier: Option<String>,
-    /// Never above this tier.
-    pub max_tier: Option<String>,
-}
-
-/// Raw classifier kind.
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum RawClassifierKind {
-    /// The ONNX model embedded in the binary (run with tract).
-    #[default]
-    Embedded,
-    /// An ONNX model carried in the configuration (`onnx_base64`).
-    Inline,
-    /// The deterministic heuristic (no model).
-    Heuristic,
-}
-
-/// Raw classifier configuration.
-#[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct RawClassifier {
-    /// Which classifier to run.
-    #[serde(default)]
-    pub kind: RawClassifierKind,
-    /// An ONNX model, base64 (standard alphabet), for `kind: inline` (native builds).
-    pub onnx_base64: Option<String>,
-    /// An MLP model (from `llm-router export-mlp`), base64, for `kind: inline`.
-    pub mlp_base64: Option<String>,
 }
 
 /// The validated classifier choice.
@@ -345,54 +221,6 @@ fn validate_classifier(raw: RawClassifier) -> Result<ClassifierKind, ConfigError
         (RawClassifierKind::Embedded, None, None) => Ok(ClassifierKind::Embedded),
         (RawClassifierKind::Heuristic, None, None) => Ok(ClassifierKind::Heuristic),
     }
-}
-
-/// Raw plugin configuration, exactly as written by users.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawConfig {
-    /// `route` (default) or `measure`.
-    #[serde(default)]
-    pub mode: Mode,
-    /// Inspected request paths (exact match, query string ignored).
-    pub paths: Option<Vec<String>>,
-    /// Model names that ask for routing.
-    pub aliases: Option<Vec<String>>,
-    /// `pass_through` (default) or `route_anyway`.
-    #[serde(default)]
-    pub explicit_model: ExplicitModel,
-    /// Model whose price is the counterfactual baseline; default: the last tier's model.
-    pub baseline_model: Option<String>,
-    /// Customer label source.
-    pub customer: Option<RawCustomer>,
-    /// Tiers, cheapest first.
-    pub tiers: Vec<RawTier>,
-    /// Ascending score thresholds, one fewer than tiers.
-    pub thresholds: Vec<f64>,
-    /// Rules, evaluated in order.
-    #[serde(default)]
-    pub rules: Vec<RawRule>,
-    /// Price table; default: the embedded table.
-    pub prices: Option<RawPriceTable>,
-    /// Largest request body inspected.
-    pub max_request_bytes: Option<usize>,
-    /// Largest non-streaming response buffered to read usage.
-    pub max_response_bytes: Option<usize>,
-    /// Characters of prompt text the features read.
-    pub max_inspect_chars: Option<usize>,
-    /// Reject malformed requests on inspected paths with a JSON 400 instead of passing them.
-    #[serde(default)]
-    pub fail_closed: bool,
-    /// Record the time of every filter callback (`llm_router_callback_time_ns`); costs two
-    /// clock reads per callback, off by default.
-    #[serde(default)]
-    pub profile: bool,
-    /// Classifier choice.
-    #[serde(default)]
-    pub classifier: RawClassifier,
-    /// Fallback on upstream failure.
-    #[serde(default)]
-    pub fallback: RawFallback,
 }
 
 /// Validated escalation settings.
@@ -583,228 +411,10 @@ fn canonical_path(path: &str) -> &str {
     }
 }
 
-fn non_empty(value: &str, what: impl Into<String>) -> Result<(), ConfigError> {
-    if value.trim().is_empty() {
-        Err(ConfigError::Empty(what.into()))
-    } else {
-        Ok(())
-    }
-}
 
-fn positive(value: Option<usize>, default: usize, what: &'static str) -> Result<usize, ConfigError> {
-    match value {
-        Some(0) => Err(ConfigError::Zero(what)),
-        Some(v) => Ok(v),
-        None => Ok(default),
-    }
-}
-
-fn valid_header_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-}
-
-fn validate_condition(rule: &str, raw: RawCondition) -> Result<Condition, ConfigError> {
-    let header = match raw.header {
-        None => None,
-        Some(h) => {
-            let name = h.name.to_ascii_lowercase();
-            if !valid_header_name(&name) {
-                return Err(ConfigError::HeaderCondition(rule.to_string()));
-            }
-            let test = match (h.equals, h.one_of, h.present) {
-                (Some(v), None, None) => HeaderTest::Equals(v),
-                (None, Some(v), None) if !v.is_empty() => HeaderTest::OneOf(v),
-                (None, None, Some(p)) => HeaderTest::Present(p),
-                _ => return Err(ConfigError::HeaderCondition(rule.to_string())),
-            };
-            Some((name, test))
-        }
-    };
-    let cond = Condition {
-        header,
-        input_tokens_above: raw.input_tokens_above,
-        input_tokens_below: raw.input_tokens_below,
-        messages_above: raw.messages_above,
-        has_tools: raw.has_tools,
-        has_response_format: raw.has_response_format,
-    };
-    if cond == Condition::default() {
-        return Err(ConfigError::RuleCondition(rule.to_string()));
-    }
-    Ok(cond)
-}
-
-impl TryFrom<RawConfig> for Config {
-    type Error = ConfigError;
-
-    fn try_from(raw: RawConfig) -> Result<Self, Self::Error> {
-        let prices = match raw.prices {
-            Some(p) => PriceTable::try_from(p)?,
-            None => PriceTable::default_table()?,
-        };
-
-        if raw.tiers.is_empty() {
-            return Err(ConfigError::NoTiers);
-        }
-        let mut tiers: Vec<Tier> = Vec::with_capacity(raw.tiers.len());
-        for t in raw.tiers {
-            non_empty(&t.name, "tier name")?;
-            non_empty(&t.model, format!("model of tier `{}`", t.name))?;
-            non_empty(&t.cluster, format!("cluster of tier `{}`", t.name))?;
-            if tiers.iter().any(|x| x.name == t.name) {
-                return Err(ConfigError::DuplicateTier(t.name));
-            }
-            if prices.lookup(&t.model).is_none() {
-                return Err(ConfigError::UnpricedTierModel { tier: t.name, model: t.model });
-            }
-            let escalate = match t.escalate {
-                None => None,
-                Some(e) => {
-                    if e.on.is_empty() {
-                        return Err(ConfigError::Escalate(t.name, "`on` must list at least one trigger".into()));
-                    }
-                    if e.on.contains(&EscalateOn::Refusal) && e.refusal_patterns.iter().all(|p| p.trim().is_empty()) {
-                        return Err(ConfigError::Escalate(t.name, "`refusal` needs non-empty `refusal_patterns`".into()));
-                    }
-                    Some(Escalate { on: e.on, refusal_patterns: e.refusal_patterns.iter().map(|p| p.to_lowercase()).collect() })
-                }
-            };
-            tiers.push(Tier { name: t.name, model: t.model, cluster: t.cluster, escalate });
-        }
-
-        let expected = tiers.len() - 1;
-        if raw.thresholds.len() != expected {
-            return Err(ConfigError::ThresholdCount { expected, got: raw.thresholds.len() });
-        }
-        for &t in &raw.thresholds {
-            if !(t.is_finite() && t > 0.0 && t < 1.0) {
-                return Err(ConfigError::ThresholdRange(t));
-            }
-        }
-        if raw.thresholds.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
-            return Err(ConfigError::ThresholdOrder(raw.thresholds));
-        }
-        let thresholds = raw.thresholds.iter().map(|&t| t as f32).collect();
-
-        let tier_idx = |rule: &str, name: &str| {
-            tiers.iter().position(|t| t.name == name).ok_or_else(|| ConfigError::UnknownTier {
-                rule: rule.to_string(),
-                tier: name.to_string(),
-            })
-        };
-        let mut rules = Vec::with_capacity(raw.rules.len());
-        for (i, r) in raw.rules.into_iter().enumerate() {
-            let name = r.name.unwrap_or_else(|| format!("rule{i}"));
-            non_empty(&name, "rule name")?;
-            let action = match (&r.tier, &r.min_tier, &r.max_tier) {
-                (Some(t), None, None) => RuleAction::Tier(tier_idx(&name, t)?),
-                (None, Some(t), None) => RuleAction::MinTier(tier_idx(&name, t)?),
-                (None, None, Some(t)) => RuleAction::MaxTier(tier_idx(&name, t)?),
-                _ => return Err(ConfigError::RuleAction(name)),
-            };
-            let when = validate_condition(&name, r.when)?;
-            rules.push(Rule { name, when, action });
-        }
-
-        let baseline_model = match raw.baseline_model {
-            Some(m) => m,
-            None => tiers.last().map(|t| t.model.clone()).unwrap_or_default(),
-        };
-        if prices.lookup(&baseline_model).is_none() {
-            return Err(ConfigError::UnpricedBaseline(baseline_model));
-        }
-
-        let paths = raw.paths.unwrap_or_else(|| vec![DEFAULT_PATH.to_string()]);
-        for p in &paths {
-            if !p.starts_with('/') {
-                return Err(ConfigError::BadPath(p.clone()));
-            }
-            // Such a path could never match a request (found by fuzz/config).
-            if p.contains(['?', '#', ';']) || p.chars().any(char::is_whitespace) {
-                return Err(ConfigError::PathChars(p.clone()));
-            }
-        }
-        let aliases = raw.aliases.unwrap_or_else(|| vec![DEFAULT_ALIAS.to_string()]);
-        for a in &aliases {
-            non_empty(a, "alias")?;
-        }
-
-        let customer = match raw.customer {
-            None => None,
-            Some(c) => {
-                let header = c.header.to_ascii_lowercase();
-                if !valid_header_name(&header) {
-                    return Err(ConfigError::BadHeaderName(c.header));
-                }
-                Some(CustomerConfig {
-                    header,
-                    hash: c.hash,
-                    max_distinct: positive(c.max_distinct, DEFAULT_MAX_CUSTOMERS, "customer.max_distinct")?,
-                })
-            }
-        };
-
-        let fallback = {
-            let f = raw.fallback;
-            let statuses = f.statuses.unwrap_or_else(|| vec![429, 500, 502, 503, 504]);
-            if let Some(bad) = statuses.iter().find(|s| !(400..=599).contains(*s)) {
-                return Err(ConfigError::Fallback(format!("status {bad} is not a 4xx or 5xx status")));
-            }
-            let order = match f.order {
-                None => (0..tiers.len()).collect(),
-                Some(names) => {
-                    let mut idx = Vec::with_capacity(names.len());
-                    for n in &names {
-                        let i = tiers
-                            .iter()
-                            .position(|t| &t.name == n)
-                            .ok_or_else(|| ConfigError::Fallback(format!("order names unknown tier `{n}`")))?;
-                        if idx.contains(&i) {
-                            return Err(ConfigError::Fallback(format!("order names tier `{n}` twice")));
-                        }
-                        idx.push(i);
-                    }
-                    idx
-                }
-            };
-            let timeout_ms = f.timeout_ms.unwrap_or(60_000);
-            if timeout_ms == 0 {
-                return Err(ConfigError::Zero("fallback.timeout_ms"));
-            }
-            Fallback {
-                enabled: f.enabled.unwrap_or(true),
-                statuses,
-                max_attempts: f.max_attempts.unwrap_or(1),
-                timeout_ms,
-                order,
-                explicit: f.explicit.unwrap_or(false),
-            }
-        };
-
-        Ok(Config {
-            mode: raw.mode,
-            paths,
-            aliases,
-            explicit_model: raw.explicit_model,
-            baseline_model,
-            customer,
-            tiers,
-            thresholds,
-            rules,
-            prices,
-            max_request_bytes: positive(raw.max_request_bytes, DEFAULT_MAX_REQUEST_BYTES, "max_request_bytes")?,
-            max_response_bytes: positive(raw.max_response_bytes, DEFAULT_MAX_RESPONSE_BYTES, "max_response_bytes")?,
-            max_inspect_chars: positive(raw.max_inspect_chars, DEFAULT_MAX_INSPECT_CHARS, "max_inspect_chars")?,
-            fail_closed: raw.fail_closed,
-            profile: raw.profile,
-            classifier: validate_classifier(raw.classifier)?,
-            fallback,
-        })
-    }
-}
+// Raw -> validated (`TryFrom<RawConfig> for Config`) lives in its own file.
+#[path = "config_validate.rs"]
+mod validate;
 
 /// The example configuration shipped in `envoy-config/` and used by the CLI by default.
 pub const DEFAULT_CONFIG_JSON: &str = include_str!("default_config.json");

@@ -83,9 +83,6 @@ impl Host for FakeHost {
     fn send_json_response(&mut self, status: u32, body: &str) {
         self.local_reply = Some((status, body.to_string()));
     }
-    fn response_header(&self, name: &str) -> Option<String> {
-        self.resp_header(name).map(str::to_string)
-    }
     fn response_headers(&self) -> Vec<(String, String)> {
         self.response_headers.clone()
     }

@@ -31,8 +31,6 @@ pub trait Host {
     /// Answer locally (fail-closed path) with a JSON body.
     fn send_json_response(&mut self, status: u32, body: &str);
 
-    /// A response header (lowercase name).
-    fn response_header(&self, name: &str) -> Option<String>;
     /// All response headers (lowercase names, pseudo-headers included).
     fn response_headers(&self) -> Vec<(String, String)>;
     /// Set (`Some`) or remove (`None`) a response header; only called while response headers

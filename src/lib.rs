@@ -7,8 +7,10 @@
 #![forbid(unsafe_code)]
 
 pub mod accesslog;
+pub mod accounting;
 pub mod classifier;
 pub mod config;
+mod emit;
 pub mod features;
 pub mod flow;
 pub mod host;
@@ -19,12 +21,15 @@ pub mod names;
 pub mod policy;
 pub mod pricing;
 pub mod quality;
+pub mod reader;
 pub mod report;
 pub mod request;
 pub mod retry;
 pub mod router;
+mod routing;
 pub mod simulate;
 pub mod sse;
+mod sse_chunk;
 pub mod usage;
 
 #[cfg(test)]

@@ -128,3 +128,28 @@ pub mod label {
     /// Filter callback (`request_headers`, `request_body`, ...), for the profile histogram.
     pub const CALLBACK: &str = "callback";
 }
+
+/// Fixed label, header and filter-state values (the variable ones come from the configuration
+/// and the request).
+pub mod value {
+    /// Customer label when the request names no customer.
+    pub const CUSTOMER_UNKNOWN: &str = "unknown";
+    /// Customer label of customers beyond the distinct-customer cap.
+    pub const CUSTOMER_OTHER: &str = "other";
+    /// Route label when Envoy names no route.
+    pub const UNKNOWN_ROUTE: &str = "unknown";
+    /// Tier of an explicit model that no tier serves.
+    pub const NO_TIER: &str = "none";
+    /// Score header and state when a rule decided (no score was computed).
+    pub const NO_SCORE: &str = "-";
+    /// Reason of an explicit model passed through.
+    pub const REASON_EXPLICIT: &str = "explicit";
+    /// Accounting status: usage read and priced.
+    pub const STATUS_PRICED: &str = "priced";
+    /// Accounting status: usage read, model not in the price table.
+    pub const STATUS_UNPRICED: &str = "unpriced";
+    /// Accounting status: no usable usage in the response.
+    pub const STATUS_USAGE_MISSING: &str = "usage_missing";
+    /// Accounting status: the request could not be inspected.
+    pub const STATUS_ERROR: &str = "error";
+}

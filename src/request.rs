@@ -380,6 +380,15 @@ pub fn rewrite_body(raw: &[u8], parsed: &mut Value, model: Option<&str>, force_i
     splice(raw, model, add_usage).or_else(|| rewrite(parsed, model, add_usage))
 }
 
+/// The OpenAI-shaped error body of a request rejected because it cannot be inspected
+/// (`fail_closed: true`), so OpenAI clients report it like any invalid request.
+pub fn openai_error(message: &str, code: &str) -> String {
+    serde_json::json!({
+        "error": {"message": message, "type": "invalid_request_error", "param": null, "code": code}
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,19 +1,21 @@
 //! The retry step of the request flow (fallback and escalation), as pure functions.
 //!
 //! Everything here decides; nothing here acts. Whether an answer is re-sent, to which tier, as
-//! which request, how the attempt is labelled and what the client gets from a re-sent call's
-//! answer are computed from values, so they are tested without a host. [`crate::flow`] performs
-//! the decisions (counters, `dispatch_call`, header and body changes) in the phases where the
-//! host allows them.
+//! which request, and how the attempt is labelled are computed from values, so they are tested
+//! without a host. [`crate::flow`] performs the decisions (counters, `dispatch_call`, header and
+//! body changes) in the phases where the host allows them; a re-sent call's answer is read by
+//! [`crate::reader::read_whole`], like every other answer.
 
 use serde_json::Value;
 
-use crate::config::{Escalate, Fallback};
-use crate::names::{self, stat};
+use crate::accounting::{Count, Emission};
+use crate::config::{Config, Escalate, Fallback, Mode};
+use crate::names::{self, label, stat};
 use crate::quality::{self, Expectation};
 use crate::request;
-use crate::sse::SseScanner;
-use crate::usage::{self, Usage};
+use crate::router::sanitize_label;
+use crate::routing::Routing;
+use crate::usage::Usage;
 
 /// Why a request is being re-sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,25 +146,102 @@ pub fn call_succeeded(status: Option<u16>) -> bool {
     status.is_some_and(|s| (200..300).contains(&s))
 }
 
-/// A re-sent call's answer as the client gets it, and its usage. A stream is scanned whole
-/// (`max_event_bytes` at least the body, so no event is dropped as oversized); with
-/// `strip_usage` its usage-only chunk is removed, as on the first answer's path.
-pub fn read_answer(body: Vec<u8>, stream: bool, strip_usage: bool, max_event_bytes: usize) -> (Vec<u8>, Option<Usage>) {
-    if !stream {
-        let usage = usage::usage_from_json(&body).ok();
-        return (body, usage);
+/// Whether a request may be re-sent at all under this configuration (route mode, with a
+/// fallback or an escalating tier): only then is the request kept for a re-send.
+pub(crate) fn may_resend(cfg: &Config) -> bool {
+    cfg.mode == Mode::Route
+        && ((cfg.fallback.enabled && cfg.fallback.max_attempts > 0) || cfg.tiers.iter().any(|t| t.escalate.is_some()))
+}
+
+/// The headers a re-sent request carries: the client's (as [`resend_header_ok`] keeps them),
+/// with `accept-encoding: identity` so the answer's usage is readable.
+pub(crate) fn resend_headers(request_headers: &[(String, String)]) -> Vec<(String, String)> {
+    let mut h: Vec<(String, String)> = request_headers
+        .iter()
+        .filter(|(k, _)| resend_header_ok(k) && k != "accept-encoding")
+        .cloned()
+        .collect();
+    h.push(("accept-encoding".to_string(), "identity".to_string()));
+    h
+}
+
+/// The tier a re-send of the answer of `r` would go to, if one is allowed.
+pub(crate) fn next_tier_of(cfg: &Config, r: &Routing) -> Option<usize> {
+    next_tier(&cfg.fallback, r.resend.is_some(), r.attempts, r.tier_index)
+}
+
+/// The reason to escalate the held answer of `r` with `status` and parsed `body`, if its tier
+/// opts in and one applies.
+pub(crate) fn escalation_of(cfg: &Config, r: &Routing, status: u16, body: Option<&Value>) -> Option<&'static str> {
+    let esc = r.tier_index.and_then(|i| cfg.tiers.get(i)).and_then(|t| t.escalate.as_ref())?;
+    let resend = r.resend.as_ref()?;
+    let can_retry = next_tier_of(cfg, r).is_some();
+    escalation_reason(Some(esc), resend.stream, can_retry, status, body, &resend.expect)
+}
+
+/// A re-send to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Attempt {
+    /// Index of the tier the request goes to.
+    pub(crate) tier: usize,
+    /// Its cluster.
+    pub(crate) cluster: String,
+    /// The request to dispatch.
+    pub(crate) call: Resent,
+    /// The attempt's counter (the tier and model that failed, the reason).
+    pub(crate) count: Emission,
+}
+
+/// The next move after an answer of `r` failed (or was unusable) for `kind`.
+#[must_use]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Move {
+    /// Count the attempt and dispatch it.
+    Resend(Box<Attempt>),
+    /// No (further) re-send: the held answer goes on.
+    GiveUp,
+}
+
+/// Decide the next move for the answer of `r` that failed for `kind`; `route` is the route
+/// label.
+pub(crate) fn next_move(cfg: &Config, r: &Routing, kind: &RetryKind, route: &str) -> Move {
+    let next = next_tier_of(cfg, r);
+    let (Some(index), Some(tier), Some(resend)) = (next, next.and_then(|n| cfg.tiers.get(n)), r.resend.as_ref()) else {
+        return Move::GiveUp;
+    };
+    let (from_tier, from_model, reason) = (sanitize_label(&r.tier), sanitize_label(&r.model), kind.reason());
+    let labels: Vec<(&'static str, String)> =
+        vec![(label::ROUTE, route.to_string()), (label::TIER, from_tier), (label::MODEL, from_model), (label::REASON, reason)];
+    let count = Emission { counters: vec![Count { name: kind.stat(), labels, value: 1 }], ..Emission::default() };
+    Move::Resend(Box::new(Attempt {
+        tier: index,
+        cluster: tier.cluster.clone(),
+        call: resend_request(&resend.headers, &resend.body, &tier.model),
+        count,
+    }))
+}
+
+/// The routing of the re-sent request: the answer will come from tier `tier` of `cfg`.
+pub(crate) fn advance(cfg: &Config, r: &mut Routing, tier: usize, kind: &RetryKind) {
+    r.retry = Some(kind.label());
+    r.attempts = r.attempts.saturating_add(1);
+    if let Some(t) = cfg.tiers.get(tier) {
+        r.model = t.model.clone();
+        r.tier = t.name.clone();
     }
-    let mut scanner = SseScanner::new(max_event_bytes.max(body.len()));
-    if strip_usage {
-        let mut edited = Vec::with_capacity(body.len());
-        scanner.push_edit(&body, &mut edited);
-        scanner.finish_edit(&mut edited);
-        (edited, scanner.usage())
-    } else {
-        scanner.push(&body);
-        scanner.finish();
-        (body, scanner.usage())
-    }
+    r.tier_index = Some(tier);
+}
+
+/// The response header edits that put a re-sent call's answer in place of the held one: every
+/// held header that is neither a pseudo-header nor this router's is removed, then the call's
+/// headers (as [`copy_call_header`] keeps them) are set.
+pub(crate) fn header_swap(held: &[(String, String)], call: &[(String, String)]) -> Vec<(String, Option<String>)> {
+    let removed = held
+        .iter()
+        .filter(|(k, _)| !k.starts_with(':') && !k.starts_with(names::HEADER_PREFIX))
+        .map(|(k, _)| (k.clone(), None));
+    let set = call.iter().filter(|(k, _)| copy_call_header(k)).map(|(k, v)| (k.clone(), Some(v.clone())));
+    removed.chain(set).collect()
 }
 
 #[cfg(test)]
@@ -254,18 +333,95 @@ mod tests {
         assert!(!call_succeeded(Some(199)) && !call_succeeded(Some(503)) && !call_succeeded(None));
     }
 
-    #[test]
-    fn read_answer_keeps_json_and_strips_the_forced_usage_chunk_of_streams() {
-        let json = br#"{"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#.to_vec();
-        let (body, usage) = read_answer(json.clone(), false, true, 16);
-        assert_eq!((body, usage.map(|u| u.prompt_tokens)), (json, Some(3)));
+    fn config(patch: impl FnOnce(&mut Value)) -> Config {
+        let mut v: Value = serde_json::from_str(crate::config::DEFAULT_CONFIG_JSON).unwrap();
+        patch(&mut v);
+        Config::from_json(v.to_string().as_bytes()).unwrap()
+    }
 
-        let content = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n";
-        let stream = format!("{content}data: {{\"choices\":[],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":6}}}}\n\ndata: [DONE]\n\n");
-        let (body, usage) = read_answer(stream.clone().into_bytes(), true, true, 16);
-        assert_eq!(String::from_utf8(body).unwrap(), format!("{content}data: [DONE]\n\n"));
-        assert_eq!(usage.map(|u| u.completion_tokens), Some(6), "read whole even with a small event limit");
-        let (body, usage) = read_answer(stream.clone().into_bytes(), true, false, 16);
-        assert_eq!((body, usage.map(|u| u.prompt_tokens)), (stream.into_bytes(), Some(5)));
+    fn routing(tier: usize, resendable: bool) -> Routing {
+        Routing {
+            requested_model: "auto".into(),
+            model: "gpt-5-nano".into(),
+            tier: "cheap".into(),
+            tier_index: Some(tier),
+            score: None,
+            reason: "score".into(),
+            customer: "-".into(),
+            decided: true,
+            resend: resendable.then(|| {
+                Box::new(crate::routing::Resend {
+                    headers: vec![("authorization".into(), "Bearer k".into())],
+                    body: br#"{"model":"gpt-5-nano","messages":[]}"#.to_vec(),
+                    expect: Expectation::default(),
+                    stream: false,
+                })
+            }),
+            attempts: 0,
+            retry: None,
+            strip_usage: false,
+        }
+    }
+
+    #[test]
+    fn the_next_move_counts_and_builds_the_call_or_gives_up() {
+        let cfg = config(|_| {});
+        let kind = RetryKind::Fallback(503);
+        let Move::Resend(a) = next_move(&cfg, &routing(0, true), &kind, "chat") else { panic!("expected a re-send") };
+        assert_eq!((a.tier, a.cluster.as_str()), (1, "llm_mid"));
+        assert_eq!(a.call.body, br#"{"model":"claude-haiku-4.5","messages":[]}"#);
+        let c = &a.count.counters[0];
+        assert_eq!((c.name, c.value), (stat::FALLBACKS, 1));
+        assert!(c.labels.contains(&(label::REASON, "status_503".to_string())) && c.labels.contains(&(label::TIER, "cheap".to_string())));
+        assert_eq!(next_move(&cfg, &routing(0, false), &kind, "chat"), Move::GiveUp, "not resendable");
+        assert_eq!(next_move(&cfg, &routing(2, true), &kind, "chat"), Move::GiveUp, "last tier");
+
+        let mut r = routing(0, true);
+        advance(&cfg, &mut r, 1, &kind);
+        assert_eq!((r.model.as_str(), r.tier.as_str(), r.tier_index, r.attempts), ("claude-haiku-4.5", "mid", Some(1), 1));
+        assert_eq!(r.retry.as_deref(), Some("fallback:status_503"));
+        assert_eq!(next_tier_of(&cfg, &r), None, "one attempt by default");
+    }
+
+    #[test]
+    fn resending_needs_route_mode_and_a_fallback_or_an_escalating_tier() {
+        assert!(may_resend(&config(|_| {})));
+        assert!(!may_resend(&config(|v| v["mode"] = "measure".into())));
+        let no_fallback = |v: &mut Value| v["fallback"] = serde_json::json!({"max_attempts": 0});
+        assert!(may_resend(&config(no_fallback)), "the shipped cheap tier escalates");
+        assert!(!may_resend(&config(|v| {
+            no_fallback(v);
+            v["tiers"][0].as_object_mut().unwrap().remove("escalate");
+        })));
+        let h = resend_headers(&[
+            ("accept-encoding".into(), "gzip".into()),
+            ("content-length".into(), "9".into()),
+            ("authorization".into(), "Bearer k".into()),
+        ]);
+        assert_eq!(h, vec![("authorization".into(), "Bearer k".into()), ("accept-encoding".into(), "identity".into())]);
+    }
+
+    #[test]
+    fn escalation_reads_the_tier_of_the_routing() {
+        let esc = serde_json::json!({"on": ["empty"]});
+        let cfg = config(|v| v["tiers"][0]["escalate"] = esc);
+        let empty = serde_json::json!({"choices": [{"message": {"content": ""}, "finish_reason": "stop"}]});
+        assert_eq!(escalation_of(&cfg, &routing(0, true), 200, Some(&empty)), Some("empty"));
+        assert_eq!(escalation_of(&cfg, &routing(1, true), 200, Some(&empty)), None, "tier not opted in");
+        assert_eq!(escalation_of(&cfg, &routing(0, false), 200, Some(&empty)), None, "not resendable");
+    }
+
+    #[test]
+    fn the_header_swap_keeps_pseudo_and_own_headers() {
+        let held = vec![(":status".into(), "503".into()), ("x-llm-router-tier".into(), "cheap".into()), ("content-type".into(), "text/plain".into())];
+        let call = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into()), ("content-length".into(), "9".into())];
+        assert_eq!(
+            header_swap(&held, &call),
+            vec![
+                ("content-type".to_string(), None),
+                (":status".to_string(), Some("200".to_string())),
+                ("content-type".to_string(), Some("application/json".to_string())),
+            ]
+        );
     }
 }

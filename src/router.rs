@@ -22,10 +22,8 @@ pub enum RouterError {
     Classifier(#[from] ClassifierError),
 }
 
-/// Label value for a missing customer.
-pub const CUSTOMER_UNKNOWN: &str = "unknown";
-/// Label value for customers beyond the cap.
-pub const CUSTOMER_OTHER: &str = "other";
+// The customer label values live with the other names.
+pub use crate::names::value::{CUSTOMER_OTHER, CUSTOMER_UNKNOWN};
 /// Longest label value kept (longer ones are cut).
 pub const MAX_LABEL_LEN: usize = 64;
 

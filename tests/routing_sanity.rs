@@ -10,9 +10,10 @@
 //! Scores come from exactly what the CLI's `score` runs and the filter embeds: a [`Router`]
 //! built from the default configuration, hence the embedded model, the configured
 //! `max_inspect_chars` and the real policy. Whatever model ships is the one tested.
-#![cfg(feature = "tract")]
 // The whole crate is test code, helpers included, so clippy.toml's allow-*-in-tests covers it.
+// Two attributes, not `cfg(all(test, ...))`: clippy recognises test code by a plain `cfg(test)`.
 #![cfg(test)]
+#![cfg(feature = "tract")]
 
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashSet};

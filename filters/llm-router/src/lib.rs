@@ -4,6 +4,11 @@
 //! classifier) once per VM; each HTTP context drives one [`RequestFlow`] and implements the
 //! core's [`Host`] trait over proxy-wasm host calls. Nothing else lives here.
 //!
+//! The host calls go through the small [`Calls`] trait ([`Real`] forwards each to
+//! `proxy_wasm::hostcalls`), so the HTTP context runs natively against a fake in the tests below:
+//! a mismatch between what the core asks and what the glue does (such as an `Action` dropped
+//! after a re-send) fails there, before Envoy.
+//!
 //! proxy-wasm 0.2 host calls `panic!` on an unexpected status, which traps the VM. The flow only
 //! calls them in the phases where Envoy accepts them (request headers while paused, response
 //! headers while held, body buffers inside body callbacks). The statuses they do return as `Err`
@@ -13,13 +18,14 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use llm_router::flow::{Action as FlowAction, CallResponse, RequestFlow};
 use llm_router::host::{Host, Labels, Level};
 use llm_router::names::{label, stat};
 use llm_router::router::Router;
 use proxy_wasm::hostcalls;
+use proxy_wasm::types::Bytes;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
 
@@ -31,27 +37,93 @@ enum HostError {
     Failed { call: &'static str, status: Status },
 }
 
+/// The proxy-wasm host calls this glue makes, one method each with the SDK's signature.
+trait Calls {
+    fn log(&self, level: LogLevel, message: &str) -> Result<(), Status>;
+    fn get_map(&self, map: MapType) -> Result<Vec<(String, String)>, Status>;
+    fn set_map_value(&self, map: MapType, name: &str, value: Option<&str>) -> Result<(), Status>;
+    fn get_buffer(&self, buffer: BufferType, start: usize, size: usize) -> Result<Option<Bytes>, Status>;
+    fn set_buffer(&self, buffer: BufferType, start: usize, size: usize, value: &[u8]) -> Result<(), Status>;
+    fn send_http_response(&self, status: u32, headers: Vec<(&str, &str)>, body: Option<&[u8]>) -> Result<(), Status>;
+    fn dispatch_http_call(&self, cluster: &str, headers: Vec<(&str, &str)>, body: Option<&[u8]>, timeout: Duration) -> Result<u32, Status>;
+    fn resume_http_response(&self) -> Result<(), Status>;
+    fn get_property(&self, path: Vec<&str>) -> Result<Option<Bytes>, Status>;
+    fn set_property(&self, path: Vec<&str>, value: Option<&[u8]>) -> Result<(), Status>;
+    fn define_metric(&self, kind: MetricType, name: &str) -> Result<u32, Status>;
+    fn increment_metric(&self, id: u32, offset: i64) -> Result<(), Status>;
+    fn record_metric(&self, id: u32, value: u64) -> Result<(), Status>;
+    fn get_current_time(&self) -> Result<SystemTime, Status>;
+}
+
+/// The real host: every call goes to Envoy.
+struct Real;
+
+impl Calls for Real {
+    fn log(&self, level: LogLevel, message: &str) -> Result<(), Status> {
+        hostcalls::log(level, message)
+    }
+    fn get_map(&self, map: MapType) -> Result<Vec<(String, String)>, Status> {
+        hostcalls::get_map(map)
+    }
+    fn set_map_value(&self, map: MapType, name: &str, value: Option<&str>) -> Result<(), Status> {
+        hostcalls::set_map_value(map, name, value)
+    }
+    fn get_buffer(&self, buffer: BufferType, start: usize, size: usize) -> Result<Option<Bytes>, Status> {
+        hostcalls::get_buffer(buffer, start, size)
+    }
+    fn set_buffer(&self, buffer: BufferType, start: usize, size: usize, value: &[u8]) -> Result<(), Status> {
+        hostcalls::set_buffer(buffer, start, size, value)
+    }
+    fn send_http_response(&self, status: u32, headers: Vec<(&str, &str)>, body: Option<&[u8]>) -> Result<(), Status> {
+        hostcalls::send_http_response(status, headers, body)
+    }
+    fn dispatch_http_call(&self, cluster: &str, headers: Vec<(&str, &str)>, body: Option<&[u8]>, timeout: Duration) -> Result<u32, Status> {
+        hostcalls::dispatch_http_call(cluster, headers, body, vec![], timeout)
+    }
+    fn resume_http_response(&self) -> Result<(), Status> {
+        hostcalls::resume_http_response()
+    }
+    fn get_property(&self, path: Vec<&str>) -> Result<Option<Bytes>, Status> {
+        hostcalls::get_property(path)
+    }
+    fn set_property(&self, path: Vec<&str>, value: Option<&[u8]>) -> Result<(), Status> {
+        hostcalls::set_property(path, value)
+    }
+    fn define_metric(&self, kind: MetricType, name: &str) -> Result<u32, Status> {
+        hostcalls::define_metric(kind, name)
+    }
+    fn increment_metric(&self, id: u32, offset: i64) -> Result<(), Status> {
+        hostcalls::increment_metric(id, offset)
+    }
+    fn record_metric(&self, id: u32, value: u64) -> Result<(), Status> {
+        hostcalls::record_metric(id, value)
+    }
+    fn get_current_time(&self) -> Result<SystemTime, Status> {
+        hostcalls::get_current_time()
+    }
+}
+
 /// Write one log line. Logging is where every other failure is reported, so a failing log
 /// call has nowhere left to go: it is the one result this glue does not report further.
-fn log_line(level: LogLevel, message: &str) {
-    hostcalls::log(level, message).unwrap_or_default();
+fn log_line<C: Calls>(calls: &C, level: LogLevel, message: &str) {
+    calls.log(level, message).unwrap_or_default();
 }
 
 /// The value of a host call, or `None` after logging why there is none.
-fn checked<T>(call: &'static str, result: Result<T, Status>) -> Option<T> {
+fn checked<C: Calls, T>(calls: &C, call: &'static str, result: Result<T, Status>) -> Option<T> {
     match result {
         Ok(v) => Some(v),
         Err(status) => {
-            log_line(LogLevel::Warn, &HostError::Failed { call, status }.to_string());
+            log_line(calls, LogLevel::Warn, &HostError::Failed { call, status }.to_string());
             None
         }
     }
 }
 
 /// A host call done for its effect: logged if the host refused it.
-fn effect(call: &'static str, result: Result<(), Status>) {
+fn effect<C: Calls>(calls: &C, call: &'static str, result: Result<(), Status>) {
     // `()` carries no value; the failure, if any, was logged by `checked`.
-    checked(call, result).unwrap_or_default();
+    checked(calls, call, result).unwrap_or_default();
 }
 
 proxy_wasm::main! {{
@@ -99,14 +171,14 @@ fn encode_name(name: &str, labels: Labels<'_>) -> String {
 }
 
 impl Metrics {
-    fn id(&mut self, kind: MetricType, name: &str, labels: Labels<'_>) -> Option<u32> {
+    fn id<C: Calls>(&mut self, calls: &C, kind: MetricType, name: &str, labels: Labels<'_>) -> Option<u32> {
         let full = encode_name(name, labels);
         if let Some(id) = self.ids.get(&full) {
             return *id;
         }
         // A metric the host would not define is remembered as `None` (logged once, here), so
         // the request path neither retries nor logs it again.
-        let id = checked("define_metric", hostcalls::define_metric(kind, &full));
+        let id = checked(calls, "define_metric", calls.define_metric(kind, &full));
         self.ids.insert(full, id);
         id
     }
@@ -128,6 +200,7 @@ impl RootContext for Root {
         match Router::from_json(&bytes) {
             Ok(router) => {
                 log_line(
+                    &Real,
                     LogLevel::Info,
                     &format!(
                         "llm-router: configured: mode={} tiers={} classifier={} prices={}",
@@ -141,7 +214,7 @@ impl RootContext for Root {
                 true
             }
             Err(e) => {
-                log_line(LogLevel::Error, &format!("llm-router: invalid plugin configuration: {e}"));
+                log_line(&Real, LogLevel::Error, &format!("llm-router: invalid plugin configuration: {e}"));
                 false
             }
         }
@@ -149,7 +222,7 @@ impl RootContext for Root {
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         let router = self.router.clone()?;
-        Some(Box::new(Http { router, glue: Glue { metrics: self.metrics.clone() }, flow: RequestFlow::new() }))
+        Some(Box::new(Http::new(router, Real, self.metrics.clone())))
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -158,95 +231,94 @@ impl RootContext for Root {
 }
 
 /// Host-call adapter for one HTTP stream.
-struct Glue {
+struct Glue<C: Calls> {
+    calls: C,
     metrics: Rc<RefCell<Metrics>>,
 }
 
-struct Http {
+struct Http<C: Calls> {
     router: Rc<Router>,
-    glue: Glue,
+    glue: Glue<C>,
     flow: RequestFlow,
 }
 
-impl Host for Glue {
+impl<C: Calls> Host for Glue<C> {
     fn request_headers(&self) -> Vec<(String, String)> {
-        checked("get_map(request headers)", hostcalls::get_map(MapType::HttpRequestHeaders)).unwrap_or_default()
+        checked(&self.calls, "get_map(request headers)", self.calls.get_map(MapType::HttpRequestHeaders)).unwrap_or_default()
     }
 
     fn set_request_header(&mut self, name: &str, value: Option<&str>) {
-        effect("set_map_value(request header)", hostcalls::set_map_value(MapType::HttpRequestHeaders, name, value));
+        effect(&self.calls, "set_map_value(request header)", self.calls.set_map_value(MapType::HttpRequestHeaders, name, value));
     }
 
     fn request_body(&self, len: usize) -> Option<Vec<u8>> {
-        checked("get_buffer(request body)", hostcalls::get_buffer(BufferType::HttpRequestBody, 0, len)).flatten()
+        checked(&self.calls, "get_buffer(request body)", self.calls.get_buffer(BufferType::HttpRequestBody, 0, len)).flatten()
     }
 
     fn replace_request_body(&mut self, body: &[u8]) {
         // `usize::MAX` as size replaces the whole buffered body.
-        effect("set_buffer(request body)", hostcalls::set_buffer(BufferType::HttpRequestBody, 0, usize::MAX, body));
+        effect(&self.calls, "set_buffer(request body)", self.calls.set_buffer(BufferType::HttpRequestBody, 0, usize::MAX, body));
     }
 
     fn send_json_response(&mut self, status: u32, body: &str) {
         effect(
+            &self.calls,
             "send_http_response",
-            hostcalls::send_http_response(status, vec![("content-type", "application/json")], Some(body.as_bytes())),
+            self.calls.send_http_response(status, vec![("content-type", "application/json")], Some(body.as_bytes())),
         );
     }
 
-    fn response_header(&self, name: &str) -> Option<String> {
-        checked("get_map_value(response header)", hostcalls::get_map_value(MapType::HttpResponseHeaders, name)).flatten()
-    }
-
     fn response_headers(&self) -> Vec<(String, String)> {
-        checked("get_map(response headers)", hostcalls::get_map(MapType::HttpResponseHeaders)).unwrap_or_default()
+        checked(&self.calls, "get_map(response headers)", self.calls.get_map(MapType::HttpResponseHeaders)).unwrap_or_default()
     }
 
     fn set_response_header(&mut self, name: &str, value: Option<&str>) {
-        effect("set_map_value(response header)", hostcalls::set_map_value(MapType::HttpResponseHeaders, name, value));
+        effect(&self.calls, "set_map_value(response header)", self.calls.set_map_value(MapType::HttpResponseHeaders, name, value));
     }
 
     fn response_body(&self, len: usize) -> Option<Vec<u8>> {
-        checked("get_buffer(response body)", hostcalls::get_buffer(BufferType::HttpResponseBody, 0, len)).flatten()
+        checked(&self.calls, "get_buffer(response body)", self.calls.get_buffer(BufferType::HttpResponseBody, 0, len)).flatten()
     }
 
     fn append_response_body(&mut self, bytes: &[u8]) {
         // Start past the end, size 0: append.
-        effect("set_buffer(append response body)", hostcalls::set_buffer(BufferType::HttpResponseBody, usize::MAX, 0, bytes));
+        effect(&self.calls, "set_buffer(append response body)", self.calls.set_buffer(BufferType::HttpResponseBody, usize::MAX, 0, bytes));
     }
 
     fn replace_response_body(&mut self, body: &[u8]) {
-        effect("set_buffer(replace response body)", hostcalls::set_buffer(BufferType::HttpResponseBody, 0, usize::MAX, body));
+        effect(&self.calls, "set_buffer(replace response body)", self.calls.set_buffer(BufferType::HttpResponseBody, 0, usize::MAX, body));
     }
 
     fn dispatch_call(&mut self, cluster: &str, headers: &[(String, String)], body: &[u8], timeout_ms: u64) -> bool {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         // The flow logs the refusal with the cluster name and lets the held answer go on.
         checked(
+            &self.calls,
             "dispatch_http_call",
-            hostcalls::dispatch_http_call(cluster, headers, Some(body), vec![], Duration::from_millis(timeout_ms)),
+            self.calls.dispatch_http_call(cluster, headers, Some(body), Duration::from_millis(timeout_ms)),
         )
         .is_some()
     }
 
     fn set_state(&mut self, key: &str, value: &str) {
-        effect("set_property", hostcalls::set_property(vec![key], Some(value.as_bytes())));
+        effect(&self.calls, "set_property", self.calls.set_property(vec![key], Some(value.as_bytes())));
     }
 
     fn counter(&mut self, name: &str, labels: Labels<'_>, value: u64) {
-        let id = self.metrics.borrow_mut().id(MetricType::Counter, name, labels);
+        let id = self.metrics.borrow_mut().id(&self.calls, MetricType::Counter, name, labels);
         // The metric is defined (visible at 0) either way; adding 0 would be a wasted VM exit.
         if value == 0 {
             return;
         }
         if let (Some(id), Ok(v)) = (id, i64::try_from(value)) {
-            effect("increment_metric", hostcalls::increment_metric(id, v));
+            effect(&self.calls, "increment_metric", self.calls.increment_metric(id, v));
         }
     }
 
     fn histogram(&mut self, name: &str, labels: Labels<'_>, value: u64) {
-        let id = self.metrics.borrow_mut().id(MetricType::Histogram, name, labels);
+        let id = self.metrics.borrow_mut().id(&self.calls, MetricType::Histogram, name, labels);
         if let Some(id) = id {
-            effect("record_metric", hostcalls::record_metric(id, value));
+            effect(&self.calls, "record_metric", self.calls.record_metric(id, value));
         }
     }
 
@@ -254,12 +326,12 @@ impl Host for Glue {
         // Envoy's attribute is `xds.route_name`; older Envoys answered `route_name`.
         [vec!["xds", "route_name"], vec!["route_name"]]
             .into_iter()
-            .find_map(|path| checked("get_property(route name)", hostcalls::get_property(path)).flatten())
+            .find_map(|path| checked(&self.calls, "get_property(route name)", self.calls.get_property(path)).flatten())
             .and_then(|b| String::from_utf8(b).ok())
     }
 
     fn now_nanos(&self) -> u64 {
-        checked("get_current_time", hostcalls::get_current_time())
+        checked(&self.calls, "get_current_time", self.calls.get_current_time())
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
     }
@@ -270,7 +342,7 @@ impl Host for Glue {
             Level::Info => LogLevel::Info,
             Level::Warn => LogLevel::Warn,
         };
-        log_line(level, message);
+        log_line(&self.calls, level, message);
     }
 }
 
@@ -281,19 +353,20 @@ fn action(a: FlowAction) -> Action {
     }
 }
 
-impl Context for Http {
+impl<C: Calls> Context for Http<C> {
     fn on_http_call_response(&mut self, _token_id: u32, num_headers: usize, body_size: usize, _num_trailers: usize) {
         // No headers: the call failed or timed out (the flow treats `None` as a failed re-send).
+        let c = &self.glue.calls;
         let response = (num_headers > 0).then(|| CallResponse {
-            headers: checked("get_map(call response headers)", hostcalls::get_map(MapType::HttpCallResponseHeaders))
+            headers: checked(c, "get_map(call response headers)", c.get_map(MapType::HttpCallResponseHeaders))
                 .unwrap_or_default(),
-            body: checked("get_buffer(call response body)", hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size))
+            body: checked(c, "get_buffer(call response body)", c.get_buffer(BufferType::HttpCallResponseBody, 0, body_size))
                 .flatten()
                 .unwrap_or_default(),
         });
         match self.flow.on_call_response(&self.router, &mut self.glue, response) {
             // The held response now carries its final headers and body: let it go.
-            FlowAction::Continue => effect("resume_http_response", hostcalls::resume_http_response()),
+            FlowAction::Continue => effect(&self.glue.calls, "resume_http_response", self.glue.calls.resume_http_response()),
             // Another re-send is in flight; its answer resumes the response. Resuming now would
             // send the failed answer and leave the next call's result nowhere to go.
             FlowAction::Pause => {}
@@ -301,9 +374,13 @@ impl Context for Http {
     }
 }
 
-impl Http {
+impl<C: Calls> Http<C> {
+    fn new(router: Rc<Router>, calls: C, metrics: Rc<RefCell<Metrics>>) -> Self {
+        Http { router, glue: Glue { calls, metrics }, flow: RequestFlow::new() }
+    }
+
     /// Run one callback; with `"profile": true`, record its wall time by callback name.
-    fn timed<T>(&mut self, callback: &str, f: impl FnOnce(&mut RequestFlow, &Router, &mut Glue) -> T) -> T {
+    fn timed<T>(&mut self, callback: &str, f: impl FnOnce(&mut RequestFlow, &Router, &mut Glue<C>) -> T) -> T {
         if !self.router.config.profile {
             return f(&mut self.flow, &self.router, &mut self.glue);
         }
@@ -315,7 +392,7 @@ impl Http {
     }
 }
 
-impl HttpContext for Http {
+impl<C: Calls> HttpContext for Http<C> {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         action(self.timed("request_headers", |f, r, g| f.on_request_headers(r, g, end_of_stream)))
     }
@@ -340,15 +417,5 @@ impl HttpContext for Http {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::encode_name;
-
-    #[test]
-    fn encodes_labels_in_the_name() {
-        assert_eq!(
-            encode_name("llm_router_requests_total", &[("model", "gpt-4o"), ("tier", "cheap")]),
-            "model=.=gpt-4o;.;tier=.=cheap;.;llm_router_requests_total"
-        );
-        assert_eq!(encode_name("x", &[]), "x");
-    }
-}
+#[path = "glue_tests.rs"]
+mod tests;

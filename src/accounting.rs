@@ -1,0 +1,290 @@
+//! The accounting step, pure: from the routing, the usage read and the price table, one
+//! [`Emission`] that says everything a request's accounting writes (stat increments, the
+//! filter-state values the access log reads, the decision and cost headers, and the record the
+//! SSE comment carries). [`crate::emit`] turns it into host calls, in one place.
+//!
+//! Accounting happens exactly once per inspected request; a request that could not be
+//! inspected gets [`rejected`] instead. The request side's own stats ([`customer_overflow`],
+//! [`decision_time`]) and the retry step's counter are emissions too, so every stat, filter-state
+//! value and header the core writes goes through [`crate::emit`].
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::names::{self, label, stat, state, value};
+use crate::routing::Routing;
+use crate::router::sanitize_label;
+use crate::usage::Usage;
+
+/// Accounting status of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Usage read and priced.
+    Priced,
+    /// Usage read, model not in the price table: tokens counted, no cost.
+    Unpriced,
+    /// No usable usage in the response.
+    UsageMissing,
+    /// The request could not be inspected (passed through or rejected).
+    Error,
+}
+
+impl Status {
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Priced => value::STATUS_PRICED,
+            Status::Unpriced => value::STATUS_UNPRICED,
+            Status::UsageMissing => value::STATUS_USAGE_MISSING,
+            Status::Error => value::STATUS_ERROR,
+        }
+    }
+}
+
+/// The accounting record of one request, as written to headers, state, stats and SSE.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Accounting {
+    /// Model priced.
+    pub model: String,
+    /// Tier.
+    pub tier: String,
+    /// Status.
+    pub status: Status,
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+    /// Cached prompt tokens.
+    pub cached_tokens: u64,
+    /// Cost in micro-USD, all answers included (absent unless priced).
+    pub cost_micro_usd: Option<u64>,
+    /// Baseline cost in micro-USD (absent when usage is missing).
+    pub baseline_cost_micro_usd: Option<u64>,
+    /// Price table version.
+    pub price_version: String,
+    /// `fallback:<reason>` or `escalation:<reason>` when a re-send produced the answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry: Option<String>,
+}
+
+impl Accounting {
+    /// The SSE comment line that ends a stream: clients skip comments, so every SSE client
+    /// over every protocol gets the cost without its parser noticing.
+    pub fn sse_comment(&self) -> String {
+        // Serializing strings and integers cannot fail; an empty object is still a comment.
+        let json = serde_json::to_string(self).unwrap_or_default();
+        format!(": llm-router {json}\n\n")
+    }
+}
+
+/// Which response headers an accounting sets: only what the response phase still allows
+/// (headers already sent cannot change; a stream's cost goes in its SSE comment instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Headers {
+    /// None (headers already went out).
+    None,
+    /// The cost headers (the decision headers went out with the held headers earlier).
+    Cost,
+    /// The decision headers only (a re-sent stream: the cost is in the comment).
+    Decision,
+    /// Decision and cost headers.
+    All,
+}
+
+/// One stat increment or histogram value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    /// Stat name.
+    pub name: &'static str,
+    /// Labels (values sanitized).
+    pub labels: Vec<(&'static str, String)>,
+    /// Amount added (counter) or recorded (histogram).
+    pub value: u64,
+}
+
+impl Count {
+    fn new(name: &'static str, labels: &[(&'static str, &str)], value: u64) -> Count {
+        Count { name, labels: labels.iter().map(|(k, v)| (*k, (*v).to_string())).collect(), value }
+    }
+}
+
+/// Everything one accounting writes; [`crate::emit::emit`] performs it.
+#[must_use]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Emission {
+    /// Counter increments (a 0 still defines the metric, so it shows up at 0).
+    pub counters: Vec<Count>,
+    /// Histogram values.
+    pub histograms: Vec<Count>,
+    /// Filter-state values for the access log.
+    pub state: Vec<(&'static str, String)>,
+    /// Response headers to set.
+    pub headers: Vec<(&'static str, String)>,
+    /// The record of an accounted request (absent for a rejected one).
+    pub record: Option<Accounting>,
+}
+
+/// The route label: Envoy's route name once the route is final, `unknown` without one.
+pub fn route_label(route_name: Option<&str>) -> String {
+    sanitize_label(route_name.filter(|n| !n.is_empty()).unwrap_or(value::UNKNOWN_ROUTE))
+}
+
+/// The decision headers of `r`, set as soon as the response headers can carry them.
+pub(crate) fn decision_headers(cfg: &Config, r: &Routing) -> Vec<(&'static str, String)> {
+    let mut h = vec![
+        (names::HEADER_MODEL, r.model.clone()),
+        (names::HEADER_TIER, r.tier.clone()),
+        (names::HEADER_SCORE, r.score_str()),
+        (names::HEADER_REASON, r.reason.clone()),
+        (names::HEADER_MODE, cfg.mode.as_str().to_string()),
+        (names::HEADER_PRICE_VERSION, cfg.prices.version().to_string()),
+    ];
+    if let Some(retry) = &r.retry {
+        h.push((names::HEADER_RETRY, retry.clone()));
+    }
+    h
+}
+
+/// A request on an inspected path that could not be inspected: counted by `kind`, and its
+/// status is [`Status::Error`] for the access log.
+pub fn rejected(kind: &str) -> Emission {
+    Emission {
+        counters: vec![Count::new(stat::ERRORS, &[(label::KIND, kind)], 1)],
+        state: vec![(state::STATUS, Status::Error.as_str().to_string())],
+        ..Emission::default()
+    }
+}
+
+/// A customer folded into `other` because the distinct-customer cap was reached.
+pub fn customer_overflow() -> Emission {
+    Emission { counters: vec![Count::new(stat::CUSTOMER_OVERFLOW, &[], 1)], ..Emission::default() }
+}
+
+/// The time one routing decision took (parse, features, inference, policy), microseconds.
+pub fn decision_time(micros: u64) -> Emission {
+    Emission { histograms: vec![Count::new(stat::DECISION_TIME_US, &[], micros)], ..Emission::default() }
+}
+
+/// The token counters of one answer under its model's labels, and its cost if priced.
+fn answer_counts(cfg: &Config, route: &str, r: &Routing, usage: Option<Usage>, out: &mut Vec<Count>) -> Option<u64> {
+    let u = usage?;
+    let (tier, model) = (sanitize_label(&r.tier), sanitize_label(&r.model));
+    let base = [
+        (label::ROUTE, route),
+        (label::TIER, &tier),
+        (label::MODEL, &model),
+        (label::CUSTOMER, &r.customer),
+        (label::MODE, cfg.mode.as_str()),
+    ];
+    out.push(Count::new(stat::INPUT_TOKENS, &base, u.prompt_tokens));
+    out.push(Count::new(stat::OUTPUT_TOKENS, &base, u.completion_tokens));
+    out.push(Count::new(stat::CACHED_TOKENS, &base, u.cached_tokens));
+    let cost = cfg.prices.cost_micro_usd(&r.model, &u).ok()?;
+    out.push(Count::new(stat::COST, &base, cost));
+    Some(cost)
+}
+
+/// Price, count and record one request whose answer (from `r`) carried `usage`. `earlier` is
+/// the answer the client did not receive (escalation: its routing and usage), counted under
+/// its own labels and added to the cost. `route` is the route label ([`route_label`]).
+pub(crate) fn account(
+    cfg: &Config,
+    route: &str,
+    r: &Routing,
+    usage: Option<Usage>,
+    earlier: Option<(&Routing, Option<Usage>)>,
+    headers: Headers,
+) -> Emission {
+    let prices = &cfg.prices;
+    let mut counters = Vec::new();
+    let prior_cost = earlier.and_then(|(e, u)| answer_counts(cfg, route, e, u, &mut counters)).unwrap_or(0);
+    let answer_cost = answer_counts(cfg, route, r, usage, &mut counters);
+    let (status, cost, baseline) = match &usage {
+        None => (Status::UsageMissing, None, None),
+        Some(u) => {
+            let baseline = prices.cost_micro_usd(&cfg.baseline_model, u).ok();
+            match answer_cost {
+                Some(c) => (Status::Priced, Some(c.saturating_add(prior_cost)), baseline),
+                None => (Status::Unpriced, None, baseline),
+            }
+        }
+    };
+    let u = usage.unwrap_or_default();
+    let record = Accounting {
+        model: r.model.clone(),
+        tier: r.tier.clone(),
+        status,
+        input_tokens: u.prompt_tokens,
+        output_tokens: u.completion_tokens,
+        cached_tokens: u.cached_tokens,
+        cost_micro_usd: cost,
+        baseline_cost_micro_usd: baseline,
+        price_version: prices.version().to_string(),
+        retry: r.retry.clone(),
+    };
+
+    let (tier, model, mode) = (sanitize_label(&r.tier), sanitize_label(&r.model), cfg.mode.as_str());
+    let base: [(&str, &str); 5] = [
+        (label::ROUTE, route),
+        (label::TIER, &tier),
+        (label::MODEL, &model),
+        (label::CUSTOMER, &r.customer),
+        (label::MODE, mode),
+    ];
+    let [b0, b1, b2, b3, b4] = base;
+    let reason = sanitize_label(&r.reason);
+    let decision_stat = if r.decided { stat::DECISIONS } else { stat::PASSTHROUGH };
+    counters.push(Count::new(decision_stat, &[b0, b1, b4, (label::REASON, &reason)], 1));
+    counters.push(Count::new(stat::REQUESTS, &[b0, b1, b2, b3, b4, (label::STATUS, status.as_str())], 1));
+    match status {
+        Status::UsageMissing => counters.push(Count::new(stat::USAGE_MISSING, &base, 1)),
+        Status::Unpriced => counters.push(Count::new(stat::UNPRICED, &base, 1)),
+        Status::Priced | Status::Error => {}
+    }
+    let mut histograms = Vec::new();
+    if let Some(c) = cost {
+        histograms.push(Count::new(stat::REQUEST_COST, &[b0, b1, b2, b4], c));
+    }
+    if let (Some(b), Some(_)) = (baseline, cost) {
+        counters.push(Count::new(stat::BASELINE_COST, &base, b));
+    }
+
+    let opt = |v: Option<u64>| v.map_or_else(String::new, |c| c.to_string());
+    let state = vec![
+        (state::REQUESTED_MODEL, r.requested_model.clone()),
+        (state::SCORE, r.score_str()),
+        (state::REASON, r.reason.clone()),
+        (state::MODE, mode.to_string()),
+        (state::CUSTOMER, r.customer.clone()),
+        (state::PRICE_VERSION, prices.version().to_string()),
+        (state::MODEL, r.model.clone()),
+        (state::TIER, r.tier.clone()),
+        (state::STATUS, status.as_str().to_string()),
+        (state::INPUT_TOKENS, u.prompt_tokens.to_string()),
+        (state::OUTPUT_TOKENS, u.completion_tokens.to_string()),
+        (state::CACHED_TOKENS, u.cached_tokens.to_string()),
+        (state::COST, opt(cost)),
+        (state::BASELINE_COST, opt(baseline)),
+        (state::RETRY, r.retry.clone().unwrap_or_default()),
+    ];
+
+    let mut out_headers = match headers {
+        Headers::Decision | Headers::All => decision_headers(cfg, r),
+        Headers::None | Headers::Cost => Vec::new(),
+    };
+    if matches!(headers, Headers::Cost | Headers::All) {
+        out_headers.push((names::HEADER_STATUS, status.as_str().to_string()));
+        if let Some(c) = cost {
+            out_headers.push((names::HEADER_COST, c.to_string()));
+        }
+        if let Some(b) = baseline {
+            out_headers.push((names::HEADER_BASELINE_COST, b.to_string()));
+        }
+    }
+    Emission { counters, histograms, state, headers: out_headers, record: Some(record) }
+}
+
+#[cfg(test)]
+#[path = "accounting_tests.rs"]
+mod tests;

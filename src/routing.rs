@@ -1,0 +1,103 @@
+//! What the flow knows about a routed request, from the decision on: the decide step turns a
+//! parsed body into a [`Routing`], and every later step (retry, accounting) reads it.
+
+use serde_json::Value;
+
+use crate::config::{ExplicitModel, Mode};
+use crate::names::value;
+use crate::policy::Decision;
+use crate::quality::Expectation;
+use crate::request::{ChatRequest, RequestError};
+use crate::router::Router;
+
+/// What a re-send needs: the request as it went upstream.
+#[derive(Debug, Clone)]
+pub(crate) struct Resend {
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+    pub(crate) expect: Expectation,
+    pub(crate) stream: bool,
+}
+
+/// Everything known about a routed request.
+#[derive(Debug, Clone)]
+pub(crate) struct Routing {
+    pub(crate) requested_model: String,
+    /// Model the request went to (route mode) or would go to (measure mode).
+    pub(crate) model: String,
+    pub(crate) tier: String,
+    pub(crate) tier_index: Option<usize>,
+    pub(crate) score: Option<f32>,
+    pub(crate) reason: String,
+    pub(crate) customer: String,
+    /// The policy decided (alias, `route_anyway` or measure mode); else passed through.
+    pub(crate) decided: bool,
+    /// Present when a fallback or escalation may re-send this request.
+    pub(crate) resend: Option<Box<Resend>>,
+    /// Re-sends made so far.
+    pub(crate) attempts: u32,
+    /// `fallback:<reason>` / `escalation:<reason>` once the answer came from a re-send.
+    pub(crate) retry: Option<String>,
+    /// The router added `stream_options.include_usage` to a stream request: the usage-only
+    /// chunk it causes is read and removed from the answer, which keeps the shape the client
+    /// asked for.
+    pub(crate) strip_usage: bool,
+}
+
+impl Routing {
+    /// The score as headers and filter state show it: 4 decimals, `-` when a rule decided.
+    pub(crate) fn score_str(&self) -> String {
+        self.score.map_or_else(|| value::NO_SCORE.to_string(), |s| format!("{s:.4}"))
+    }
+}
+
+/// The outcome of deciding one parsed request body.
+#[derive(Debug)]
+pub(crate) struct Routed {
+    pub(crate) routing: Routing,
+    /// The model to write into the body, when the policy decided.
+    pub(crate) rewrite_model: Option<String>,
+    /// The router must add `stream_options.include_usage` (a stream that did not ask for it).
+    pub(crate) force_usage: bool,
+    /// What the client expects of the answer (for escalation).
+    pub(crate) expect: Expectation,
+    /// The request is a stream.
+    pub(crate) stream: bool,
+}
+
+/// Decide for a parsed body: the policy for an alias (or `route_anyway`, or measure mode),
+/// the serving tier of an explicit model otherwise.
+pub(crate) fn route(router: &Router, value: &Value, headers: Vec<(String, String)>, customer: String) -> Result<Routed, RequestError> {
+    let cfg = &router.config;
+    let req = ChatRequest::try_from(value)?;
+    let is_alias = cfg.is_alias(req.model);
+    let decide = is_alias || cfg.explicit_model == ExplicitModel::RouteAnyway || cfg.mode == Mode::Measure;
+    let decision = if decide { Some(router.decide(&req, headers)) } else { None };
+    let (tier_index, score, reason) = match &decision {
+        Some(Decision { tier, score, reason }) => (Some(*tier), *score, reason.clone()),
+        None => (cfg.tier_for_model(req.model), None, value::REASON_EXPLICIT.to_string()),
+    };
+    let tier = tier_index.and_then(|i| cfg.tiers.get(i));
+    let model = match (&decision, tier) {
+        (Some(_), Some(t)) => t.model.clone(),
+        _ => req.model.to_string(),
+    };
+    let routing = Routing {
+        requested_model: req.model.to_string(),
+        model,
+        tier: tier.map_or_else(|| value::NO_TIER.to_string(), |t| t.name.clone()),
+        tier_index,
+        score,
+        reason,
+        customer,
+        decided: decision.is_some(),
+        resend: None,
+        attempts: 0,
+        retry: None,
+        strip_usage: false,
+    };
+    let rewrite_model = decision.is_some().then(|| routing.model.clone());
+    let force_usage = req.stream && !req.include_usage;
+    let expect = Expectation { max_tokens: req.max_tokens, response_format: req.response_format.map(str::to_string) };
+    Ok(Routed { routing, rewrite_model, force_usage, expect, stream: req.stream })
+}
