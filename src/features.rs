@@ -24,10 +24,8 @@
 //! Changing anything here changes the model's input: bump [`FEATURE_VERSION`] and retrain.
 
 pub use crate::keywords::fnv1a_lower;
-use crate::keywords::{
-    is_question_word, keyword_flags, EDGE_WORDS, FNV_OFFSET, FNV_PRIME, KINDS, KIND_SHIFT, K_CODE, K_CONSTRAINT, K_EASY,
-    K_HARD, K_REASONING,
-};
+use crate::keywords::{is_question_word, KIND_SHIFT};
+use crate::scan::Scanner;
 use crate::request::{ChatRequest, Role};
 
 /// Version of the feature definition; models record the version they were trained on.
@@ -102,54 +100,6 @@ pub const STRUCTURAL_DIM: usize = STRUCTURAL_NAMES.len();
 /// Total feature vector length.
 pub const FEATURE_DIM: usize = STRUCTURAL_DIM + HASH_DIM;
 
-const C_WORD: u8 = 1;
-const C_CODE: u8 = 2;
-const C_MATH: u8 = 4;
-const C_DIGIT: u8 = 8;
-const C_UPPER: u8 = 16;
-const C_QUESTION: u8 = 32;
-const C_NEWLINE: u8 = 64;
-
-/// The class bits of a byte. Bytes >= 0x80 (any non-ASCII UTF-8 byte) count as word bytes,
-/// so words in any script are hashed as wholes; ASCII punctuation separates words.
-const fn class_of(c: u8) -> u8 {
-    let mut k = 0u8;
-    if c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80 {
-        k |= C_WORD;
-    }
-    if c.is_ascii_digit() {
-        k |= C_DIGIT;
-    }
-    if c.is_ascii_uppercase() {
-        k |= C_UPPER;
-    }
-    if matches!(c, b'{' | b'}' | b';' | b'(' | b')' | b'[' | b']' | b'<' | b'>' | b'=') {
-        k |= C_CODE;
-    }
-    if matches!(c, b'$' | b'^' | b'\\') {
-        k |= C_MATH;
-    }
-    if c == b'?' {
-        k |= C_QUESTION;
-    }
-    if c == b'\n' {
-        k |= C_NEWLINE;
-    }
-    k
-}
-
-/// [`class_of`] for every byte, built once per VM.
-fn class_table() -> &'static [u8; 256] {
-    static TABLE: std::sync::OnceLock<[u8; 256]> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut t = [0u8; 256];
-        for (b, slot) in t.iter_mut().enumerate() {
-            *slot = class_of(b as u8);
-        }
-        t
-    })
-}
-
 /// A feature vector of length [`FEATURE_DIM`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Features(pub Vec<f32>);
@@ -178,211 +128,6 @@ fn capped(n: u64, cap: u64) -> f32 {
     n.min(cap) as f32 / cap as f32
 }
 
-#[derive(Default)]
-struct TextStats {
-    chars: u64,
-    code_sym: u64,
-    math_sym: u64,
-    digits: u64,
-    questions: u64,
-    non_ascii: u64,
-    upper: u64,
-    lines: u64,
-    list_lines: u64,
-    choice_lines: u64,
-    fences: u64,
-    words: u64,
-    word_chars: u64,
-    reasoning: u64,
-    hard: u64,
-    constraint: u64,
-    easy: u64,
-    code_words: u64,
-    /// Words of each task kind (version 3), in [`KIND_SHIFT`] bit order.
-    kinds: [u64; KINDS],
-    /// LaTeX commands: a backslash followed by a letter (`\frac`, `\sqrt`, `\[` does not count).
-    latex: u64,
-    /// Lines that start with a space or a tab (code, quoted blocks).
-    indented_lines: u64,
-}
-
-/// The instruction of the newest message: kind flags of its first and last [`EDGE_WORDS`]
-/// words and its first word.
-#[derive(Default)]
-struct Edges {
-    words: usize,
-    lead: u32,
-    tail: [u32; EDGE_WORDS],
-    first_word: Option<u32>,
-}
-
-impl Edges {
-    fn kinds(&self) -> u32 {
-        self.tail.iter().fold(self.lead, |acc, f| acc | f)
-    }
-}
-
-struct Scanner<'v> {
-    stats: TextStats,
-    hashed: &'v mut [f32],
-    /// False when the classifier reads no hashed bucket: the buckets stay zero.
-    hash_ngrams: bool,
-    prev_word: Option<u32>,
-    /// True while the newest message's text is scanned (it is scanned first).
-    newest: bool,
-    edges: Edges,
-}
-
-impl Scanner<'_> {
-    fn bump(&mut self, h: u32) {
-        let idx = (h as usize) % HASH_DIM;
-        if let Some(slot) = self.hashed.get_mut(idx) {
-            *slot += 1.0;
-        }
-    }
-
-    fn word(&mut self, h: u32, chars: u64) {
-        let flags = keyword_flags(h);
-        let s = &mut self.stats;
-        s.words += 1;
-        s.word_chars += chars;
-        s.reasoning += u64::from(flags & K_REASONING != 0);
-        s.hard += u64::from(flags & K_HARD != 0);
-        s.constraint += u64::from(flags & K_CONSTRAINT != 0);
-        s.easy += u64::from(flags & K_EASY != 0);
-        s.code_words += u64::from(flags & K_CODE != 0);
-        let kinds = flags >> KIND_SHIFT;
-        if kinds != 0 {
-            for (k, count) in s.kinds.iter_mut().enumerate() {
-                *count += u64::from(kinds & (1 << k) != 0);
-            }
-        }
-        if self.newest {
-            let e = &mut self.edges;
-            if e.words == 0 {
-                e.first_word = Some(h);
-            }
-            if e.words < EDGE_WORDS {
-                e.lead |= flags;
-            }
-            if let Some(slot) = e.tail.get_mut(e.words % EDGE_WORDS) {
-                *slot = flags;
-            }
-            e.words += 1;
-        }
-        if !self.hash_ngrams {
-            return;
-        }
-        self.bump(h);
-        if let Some(p) = self.prev_word {
-            self.bump(p.wrapping_mul(FNV_PRIME) ^ h.rotate_left(13) ^ 0x9e37_79b9);
-        }
-        self.prev_word = Some(h);
-    }
-
-    /// Called at the first non-blank byte of a line; `indented` when blanks came before it.
-    fn line_start(&mut self, rest: &[u8], indented: bool) {
-        let s = &mut self.stats;
-        s.indented_lines += u64::from(indented);
-        if rest.starts_with(b"```") {
-            s.fences += 1;
-        }
-        let first = rest.first().copied();
-        let second = rest.get(1).copied();
-        if matches!(first, Some(b'-') | Some(b'*') | Some(b'+'))
-            || (first.is_some_and(|b| b.is_ascii_digit()) && matches!(second, Some(b'.') | Some(b')')))
-        {
-            s.list_lines += 1;
-        }
-        if matches!(first, Some(b'A'..=b'H')) && matches!(second, Some(b'.') | Some(b')')) {
-            s.choice_lines += 1;
-        }
-    }
-
-    /// Scan `text`, reading at most `budget` characters; returns the characters read.
-    /// One pass over the bytes: character classes from a table, FNV hashing of each word as
-    /// its bytes go by.
-    fn text(&mut self, text: &str, budget: usize) -> usize {
-        let bytes = text.as_bytes();
-        let classes = class_table();
-        // Counters live in locals (registers) during the loop and are stored once at the end.
-        let (mut chars, mut non_ascii, mut digits, mut upper) = (0usize, 0u64, 0u64, 0u64);
-        let (mut code, mut math, mut questions, mut lines) = (0u64, 0u64, 0u64, 1u64);
-        let mut latex = 0u64;
-        let mut indented = false;
-        let mut hash = FNV_OFFSET;
-        let mut word_chars = 0u64;
-        let mut at_line_start = true;
-        for (i, &b) in bytes.iter().enumerate() {
-            let lead = b & 0xC0 != 0x80;
-            if lead {
-                if chars == budget {
-                    break;
-                }
-                chars += 1;
-            }
-            let c = classes.get(usize::from(b)).copied().unwrap_or(0);
-            if c & C_WORD != 0 {
-                hash = (hash ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
-                word_chars += u64::from(lead);
-                non_ascii += u64::from(b >= 0xC0);
-                digits += u64::from(c & C_DIGIT != 0);
-                upper += u64::from(c & C_UPPER != 0);
-                if at_line_start {
-                    at_line_start = false;
-                    self.line_start(bytes.get(i..).unwrap_or_default(), indented);
-                }
-                continue;
-            }
-            if word_chars > 0 {
-                self.word(hash, word_chars);
-                hash = FNV_OFFSET;
-                word_chars = 0;
-            }
-            if c == 0 {
-                // Space and other plain punctuation: only line starts care.
-                if at_line_start {
-                    if b == b' ' || b == b'\t' {
-                        indented = true;
-                    } else if b != b'\r' {
-                        at_line_start = false;
-                        self.line_start(bytes.get(i..).unwrap_or_default(), indented);
-                    }
-                }
-                continue;
-            }
-            code += u64::from(c & C_CODE != 0);
-            math += u64::from(c & C_MATH != 0);
-            latex += u64::from(b == b'\\' && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic));
-            questions += u64::from(c & C_QUESTION != 0);
-            if c & C_NEWLINE != 0 {
-                lines += 1;
-                at_line_start = true;
-                indented = false;
-            } else if at_line_start {
-                at_line_start = false;
-                self.line_start(bytes.get(i..).unwrap_or_default(), indented);
-            }
-        }
-        if word_chars > 0 {
-            self.word(hash, word_chars);
-        }
-        let s = &mut self.stats;
-        s.chars += chars as u64;
-        s.non_ascii += non_ascii;
-        s.digits += digits;
-        s.upper += upper;
-        s.code_sym += code;
-        s.math_sym += math;
-        s.questions += questions;
-        s.lines += lines;
-        s.latex += latex;
-        self.prev_word = None;
-        self.newest = false;
-        chars
-    }
-}
-
 /// Compute the feature vector of a request, reading at most `max_chars` characters of text.
 pub fn extract(req: &ChatRequest<'_>, max_chars: usize) -> Features {
     extract_with(req, max_chars, true)
@@ -394,14 +139,7 @@ pub fn extract(req: &ChatRequest<'_>, max_chars: usize) -> Features {
 pub fn extract_with(req: &ChatRequest<'_>, max_chars: usize, hash_ngrams: bool) -> Features {
     let mut v = vec![0.0f32; FEATURE_DIM];
     let (structural, hashed) = v.split_at_mut(STRUCTURAL_DIM);
-    let mut sc = Scanner {
-        stats: TextStats::default(),
-        hashed,
-        hash_ngrams,
-        prev_word: None,
-        newest: true,
-        edges: Edges::default(),
-    };
+    let mut sc = Scanner::new(hashed, hash_ngrams);
 
     let mut budget = max_chars;
     'outer: for m in req.messages.iter().rev() {

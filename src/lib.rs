@@ -26,6 +26,7 @@ pub mod report;
 pub mod request;
 pub mod retry;
 pub mod router;
+mod scan;
 mod routing;
 pub mod simulate;
 pub mod sse;
