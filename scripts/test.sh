@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # THE test command (also what CI runs via .ci/run):
-#   setup -> cargo test -> clippy -> wasm build -> envoy config validation -> integration tests
+#   setup -> cargo fmt --check -> cargo test -> clippy -> wasm build -> envoy config validation -> integration tests
 # Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -13,6 +13,9 @@ if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
   # shellcheck disable=SC1091
   . "$HOME/.cargo/env"
 fi
+
+step "cargo fmt --all --check (rustfmt.toml)"
+cargo fmt --all --check
 
 step "cargo test --workspace"
 cargo test --workspace
