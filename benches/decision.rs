@@ -13,7 +13,8 @@ use llm_router::router::Router;
 use llm_router::sse::SseScanner;
 use std::hint::black_box;
 
-const PARAGRAPH: &str = "The quarterly report shows revenue grew 12% while costs fell. Explain why the margin changed, \
+const PARAGRAPH: &str =
+    "The quarterly report shows revenue grew 12% while costs fell. Explain why the margin changed, \
 and list three risks for next quarter. Use the table below: | region | revenue | cost |. ";
 
 fn body_with_tokens(tokens: usize) -> Vec<u8> {
@@ -58,7 +59,9 @@ fn benches(c: &mut Criterion) {
         let body = body_with_tokens(n);
         let v = parse_body(&body).unwrap();
         let req = ChatRequest::try_from(&v).unwrap();
-        g.bench_with_input(BenchmarkId::from_parameter(n), &req, |b, req| b.iter(|| black_box(extract(black_box(req), cap))));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &req, |b, req| {
+            b.iter(|| black_box(extract(black_box(req), cap)))
+        });
     }
     g.finish();
 
@@ -68,14 +71,18 @@ fn benches(c: &mut Criterion) {
         let body = body_with_tokens(n);
         let v = parse_body(&body).unwrap();
         let req = ChatRequest::try_from(&v).unwrap();
-        g.bench_with_input(BenchmarkId::from_parameter(n), &req, |b, req| b.iter(|| black_box(extract_with(black_box(req), cap, false))));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &req, |b, req| {
+            b.iter(|| black_box(extract_with(black_box(req), cap, false)))
+        });
     }
     g.finish();
 
     let body = body_with_tokens(1_000);
     let v = parse_body(&body).unwrap();
     let feats = extract(&ChatRequest::try_from(&v).unwrap(), cap);
-    c.bench_function("inference/tract_core", |b| b.iter(|| black_box(model.score(black_box(feats.as_slice())).unwrap())));
+    c.bench_function("inference/tract_core", |b| {
+        b.iter(|| black_box(model.score(black_box(feats.as_slice())).unwrap()))
+    });
 
     let mut g = c.benchmark_group("features_plus_inference");
     for n in SIZES {

@@ -140,10 +140,8 @@ impl AccessRecord {
         if !value.is_object() {
             return Err(AccessLogError::NotObject);
         }
-        let raw: RawAccessLine = serde_json::from_value(value).map_err(|e| AccessLogError::Invalid {
-            field: "line",
-            reason: e.to_string(),
-        })?;
+        let raw: RawAccessLine = serde_json::from_value(value)
+            .map_err(|e| AccessLogError::Invalid { field: "line", reason: e.to_string() })?;
         AccessRecord::try_from(raw)
     }
 }
@@ -163,7 +161,9 @@ fn text(v: Option<&Value>, field: &'static str) -> Result<Option<String>, Access
 fn count(v: Option<&Value>, field: &'static str) -> Result<Option<u64>, AccessLogError> {
     let invalid = |reason: String| AccessLogError::Invalid { field, reason };
     match v {
-        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(|| invalid(format!("{n} is not a non-negative integer"))),
+        Some(Value::Number(n)) => {
+            n.as_u64().map(Some).ok_or_else(|| invalid(format!("{n} is not a non-negative integer")))
+        }
         other => match text(other, field)? {
             None => Ok(None),
             Some(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
@@ -196,7 +196,10 @@ impl TryFrom<RawAccessLine> for AccessRecord {
             Some("unpriced") => RecordStatus::Unpriced,
             Some("usage_missing") => RecordStatus::UsageMissing,
             Some(other) => {
-                return Err(AccessLogError::Invalid { field: "router_status", reason: format!("unknown status {other:?}") })
+                return Err(AccessLogError::Invalid {
+                    field: "router_status",
+                    reason: format!("unknown status {other:?}"),
+                })
             }
         };
         let start_unix_nanos = match text(raw.start_time.as_ref(), "start_time")? {
@@ -211,7 +214,8 @@ impl TryFrom<RawAccessLine> for AccessRecord {
         let usage = match status {
             RecordStatus::UsageMissing => None,
             RecordStatus::Priced | RecordStatus::Unpriced => {
-                let missing = |field| AccessLogError::Invalid { field, reason: "missing for a request with usage".into() };
+                let missing =
+                    |field| AccessLogError::Invalid { field, reason: "missing for a request with usage".into() };
                 let prompt_tokens = input.ok_or_else(|| missing("input_tokens"))?;
                 let cached_tokens = cached.unwrap_or(0);
                 if cached_tokens > prompt_tokens {
@@ -220,13 +224,20 @@ impl TryFrom<RawAccessLine> for AccessRecord {
                         reason: format!("{cached_tokens} exceeds input_tokens {prompt_tokens}"),
                     });
                 }
-                Some(Usage { prompt_tokens, completion_tokens: output.ok_or_else(|| missing("output_tokens"))?, cached_tokens })
+                Some(Usage {
+                    prompt_tokens,
+                    completion_tokens: output.ok_or_else(|| missing("output_tokens"))?,
+                    cached_tokens,
+                })
             }
         };
         let cost_micro_usd = match (status, cost) {
             (RecordStatus::Priced, Some(c)) => Some(c),
             (RecordStatus::Priced, None) => {
-                return Err(AccessLogError::Invalid { field: "cost_micro_usd", reason: "missing for a priced request".into() })
+                return Err(AccessLogError::Invalid {
+                    field: "cost_micro_usd",
+                    reason: "missing for a priced request".into(),
+                })
             }
             (_, Some(_)) => {
                 return Err(AccessLogError::Invalid {
@@ -338,7 +349,11 @@ pub fn parse_rfc3339(input: &str) -> Result<i64, AccessLogError> {
                 return Err(bad());
             }
             let off = oh * 3600 + om * 60;
-            if sign == b'+' { off } else { -off }
+            if sign == b'+' {
+                off
+            } else {
+                -off
+            }
         }
         _ => return Err(bad()),
     };
@@ -402,7 +417,10 @@ mod tests {
             }
         }
         let unpriced_with_cost = PRICED.replace(r#""router_status":"priced""#, r#""router_status":"unpriced""#);
-        assert!(matches!(AccessRecord::from_line(&unpriced_with_cost), Err(AccessLogError::Invalid { field: "cost_micro_usd", .. })));
+        assert!(matches!(
+            AccessRecord::from_line(&unpriced_with_cost),
+            Err(AccessLogError::Invalid { field: "cost_micro_usd", .. })
+        ));
         let bad_time = PRICED.replace("2026-11-29T18:07:44.387Z", "yesterday");
         assert_eq!(AccessRecord::from_line(&bad_time), Err(AccessLogError::BadTime("yesterday".into())));
     }
@@ -411,12 +429,17 @@ mod tests {
     fn usage_missing_has_no_usage_and_no_cost() {
         let line = r#"{"router_status":"usage_missing","input_tokens":"0","output_tokens":"0","cached_tokens":"0","cost_micro_usd":"","baseline_cost_micro_usd":""}"#;
         let r = AccessRecord::from_line(line).unwrap();
-        assert_eq!((r.status, r.usage, r.cost_micro_usd, r.baseline_cost_micro_usd), (RecordStatus::UsageMissing, None, None, None));
+        assert_eq!(
+            (r.status, r.usage, r.cost_micro_usd, r.baseline_cost_micro_usd),
+            (RecordStatus::UsageMissing, None, None, None)
+        );
     }
 
     #[test]
     fn fallback_markers() {
-        let with = |extra: &str| AccessRecord::from_line(&PRICED.replace("{\"baseline", &format!("{{{extra},\"baseline"))).unwrap().fallback;
+        let with = |extra: &str| {
+            AccessRecord::from_line(&PRICED.replace("{\"baseline", &format!("{{{extra},\"baseline"))).unwrap().fallback
+        };
         assert!(with(r#""retry":"fallback:status_503""#));
         assert!(!with(r#""retry":"escalation:length""#));
         assert!(with(r#""fallback":true"#));
@@ -434,14 +457,27 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-04-01").unwrap(), parse_rfc3339("2026-04-01T00:00:00Z").unwrap());
         assert_eq!(parse_rfc3339("2026-04-01T02:30:00+02:30").unwrap(), parse_rfc3339("2026-04-01T00:00:00Z").unwrap());
         assert_eq!(parse_rfc3339("2026-03-31T23:00:00-01:00").unwrap(), parse_rfc3339("2026-04-01t00:00:00z").unwrap());
-        assert_eq!(parse_rfc3339("2026-04-01 00:00:00.5Z").unwrap() - parse_rfc3339("2026-04-01T00:00:00Z").unwrap(), 500_000_000);
+        assert_eq!(
+            parse_rfc3339("2026-04-01 00:00:00.5Z").unwrap() - parse_rfc3339("2026-04-01T00:00:00Z").unwrap(),
+            500_000_000
+        );
         assert_eq!(parse_rfc3339("2026-04-01T00:00:00.123456789123Z").unwrap() % 1_000_000_000, 123_456_789);
         assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z").unwrap(), 1_709_164_800 * 1_000_000_000);
         assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z").unwrap(), -1_000_000_000);
         for bad in [
-            "", "2026-4-01", "2026-04-01T00:00:00", "2026-13-01", "2026-02-29", "2026-04-31", "2026-04-01T24:00:00Z",
-            "2026-04-01T00:60:00Z", "2026-04-01T00:00:00.Z", "2026-04-01T00:00:00+0200", "2026-04-01T00:00:00Zjunk",
-            "2026-04-01X00:00:00Z", "abcd-ef-gh",
+            "",
+            "2026-4-01",
+            "2026-04-01T00:00:00",
+            "2026-13-01",
+            "2026-02-29",
+            "2026-04-31",
+            "2026-04-01T24:00:00Z",
+            "2026-04-01T00:60:00Z",
+            "2026-04-01T00:00:00.Z",
+            "2026-04-01T00:00:00+0200",
+            "2026-04-01T00:00:00Zjunk",
+            "2026-04-01X00:00:00Z",
+            "abcd-ef-gh",
         ] {
             assert!(parse_rfc3339(bad).is_err(), "{bad:?} accepted");
         }

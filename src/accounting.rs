@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::names::{self, label, stat, state, value};
-use crate::routing::Routing;
 use crate::router::sanitize_label;
+use crate::routing::Routing;
 use crate::usage::Usage;
 
 /// Accounting status of a request.

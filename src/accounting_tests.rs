@@ -54,7 +54,14 @@ fn a_priced_answer_counts_records_and_sets_every_header() {
     let requests = e.counters.iter().find(|c| c.name == stat::REQUESTS).unwrap();
     assert!(requests.labels.contains(&(label::STATUS, "priced".to_string())));
     assert!(requests.labels.contains(&(label::ROUTE, "chat".to_string())));
-    assert_eq!(e.histograms, vec![Count::new(stat::REQUEST_COST, &[(label::ROUTE, "chat"), (label::TIER, "cheap"), (label::MODEL, "gpt-5-nano"), (label::MODE, "route")], 250)]);
+    assert_eq!(
+        e.histograms,
+        vec![Count::new(
+            stat::REQUEST_COST,
+            &[(label::ROUTE, "chat"), (label::TIER, "cheap"), (label::MODEL, "gpt-5-nano"), (label::MODE, "route")],
+            250
+        )]
+    );
     assert_eq!(header(&e, names::HEADER_COST), Some("250"));
     assert_eq!(header(&e, names::HEADER_BASELINE_COST), Some("10500"));
     assert_eq!(header(&e, names::HEADER_STATUS), Some("priced"));
@@ -65,8 +72,13 @@ fn a_priced_answer_counts_records_and_sets_every_header() {
     assert_eq!(state_of(&e, state::STATUS), Some("priced"));
     assert_eq!(state_of(&e, state::RETRY), Some(""));
     let record = e.record.unwrap();
-    assert_eq!((record.status, record.cost_micro_usd, record.baseline_cost_micro_usd), (Status::Priced, Some(250), Some(10500)));
-    assert!(record.sse_comment().starts_with(": llm-router {\"model\":\"gpt-5-nano\",\"tier\":\"cheap\",\"status\":\"priced\""));
+    assert_eq!(
+        (record.status, record.cost_micro_usd, record.baseline_cost_micro_usd),
+        (Status::Priced, Some(250), Some(10500))
+    );
+    assert!(record
+        .sse_comment()
+        .starts_with(": llm-router {\"model\":\"gpt-5-nano\",\"tier\":\"cheap\",\"status\":\"priced\""));
     assert!(record.sse_comment().ends_with("}\n\n"));
 }
 

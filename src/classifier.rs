@@ -167,13 +167,16 @@ mod tract_model {
     }
 
     impl TractClassifier {
-        fn from_typed(model: TypedModel, format: &'static str, inputs_used: Option<Vec<usize>>) -> Result<Self, ClassifierError> {
+        fn from_typed(
+            model: TypedModel,
+            format: &'static str,
+            inputs_used: Option<Vec<usize>>,
+        ) -> Result<Self, ClassifierError> {
             let plan: Plan = model.into_optimized().map_err(load_err)?.into_runnable().map_err(load_err)?;
             let state = plan.spawn().map_err(load_err)?;
             let width = inputs_used.as_ref().map_or(FEATURE_DIM, Vec::len);
             let c = TractClassifier { state: std::cell::RefCell::new(state), inputs_used, width, format };
-            c.score(&[0.0; FEATURE_DIM])
-                .map_err(|e| ClassifierError::Load(format!("model does not run: {e}")))?;
+            c.score(&[0.0; FEATURE_DIM]).map_err(|e| ClassifierError::Load(format!("model does not run: {e}")))?;
             Ok(c)
         }
 
@@ -193,9 +196,15 @@ mod tract_model {
                 let mut m = TypedModel::default();
                 let mut x = m.add_source("features", f32::fact([1, mlp.inputs_used.len()]))?;
                 for (i, l) in mlp.layers.iter().enumerate() {
-                    let first = |outs: TVec<OutletId>| outs.first().copied().ok_or_else(|| TractError::msg("node has no output"));
+                    let first = |outs: TVec<OutletId>| {
+                        outs.first().copied().ok_or_else(|| TractError::msg("node has no output"))
+                    };
                     let w = m.add_const(format!("w{i}"), Tensor::from_shape(&[l.inputs, l.outputs], &l.weights)?)?;
-                    let y = first(m.wire_node(format!("matmul{i}"), EinSum::new("ik,kj->ij".parse()?, f32::datum_type()), &[x, w])?)?;
+                    let y = first(m.wire_node(
+                        format!("matmul{i}"),
+                        EinSum::new("ik,kj->ij".parse()?, f32::datum_type()),
+                        &[x, w],
+                    )?)?;
                     let b = m.add_const(format!("b{i}"), Tensor::from_shape(&[1, l.outputs], &l.bias)?)?;
                     let y = first(m.wire_node(format!("add{i}"), tract_core::ops::math::add(), &[y, b])?)?;
                     x = match l.activation {
@@ -204,7 +213,9 @@ mod tract_model {
                             let zero = m.add_const(format!("zero{i}"), tensor2(&[[0f32]]))?;
                             first(m.wire_node(format!("relu{i}"), tract_core::ops::math::max(), &[y, zero])?)?
                         }
-                        Activation::Sigmoid => first(m.wire_node(format!("sigmoid{i}"), tract_core::ops::nn::sigmoid(), &[y])?)?,
+                        Activation::Sigmoid => {
+                            first(m.wire_node(format!("sigmoid{i}"), tract_core::ops::nn::sigmoid(), &[y])?)?
+                        }
                     };
                 }
                 m.select_output_outlets(&[x])?;
@@ -246,7 +257,8 @@ mod tract_model {
                 None => Tensor::from_shape(&[1, self.width], features),
             }
             .map_err(run)?;
-            let mut state = self.state.try_borrow_mut().map_err(|_| ClassifierError::Run("classifier re-entered".into()))?;
+            let mut state =
+                self.state.try_borrow_mut().map_err(|_| ClassifierError::Run("classifier re-entered".into()))?;
             let out = state.run(tvec!(input.into())).map_err(run)?;
             let first = out.first().ok_or_else(|| ClassifierError::Run("no output".into()))?;
             let view = first.to_plain_array_view::<f32>().map_err(run)?;
@@ -318,7 +330,8 @@ mod export {
             .map_err(|e| err(format!("cannot read onnx: {e:#}")))?;
         let graph = proto.graph.ok_or_else(|| err("onnx model has no graph"))?;
         let inits: HashMap<&str, &TensorProto> = graph.initializer.iter().map(|t| (t.name.as_str(), t)).collect();
-        let dims = |t: &TensorProto| -> Vec<usize> { t.dims.iter().map(|d| usize::try_from(*d).unwrap_or(0)).collect() };
+        let dims =
+            |t: &TensorProto| -> Vec<usize> { t.dims.iter().map(|d| usize::try_from(*d).unwrap_or(0)).collect() };
         let mut current = graph.input.first().map(|i| i.name.clone()).ok_or_else(|| err("onnx graph has no input"))?;
         let mut layers: Vec<Layer> = Vec::new();
         let mut pending: Option<Layer> = None;
@@ -328,7 +341,10 @@ mod export {
                 return Err(err(format!("node `{}` ({}) does not continue the single chain", node.name, node.op_type)));
             }
             let weight = |i: usize| -> Result<&TensorProto, ClassifierError> {
-                inputs.get(i).and_then(|n| inits.get(n).copied()).ok_or_else(|| err(format!("node `{}` input {i} is not a constant", node.name)))
+                inputs
+                    .get(i)
+                    .and_then(|n| inits.get(n).copied())
+                    .ok_or_else(|| err(format!("node `{}` input {i} is not a constant", node.name)))
             };
             match node.op_type.as_str() {
                 "MatMul" | "Gemm" => {
@@ -344,7 +360,10 @@ mod export {
                     let mut weights = floats(w)?;
                     let mut bias = vec![0.0; 0];
                     if node.op_type == "Gemm" {
-                        if attr_i(node, "transA", 0) != 0 || attr_f(node, "alpha", 1.0) != 1.0 || attr_f(node, "beta", 1.0) != 1.0 {
+                        if attr_i(node, "transA", 0) != 0
+                            || attr_f(node, "alpha", 1.0) != 1.0
+                            || attr_f(node, "beta", 1.0) != 1.0
+                        {
                             return Err(err("Gemm with transA/alpha/beta is not supported"));
                         }
                         if attr_i(node, "transB", 0) != 0 {
@@ -375,7 +394,9 @@ mod export {
                     l.activation = if node.op_type == "Relu" { Activation::Relu } else { Activation::Sigmoid };
                     layers.push(l);
                 }
-                other => return Err(err(format!("operator `{other}` is not part of an MLP; the filter runs MLPs only"))),
+                other => {
+                    return Err(err(format!("operator `{other}` is not part of an MLP; the filter runs MLPs only")))
+                }
             }
             current = node.output.first().cloned().ok_or_else(|| err("node without output"))?;
         }
@@ -404,9 +425,9 @@ pub fn build(kind: &crate::config::ClassifierKind) -> Result<Box<dyn Classifier>
         #[cfg(feature = "onnx")]
         ClassifierKind::InlineOnnx(bytes) => Ok(Box::new(TractClassifier::from_onnx(bytes)?)),
         #[cfg(not(feature = "onnx"))]
-        ClassifierKind::InlineOnnx(_) => Err(ClassifierError::NoSupport(
-            "onnx (use mlp_base64: convert with `llm-router export-mlp`)",
-        )),
+        ClassifierKind::InlineOnnx(_) => {
+            Err(ClassifierError::NoSupport("onnx (use mlp_base64: convert with `llm-router export-mlp`)"))
+        }
         #[cfg(not(feature = "tract"))]
         ClassifierKind::Embedded | ClassifierKind::InlineMlp(_) => Err(ClassifierError::NoSupport("mlp")),
     }
@@ -449,7 +470,11 @@ mod tests {
     #[test]
     fn heuristic_orders_easy_below_hard() {
         let h = HeuristicClassifier::default();
-        let easy = h.score(&features_of(r#"{"model":"auto","messages":[{"role":"user","content":"Translate 'good morning' to French."}]}"#)).unwrap();
+        let easy = h
+            .score(&features_of(
+                r#"{"model":"auto","messages":[{"role":"user","content":"Translate 'good morning' to French."}]}"#,
+            ))
+            .unwrap();
         let hard = h.score(&features_of(r#"{"model":"auto","messages":[{"role":"user","content":"Prove rigorously that the algorithm below runs in O(n log n) and derive its recurrence. Explain each step.\n```python\ndef f(a):\n    return sorted(a)\n```\n$T(n) = 2T(n/2) + n$"}]}"#)).unwrap();
         assert!(easy < 0.35, "easy {easy}");
         assert!(hard > 0.7, "hard {hard}");
@@ -481,7 +506,11 @@ mod tests {
     #[cfg(feature = "onnx")]
     #[test]
     fn committed_mlp_is_the_committed_onnx_converted() {
-        assert_eq!(onnx_to_mlp(EMBEDDED_ONNX).unwrap(), EMBEDDED_MLP, "models/router.mlp is stale: run `llm-router export-mlp`");
+        assert_eq!(
+            onnx_to_mlp(EMBEDDED_ONNX).unwrap(),
+            EMBEDDED_MLP,
+            "models/router.mlp is stale: run `llm-router export-mlp`"
+        );
         let onnx = TractClassifier::from_onnx(EMBEDDED_ONNX).unwrap();
         let mlp = TractClassifier::embedded().unwrap();
         let reference = crate::mlp::Mlp::from_bytes(EMBEDDED_MLP).unwrap();

@@ -12,8 +12,8 @@ use crate::pricing::{PriceTable, PricingError, RawPriceTable};
 #[path = "config_raw.rs"]
 mod raw;
 pub use raw::{
-    RawClassifier, RawClassifierKind, RawCondition, RawConfig, RawCustomer, RawEscalate, RawFallback, RawHeaderMatch, RawRule,
-    RawTier,
+    RawClassifier, RawClassifierKind, RawCondition, RawConfig, RawCustomer, RawEscalate, RawFallback, RawHeaderMatch,
+    RawRule, RawTier,
 };
 
 /// Default inspected path.
@@ -210,8 +210,12 @@ fn decode_model(b64: &str, field: &str) -> Result<Vec<u8>, ConfigError> {
 
 fn validate_classifier(raw: RawClassifier) -> Result<ClassifierKind, ConfigError> {
     match (raw.kind, raw.onnx_base64, raw.mlp_base64) {
-        (RawClassifierKind::Inline, Some(b64), None) => Ok(ClassifierKind::InlineOnnx(decode_model(&b64, "onnx_base64")?)),
-        (RawClassifierKind::Inline, None, Some(b64)) => Ok(ClassifierKind::InlineMlp(decode_model(&b64, "mlp_base64")?)),
+        (RawClassifierKind::Inline, Some(b64), None) => {
+            Ok(ClassifierKind::InlineOnnx(decode_model(&b64, "onnx_base64")?))
+        }
+        (RawClassifierKind::Inline, None, Some(b64)) => {
+            Ok(ClassifierKind::InlineMlp(decode_model(&b64, "mlp_base64")?))
+        }
         (RawClassifierKind::Inline, _, _) => {
             Err(ConfigError::Classifier("kind `inline` needs exactly one of `mlp_base64`, `onnx_base64`".into()))
         }
@@ -380,9 +384,7 @@ impl Config {
     /// Index of the first tier whose model is `model` (by id or price-table alias).
     pub fn tier_for_model(&self, model: &str) -> Option<usize> {
         let canonical = self.prices.lookup(model).map(|p| p.id.as_str());
-        self.tiers
-            .iter()
-            .position(|t| t.model == model || Some(t.model.as_str()) == canonical)
+        self.tiers.iter().position(|t| t.model == model || Some(t.model.as_str()) == canonical)
     }
 
     /// Whether `path` (query string ignored) is inspected.
@@ -410,7 +412,6 @@ fn canonical_path(path: &str) -> &str {
         p => p,
     }
 }
-
 
 // Raw -> validated (`TryFrom<RawConfig> for Config`) lives in its own file.
 #[path = "config_validate.rs"]
@@ -444,10 +445,18 @@ mod tests {
     #[test]
     fn path_spellings_a_server_may_treat_as_the_same_are_inspected() {
         let c = Config::from_json(DEFAULT_CONFIG_JSON.as_bytes()).unwrap();
-        for p in ["/v1/chat/completions/", "/v1/chat/completions//", "/v1/chat/completions;x=1", "/v1/chat/completions#f", "/v1/chat/completions/?a=/"] {
+        for p in [
+            "/v1/chat/completions/",
+            "/v1/chat/completions//",
+            "/v1/chat/completions;x=1",
+            "/v1/chat/completions#f",
+            "/v1/chat/completions/?a=/",
+        ] {
             assert!(c.inspects_path(p), "{p}");
         }
-        for p in ["/v1/chat/completion", "/v1/chat/completions/x", "/V1/chat/completions", "/", "", "?/v1/chat/completions"] {
+        for p in
+            ["/v1/chat/completion", "/v1/chat/completions/x", "/V1/chat/completions", "/", "", "?/v1/chat/completions"]
+        {
             assert!(!c.inspects_path(p), "{p}");
         }
         let mut v: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON).unwrap();
@@ -493,10 +502,7 @@ mod tests {
     fn rejects_unpriced_tier_model_and_missing_cluster() {
         let mut v = base();
         v["tiers"][0]["model"] = serde_json::json!("no-such-model");
-        assert_eq!(
-            err_of(v),
-            "tier `cheap` uses model `no-such-model`, which the price table does not price"
-        );
+        assert_eq!(err_of(v), "tier `cheap` uses model `no-such-model`, which the price table does not price");
         let mut v = base();
         v["tiers"][1]["cluster"] = serde_json::json!("");
         assert_eq!(err_of(v), "cluster of tier `mid` must not be empty");
@@ -511,7 +517,8 @@ mod tests {
         v["rules"] = serde_json::json!([{"name": "x", "when": {"has_tools": true}, "tier": "nope"}]);
         assert_eq!(err_of(v), "rule `x` names unknown tier `nope`");
         let mut v = base();
-        v["rules"] = serde_json::json!([{"name": "x", "when": {"has_tools": true}, "tier": "cheap", "min_tier": "mid"}]);
+        v["rules"] =
+            serde_json::json!([{"name": "x", "when": {"has_tools": true}, "tier": "cheap", "min_tier": "mid"}]);
         assert!(err_of(v).contains("exactly one of"));
         let mut v = base();
         v["rules"] = serde_json::json!([{"name": "x", "when": {}, "tier": "cheap"}]);

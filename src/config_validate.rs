@@ -20,10 +20,7 @@ fn positive(value: Option<usize>, default: usize, what: &'static str) -> Result<
 }
 
 fn valid_header_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 fn validate_condition(rule: &str, raw: RawCondition) -> Result<Condition, ConfigError> {
@@ -87,9 +84,15 @@ impl TryFrom<RawConfig> for Config {
                         return Err(ConfigError::Escalate(t.name, "`on` must list at least one trigger".into()));
                     }
                     if e.on.contains(&EscalateOn::Refusal) && e.refusal_patterns.iter().all(|p| p.trim().is_empty()) {
-                        return Err(ConfigError::Escalate(t.name, "`refusal` needs non-empty `refusal_patterns`".into()));
+                        return Err(ConfigError::Escalate(
+                            t.name,
+                            "`refusal` needs non-empty `refusal_patterns`".into(),
+                        ));
                     }
-                    Some(Escalate { on: e.on, refusal_patterns: e.refusal_patterns.iter().map(|p| p.to_lowercase()).collect() })
+                    Some(Escalate {
+                        on: e.on,
+                        refusal_patterns: e.refusal_patterns.iter().map(|p| p.to_lowercase()).collect(),
+                    })
                 }
             };
             tiers.push(Tier { name: t.name, model: t.model, cluster: t.cluster, escalate });
@@ -110,10 +113,10 @@ impl TryFrom<RawConfig> for Config {
         let thresholds = raw.thresholds.iter().map(|&t| t as f32).collect();
 
         let tier_idx = |rule: &str, name: &str| {
-            tiers.iter().position(|t| t.name == name).ok_or_else(|| ConfigError::UnknownTier {
-                rule: rule.to_string(),
-                tier: name.to_string(),
-            })
+            tiers
+                .iter()
+                .position(|t| t.name == name)
+                .ok_or_else(|| ConfigError::UnknownTier { rule: rule.to_string(), tier: name.to_string() })
         };
         let mut rules = Vec::with_capacity(raw.rules.len());
         for (i, r) in raw.rules.into_iter().enumerate() {

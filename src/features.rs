@@ -25,8 +25,8 @@
 
 pub use crate::keywords::fnv1a_lower;
 use crate::keywords::{is_question_word, KIND_SHIFT};
-use crate::scan::Scanner;
 use crate::request::{ChatRequest, Role};
+use crate::scan::Scanner;
 
 /// Version of the feature definition; models record the version they were trained on.
 pub const FEATURE_VERSION: u32 = 3;
@@ -113,11 +113,7 @@ impl Features {
 
 /// All feature names, structural then `hash_<i>`.
 pub fn feature_names() -> Vec<String> {
-    STRUCTURAL_NAMES
-        .iter()
-        .map(|s| s.to_string())
-        .chain((0..HASH_DIM).map(|i| format!("hash_{i}")))
-        .collect()
+    STRUCTURAL_NAMES.iter().map(|s| s.to_string()).chain((0..HASH_DIM).map(|i| format!("hash_{i}"))).collect()
 }
 
 fn ln1p(x: u64) -> f32 {
@@ -263,8 +259,6 @@ fn first_line_share(text: &str, max_chars: usize) -> f32 {
     }
 }
 
-
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -384,10 +378,15 @@ mod tests {
         assert_eq!(f.0[idx("lead_proof")], 0.0);
         assert!(f.0[idx("first_line_share")] < 0.1);
         // The instruction may also come last, after the pasted text.
-        let body = format!(r#"{{"model":"auto","messages":[{{"role":"user","content":"{pasted}\n\nTranslate that into French."}}]}}"#);
+        let body = format!(
+            r#"{{"model":"auto","messages":[{{"role":"user","content":"{pasted}\n\nTranslate that into French."}}]}}"#
+        );
         assert_eq!(feats(&body, 16_384).0[idx("lead_transform")], 1.0);
 
-        let f = feats(r#"{"model":"auto","messages":[{"role":"user","content":"Prove that there are infinitely many primes."}]}"#, 1000);
+        let f = feats(
+            r#"{"model":"auto","messages":[{"role":"user","content":"Prove that there are infinitely many primes."}]}"#,
+            1000,
+        );
         assert_eq!(f.0[idx("lead_proof")], 1.0);
         assert!(f.0[idx("proof_words")] > 0.0);
         assert!(f.0[idx("math_words")] > 0.0);
@@ -396,14 +395,17 @@ mod tests {
         let f = feats(r#"{"model":"auto","messages":[{"role":"user","content":"hi there, thanks!"}]}"#, 1000);
         assert_eq!(f.0[idx("lead_smalltalk")], 1.0);
         assert_eq!(f.0[idx("lead_question")], 0.0);
-        let f = feats(r#"{"model":"auto","messages":[{"role":"user","content":"What is the capital of Peru?"}]}"#, 1000);
+        let f =
+            feats(r#"{"model":"auto","messages":[{"role":"user","content":"What is the capital of Peru?"}]}"#, 1000);
         assert_eq!(f.0[idx("lead_question")], 1.0);
         assert_eq!(f.0[idx("lead_fact")], 1.0);
     }
 
     #[test]
     fn exam_layout_latex_and_indentation() {
-        let user = |text: &str| serde_json::json!({"model": "auto", "messages": [{"role": "user", "content": text}]}).to_string();
+        let user = |text: &str| {
+            serde_json::json!({"model": "auto", "messages": [{"role": "user", "content": text}]}).to_string()
+        };
         let f = feats(&user("Which is prime?\nA. 4\nB. 6\nC. 7\nD. 9\nAnswer:"), 1000);
         assert_eq!(f.0[idx("answer_cue")], 1.0);
         assert!(f.0[idx("lead_exam")] > 0.0);

@@ -37,11 +37,11 @@ use crate::config::Mode;
 use crate::emit;
 use crate::host::{Host, Level};
 use crate::names;
+use crate::reader::{self, Read, UsageReader};
 use crate::request;
 use crate::retry::{self, RetryKind};
 use crate::router::Router;
 use crate::routing::{self, Resend, Routed, Routing};
-use crate::reader::{self, Read, UsageReader};
 
 /// What the host should do after a callback.
 ///
@@ -143,11 +143,7 @@ impl RequestFlow {
                 return self.too_large(router, host);
             }
         }
-        let headers = router
-            .rule_headers()
-            .iter()
-            .filter_map(|n| get(n).map(|v| (n.clone(), v.to_string())))
-            .collect();
+        let headers = router.rule_headers().iter().filter_map(|n| get(n).map(|v| (n.clone(), v.to_string()))).collect();
         let raw_customer = cfg.customer.as_ref().and_then(|c| get(&c.header));
         let (customer, overflow) = router.customer_label(raw_customer);
         if overflow {
@@ -180,7 +176,13 @@ impl RequestFlow {
     }
 
     /// A request body chunk arrived (`body_size` is the total buffered so far).
-    pub fn on_request_body<H: Host>(&mut self, router: &Router, host: &mut H, body_size: usize, end_of_stream: bool) -> Action {
+    pub fn on_request_body<H: Host>(
+        &mut self,
+        router: &Router,
+        host: &mut H,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> Action {
         if !matches!(self.phase, Phase::AwaitBody { .. }) {
             return Action::Continue;
         }
@@ -190,7 +192,8 @@ impl RequestFlow {
         if !end_of_stream {
             return Action::Pause;
         }
-        let Phase::AwaitBody { headers, customer, resend_headers } = std::mem::replace(&mut self.phase, Phase::Skipped) else {
+        let Phase::AwaitBody { headers, customer, resend_headers } = std::mem::replace(&mut self.phase, Phase::Skipped)
+        else {
             return Action::Continue;
         };
         let Some(body) = host.request_body(body_size) else {
@@ -201,10 +204,11 @@ impl RequestFlow {
             Ok(v) => v,
             Err(e) => return self.fail(router, host, e.kind(), &e.to_string()),
         };
-        let Routed { mut routing, rewrite_model, force_usage, expect, stream } = match routing::route(router, &value, headers, customer) {
-            Ok(r) => r,
-            Err(e) => return self.fail(router, host, e.kind(), &e.to_string()),
-        };
+        let Routed { mut routing, rewrite_model, force_usage, expect, stream } =
+            match routing::route(router, &value, headers, customer) {
+                Ok(r) => r,
+                Err(e) => return self.fail(router, host, e.kind(), &e.to_string()),
+            };
         let elapsed_us = host.now_nanos().saturating_sub(started) / 1000;
         emit::emit(host, &accounting::decision_time(elapsed_us));
 
@@ -250,7 +254,12 @@ impl RequestFlow {
             }
         };
         let status: u16 = get(":status").and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-        if retry::falls_back(&router.config.fallback, status, !end_of_stream, retry::next_tier_of(&router.config, &routing)) {
+        if retry::falls_back(
+            &router.config.fallback,
+            status,
+            !end_of_stream,
+            retry::next_tier_of(&router.config, &routing),
+        ) {
             self.phase = Phase::Failing(routing, status);
             return Action::Pause;
         }
@@ -275,14 +284,22 @@ impl RequestFlow {
     }
 
     /// A response body chunk arrived (`body_size` is the chunk, or all buffered while held).
-    pub fn on_response_body<H: Host>(&mut self, router: &Router, host: &mut H, body_size: usize, end_of_stream: bool) -> Action {
+    pub fn on_response_body<H: Host>(
+        &mut self,
+        router: &Router,
+        host: &mut H,
+        body_size: usize,
+        end_of_stream: bool,
+    ) -> Action {
         match &mut self.phase {
             Phase::Failing(_, _) | Phase::Calling { .. } => {
                 if !end_of_stream {
                     return Action::Pause;
                 }
                 match std::mem::replace(&mut self.phase, Phase::Done) {
-                    Phase::Failing(routing, status) => self.start_retry(router, host, routing, RetryKind::Fallback(status), None),
+                    Phase::Failing(routing, status) => {
+                        self.start_retry(router, host, routing, RetryKind::Fallback(status), None)
+                    }
                     other => {
                         self.phase = other;
                         Action::Pause
@@ -363,7 +380,12 @@ impl RequestFlow {
     /// The answer of a re-sent request arrived (`None`: the call failed or timed out).
     /// `Continue`: the host resumes the held response, which now carries the final answer.
     /// `Pause`: the next tier's call is in flight; the host must keep the response held.
-    pub fn on_call_response<H: Host>(&mut self, router: &Router, host: &mut H, response: Option<CallResponse>) -> Action {
+    pub fn on_call_response<H: Host>(
+        &mut self,
+        router: &Router,
+        host: &mut H,
+        response: Option<CallResponse>,
+    ) -> Action {
         let (routing, kind, original) = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Calling { routing, kind, original } => (routing, kind, original),
             other => {
@@ -383,7 +405,8 @@ impl RequestFlow {
             return self.give_up(router, host, original, kind);
         };
         let stream = routing.resend.as_ref().is_some_and(|r| r.stream);
-        let (mut body, usage) = reader::read_whole(resp.body, stream, routing.strip_usage, router.config.max_response_bytes);
+        let (mut body, usage) =
+            reader::read_whole(resp.body, stream, routing.strip_usage, router.config.max_response_bytes);
         for (name, value) in retry::header_swap(&host.response_headers(), &resp.headers) {
             host.set_response_header(&name, value.as_deref());
         }

@@ -95,7 +95,11 @@ fn routes_alias_by_score_and_rewrites_body() {
 #[test]
 fn strips_client_headers_in_namespace_on_every_request() {
     let r = router(0.1);
-    let spoof = [("x-llm-router-cluster", "llm_frontier"), ("x-llm-router-cost-micro-usd", "1"), ("X-LLM-Router-Tier", "frontier")];
+    let spoof = [
+        ("x-llm-router-cluster", "llm_frontier"),
+        ("x-llm-router-cost-micro-usd", "1"),
+        ("X-LLM-Router-Tier", "frontier"),
+    ];
     let (_, h) = send(&r, &spoof[..2], SIMPLE);
     assert_eq!(h.req_header(names::HEADER_CLUSTER), Some("llm_cheap"));
     assert_eq!(h.req_header("x-llm-router-cost-micro-usd"), None);
@@ -199,7 +203,8 @@ fn streaming_forces_usage_and_accounts_at_end() {
     let body: serde_json::Value = serde_json::from_slice(&h.request_body).unwrap();
     assert_eq!(body["stream_options"]["include_usage"], true);
 
-    h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "text/event-stream; charset=utf-8".into())];
+    h.response_headers =
+        vec![(":status".into(), "200".into()), ("content-type".into(), "text/event-stream; charset=utf-8".into())];
     assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Continue);
     let stream = "data: {\"id\":\"1\",\"model\":\"gpt-5-nano\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n\
                   data: {\"id\":\"1\",\"model\":\"gpt-5-nano\",\"choices\":[],\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":500}}\n\ndata: [DONE]\n\n";
@@ -218,7 +223,8 @@ fn streaming_forces_usage_and_accounts_at_end() {
     assert_eq!(h.counter_sum("llm_router_requests_total"), 1);
 }
 
-const CONTENT_CHUNK: &str = "data: {\"id\":\"1\",\"model\":\"gpt-5-nano\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n";
+const CONTENT_CHUNK: &str =
+    "data: {\"id\":\"1\",\"model\":\"gpt-5-nano\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n";
 const USAGE_CHUNK: &str = "data: {\"id\":\"1\",\"model\":\"gpt-5-nano\",\"choices\":[],\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":500}}\n\n";
 
 /// Feed `stream` in `size`-byte chunks to a streamed response; returns what the client got
@@ -244,7 +250,8 @@ fn usage_chunk_the_router_asked_for_is_read_and_removed() {
     let r = router(0.1);
     let stream = format!("{CONTENT_CHUNK}{USAGE_CHUNK}data: [DONE]\n\n");
     for size in [1, 7, 64, stream.len()] {
-        let (mut f, mut h) = send(&r, &[], r#"{"model":"auto","stream":true,"messages":[{"role":"user","content":"hi"}]}"#);
+        let (mut f, mut h) =
+            send(&r, &[], r#"{"model":"auto","stream":true,"messages":[{"role":"user","content":"hi"}]}"#);
         let client = String::from_utf8(stream_through(&r, &mut f, &mut h, &stream, size)).unwrap();
         let (events, comment) = client.split_at(client.find(": llm-router {").unwrap());
         assert_eq!(events, format!("{CONTENT_CHUNK}data: [DONE]\n\n"), "chunk size {size}");
@@ -313,7 +320,9 @@ fn chunked_json_response_is_not_held_but_accounted() {
 #[test]
 fn malformed_requests_fail_open_by_default() {
     let r = router(0.1);
-    for (body, kind) in [("{not json", "invalid_json"), (r#"{"model":"auto","messages":"x"}"#, "bad_messages"), ("[]", "not_object")] {
+    for (body, kind) in
+        [("{not json", "invalid_json"), (r#"{"model":"auto","messages":"x"}"#, "bad_messages"), ("[]", "not_object")]
+    {
         let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], body);
         let mut f = RequestFlow::new();
         assert_eq!(f.on_request_headers(&r, &mut h, false), Action::Pause);
@@ -450,7 +459,10 @@ fn fallback_resends_to_the_next_tier_and_replaces_the_answer() {
     assert_eq!(hv("content-length"), Some(body.len().to_string()));
     assert_eq!(hv(":path").as_deref(), Some("/v1/chat/completions"));
     assert!(headers.iter().all(|(k, _)| !k.starts_with("x-llm-router-")));
-    assert_eq!(h.counter_sum("llm_router_fallbacks_total{route=chat,tier=cheap,model=gpt-5-nano,reason=status_503}"), 1);
+    assert_eq!(
+        h.counter_sum("llm_router_fallbacks_total{route=chat,tier=cheap,model=gpt-5-nano,reason=status_503}"),
+        1
+    );
 
     let answer = usage_body("claude-haiku-4.5", 1000, 100, 0);
     assert_eq!(f.on_call_response(&r, &mut h, call_ok(&answer)), Action::Continue);
@@ -512,7 +524,11 @@ fn no_fallback_when_disabled_top_tier_explicit_or_measure() {
             0.1,
         );
         let (mut f, mut h) = send(&r, &[], body);
-        h.response_headers = vec![(":status".into(), "503".into()), ("content-type".into(), "application/json".into()), ("content-length".into(), "2".into())];
+        h.response_headers = vec![
+            (":status".into(), "503".into()),
+            ("content-type".into(), "application/json".into()),
+            ("content-length".into(), "2".into()),
+        ];
         assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Pause, "held to buffer, not for fallback");
         h.response_chunk = b"{}".to_vec();
         assert_eq!(f.on_response_body(&r, &mut h, 2, true), Action::Continue);
@@ -540,25 +556,37 @@ fn streaming_fallback_replaces_with_the_whole_stream_and_comment() {
     let sent: serde_json::Value = serde_json::from_slice(&h.calls[0].2).unwrap();
     assert_eq!(sent["stream_options"]["include_usage"], true);
     let stream = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":1000,\"completion_tokens\":100}}\n\ndata: [DONE]\n\n";
-    let resp = CallResponse { headers: vec![(":status".into(), "200".into()), ("content-type".into(), "text/event-stream".into())], body: stream.as_bytes().to_vec() };
+    let resp = CallResponse {
+        headers: vec![(":status".into(), "200".into()), ("content-type".into(), "text/event-stream".into())],
+        body: stream.as_bytes().to_vec(),
+    };
     assert_eq!(f.on_call_response(&r, &mut h, Some(resp)), Action::Continue);
     let body = String::from_utf8(h.response_chunk.clone()).unwrap();
     // The client did not ask for usage: the usage-only chunk is read, not delivered.
     let without_usage = "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n: llm-router {";
     assert!(body.starts_with(without_usage), "{body}");
     assert_eq!(h.resp_header("content-length"), Some(body.len().to_string().as_str()));
-    assert!(body.contains(": llm-router {") && body.contains("\"cost_micro_usd\":1500") && body.contains("\"retry\":\"fallback:status_503\""), "{body}");
+    assert!(
+        body.contains(": llm-router {")
+            && body.contains("\"cost_micro_usd\":1500")
+            && body.contains("\"retry\":\"fallback:status_503\""),
+        "{body}"
+    );
     assert_eq!(h.resp_header("content-type"), Some("text/event-stream"));
 }
 
 fn escalating_router() -> Router {
-    router_with(|v| v["tiers"][0]["escalate"] = serde_json::json!({"on": ["length", "empty", "invalid_json", "refusal"], "refusal_patterns": ["i can't help"]}), 0.1)
+    router_with(
+        |v| v["tiers"][0]["escalate"] = serde_json::json!({"on": ["length", "empty", "invalid_json", "refusal"], "refusal_patterns": ["i can't help"]}),
+        0.1,
+    )
 }
 
 fn answer_json(content: &str, finish: &str, p: u64, c: u64) -> String {
     serde_json::json!({"id": "x", "object": "chat.completion", "model": "gpt-5-nano",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
-        "usage": {"prompt_tokens": p, "completion_tokens": c}}).to_string()
+        "usage": {"prompt_tokens": p, "completion_tokens": c}})
+    .to_string()
 }
 
 #[test]
@@ -566,7 +594,11 @@ fn escalation_on_unusable_answer_counts_both_calls() {
     let r = escalating_router();
     let (mut f, mut h) = send(&r, &[], SIMPLE);
     let first = answer_json("I can't help with that.", "stop", 1000, 500);
-    h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into()), ("content-length".into(), first.len().to_string())];
+    h.response_headers = vec![
+        (":status".into(), "200".into()),
+        ("content-type".into(), "application/json".into()),
+        ("content-length".into(), first.len().to_string()),
+    ];
     assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Pause);
     h.response_chunk = first.as_bytes().to_vec();
     assert_eq!(f.on_response_body(&r, &mut h, first.len(), true), Action::Pause);
@@ -579,20 +611,29 @@ fn escalation_on_unusable_answer_counts_both_calls() {
     assert_eq!(h.resp_header(names::HEADER_RETRY), Some("escalation:refusal"));
     assert_eq!(h.response_chunk, better.as_bytes());
     assert_eq!(h.counter_sum("llm_router_cost_micro_usd_total"), 1750);
-    assert_eq!(h.counters["llm_router_cost_micro_usd_total{route=chat,tier=cheap,model=gpt-5-nano,customer=unknown,mode=route}"], 250);
+    assert_eq!(
+        h.counters
+            ["llm_router_cost_micro_usd_total{route=chat,tier=cheap,model=gpt-5-nano,customer=unknown,mode=route}"],
+        250
+    );
     assert_eq!(h.counter_sum("llm_router_requests_total"), 1);
 }
 
 #[test]
 fn escalation_respects_the_clients_own_limit_and_failed_escalation_keeps_first_answer() {
     let r = escalating_router();
-    let (mut f, mut h) = send(&r, &[], r#"{"model":"auto","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}"#);
+    let (mut f, mut h) =
+        send(&r, &[], r#"{"model":"auto","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}"#);
     respond_json(&r, &mut f, &mut h, &answer_json("Once upon a", "length", 10, 50));
     assert!(h.calls.is_empty());
 
     let (mut f, mut h) = send(&r, &[], SIMPLE);
     let first = answer_json("", "stop", 1000, 500);
-    h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into()), ("content-length".into(), first.len().to_string())];
+    h.response_headers = vec![
+        (":status".into(), "200".into()),
+        ("content-type".into(), "application/json".into()),
+        ("content-length".into(), first.len().to_string()),
+    ];
     assert_eq!(f.on_response_headers(&r, &mut h, false), Action::Pause);
     h.response_chunk = first.as_bytes().to_vec();
     assert_eq!(f.on_response_body(&r, &mut h, first.len(), true), Action::Pause);

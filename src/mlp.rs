@@ -118,7 +118,14 @@ impl Reader<'_> {
 pub fn f32s_le(bytes: &[u8]) -> Vec<f32> {
     bytes
         .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c.first().copied().unwrap_or(0), c.get(1).copied().unwrap_or(0), c.get(2).copied().unwrap_or(0), c.get(3).copied().unwrap_or(0)]))
+        .map(|c| {
+            f32::from_le_bytes([
+                c.first().copied().unwrap_or(0),
+                c.get(1).copied().unwrap_or(0),
+                c.get(2).copied().unwrap_or(0),
+                c.get(3).copied().unwrap_or(0),
+            ])
+        })
         .collect()
 }
 
@@ -131,17 +138,13 @@ impl Mlp {
             if first.inputs == features && first.weights.len() == features * first.outputs {
                 let outputs = first.outputs;
                 let rows: Vec<&[f32]> = first.weights.chunks_exact(outputs.max(1)).collect();
-                inputs_used = (0..features)
-                    .filter(|i| rows.get(*i).is_some_and(|r| r.iter().any(|w| *w != 0.0)))
-                    .collect();
+                inputs_used =
+                    (0..features).filter(|i| rows.get(*i).is_some_and(|r| r.iter().any(|w| *w != 0.0))).collect();
                 if inputs_used.is_empty() {
                     inputs_used.push(0);
                 }
-                let weights: Vec<f32> = inputs_used
-                    .iter()
-                    .filter_map(|i| rows.get(*i))
-                    .flat_map(|r| r.iter().copied())
-                    .collect();
+                let weights: Vec<f32> =
+                    inputs_used.iter().filter_map(|i| rows.get(*i)).flat_map(|r| r.iter().copied()).collect();
                 first.inputs = inputs_used.len();
                 first.weights = weights;
             }
@@ -174,7 +177,10 @@ impl Mlp {
                 return Err(MlpError::Shape(i, format!("{}x{} is out of range", l.inputs, l.outputs)));
             }
             if width.is_some_and(|w| w != l.inputs) {
-                return Err(MlpError::Shape(i, format!("takes {} inputs after a layer of {}", l.inputs, width.unwrap_or(0))));
+                return Err(MlpError::Shape(
+                    i,
+                    format!("takes {} inputs after a layer of {}", l.inputs, width.unwrap_or(0)),
+                ));
             }
             if l.weights.len() != l.inputs * l.outputs || l.bias.len() != l.outputs {
                 return Err(MlpError::Shape(i, "weight or bias count does not match the shape".into()));
@@ -299,8 +305,20 @@ mod tests {
             features: 2,
             inputs_used: vec![0, 1],
             layers: vec![
-                Layer { inputs: 2, outputs: 2, weights: vec![1.0, -1.0, 0.5, 2.0], bias: vec![0.0, 0.1], activation: Activation::Relu },
-                Layer { inputs: 2, outputs: 1, weights: vec![1.0, 1.0], bias: vec![-1.0], activation: Activation::Sigmoid },
+                Layer {
+                    inputs: 2,
+                    outputs: 2,
+                    weights: vec![1.0, -1.0, 0.5, 2.0],
+                    bias: vec![0.0, 0.1],
+                    activation: Activation::Relu,
+                },
+                Layer {
+                    inputs: 2,
+                    outputs: 1,
+                    weights: vec![1.0, 1.0],
+                    bias: vec![-1.0],
+                    activation: Activation::Sigmoid,
+                },
             ],
         }
     }
@@ -318,7 +336,13 @@ mod tests {
     #[test]
     fn pruning_keeps_only_used_inputs_and_the_same_outputs() {
         let dense = vec![
-            Layer { inputs: 4, outputs: 2, weights: vec![0.0, 0.0, 1.0, -1.0, 0.0, 0.0, 0.5, 2.0], bias: vec![0.0, 0.1], activation: Activation::Relu },
+            Layer {
+                inputs: 4,
+                outputs: 2,
+                weights: vec![0.0, 0.0, 1.0, -1.0, 0.0, 0.0, 0.5, 2.0],
+                bias: vec![0.0, 0.1],
+                activation: Activation::Relu,
+            },
             Layer { inputs: 2, outputs: 1, weights: vec![1.0, 1.0], bias: vec![-1.0], activation: Activation::Sigmoid },
         ];
         let full = Mlp { features: 4, inputs_used: vec![0, 1, 2, 3], layers: dense.clone() };

@@ -70,7 +70,11 @@ pub fn parse_decimal(input: &str, scale: u32) -> Result<u64, MoneyError> {
     let s = input.trim();
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-    if (int.is_empty() && frac.is_empty()) || !all_digits(int) || !all_digits(frac) || (s.contains('.') && frac.is_empty()) {
+    if (int.is_empty() && frac.is_empty())
+        || !all_digits(int)
+        || !all_digits(frac)
+        || (s.contains('.') && frac.is_empty())
+    {
         return Err(MoneyError::NotDecimal(input.to_string()));
     }
     let frac = frac.trim_end_matches('0');
@@ -130,7 +134,9 @@ pub fn format_tenths(t: Option<i64>) -> String {
 pub fn tenths_json(t: Option<i64>) -> serde_json::Value {
     match t {
         None => serde_json::Value::Null,
-        Some(t) => serde_json::Number::from_f64(t as f64 / 10.0).map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Some(t) => {
+            serde_json::Number::from_f64(t as f64 / 10.0).map_or(serde_json::Value::Null, serde_json::Value::Number)
+        }
     }
 }
 

@@ -71,11 +71,8 @@ pub fn tier_for_score(thresholds: &[f32], score: f32) -> usize {
 
 /// The lowercase header names the configured rules read.
 pub fn rule_headers(config: &Config) -> Vec<String> {
-    let mut names: Vec<String> = config
-        .rules
-        .iter()
-        .filter_map(|r| r.when.header.as_ref().map(|(n, _)| n.clone()))
-        .collect();
+    let mut names: Vec<String> =
+        config.rules.iter().filter_map(|r| r.when.header.as_ref().map(|(n, _)| n.clone())).collect();
     names.sort();
     names.dedup();
     names
@@ -112,7 +109,11 @@ pub fn decide<E>(config: &Config, facts: &Facts, score: impl FnOnce() -> Result<
     let mut d = match fixed {
         Some((t, name)) => Decision { tier: t, score: None, reason: format!("rule:{name}") },
         None => match score() {
-            Ok(s) => Decision { tier: tier_for_score(&config.thresholds, s).min(last), score: Some(s), reason: "score".into() },
+            Ok(s) => Decision {
+                tier: tier_for_score(&config.thresholds, s).min(last),
+                score: Some(s),
+                reason: "score".into(),
+            },
             Err(_) => Decision { tier: last, score: None, reason: "classifier_error".into() },
         },
     };

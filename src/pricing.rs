@@ -88,7 +88,9 @@ pub enum PricingError {
     #[error("model name {0:?} is used more than once")]
     DuplicateName(String),
     /// A price is negative, not finite, or above [`MAX_USD_PER_MTOK`].
-    #[error("price {field} of model {model:?} is {value}, expected a number between 0 and 1000000 usd per million tokens")]
+    #[error(
+        "price {field} of model {model:?} is {value}, expected a number between 0 and 1000000 usd per million tokens"
+    )]
     InvalidPrice {
         /// Model id.
         model: String,
@@ -180,15 +182,11 @@ impl ModelPrice {
     /// [`PricingError::CachedExceedsPrompt`] if `cached_tokens >
     /// prompt_tokens`, [`PricingError::Overflow`] if the cost does not fit.
     pub fn cost_micro_usd(&self, usage: &Usage) -> Result<u64, PricingError> {
-        let overflow = || PricingError::Overflow {
-            model: self.id.clone(),
-        };
-        let uncached = usage.prompt_tokens.checked_sub(usage.cached_tokens).ok_or(
-            PricingError::CachedExceedsPrompt {
-                cached: usage.cached_tokens,
-                prompt: usage.prompt_tokens,
-            },
-        )?;
+        let overflow = || PricingError::Overflow { model: self.id.clone() };
+        let uncached = usage
+            .prompt_tokens
+            .checked_sub(usage.cached_tokens)
+            .ok_or(PricingError::CachedExceedsPrompt { cached: usage.cached_tokens, prompt: usage.prompt_tokens })?;
         let cached_rate = self.cached_input.unwrap_or(self.input);
         let term = |tokens: u64, rate: u64| u128::from(tokens).checked_mul(u128::from(rate));
         let total = term(uncached, self.input)
@@ -221,8 +219,7 @@ impl PriceTable {
     /// [`PricingError::Parse`] for malformed JSON or unknown/missing fields,
     /// otherwise the validation errors of `TryFrom<RawPriceTable>`.
     pub fn from_json(json: &str) -> Result<PriceTable, PricingError> {
-        let raw: RawPriceTable =
-            serde_json::from_str(json).map_err(|e| PricingError::Parse(e.to_string()))?;
+        let raw: RawPriceTable = serde_json::from_str(json).map_err(|e| PricingError::Parse(e.to_string()))?;
         PriceTable::try_from(raw)
     }
 
@@ -242,9 +239,7 @@ impl PriceTable {
         if let Some(price) = self.by_name.get(model).and_then(|&i| self.models.get(i)) {
             return Some(price);
         }
-        self.models
-            .iter()
-            .find(|m| m.names().any(|n| n.eq_ignore_ascii_case(model)))
+        self.models.iter().find(|m| m.names().any(|n| n.eq_ignore_ascii_case(model)))
     }
 
     /// Cost of `usage` on `model`, in micro-USD.
@@ -254,9 +249,7 @@ impl PriceTable {
     /// [`PricingError::Unpriced`] for a model not in the table (never a cost
     /// of zero), otherwise those of [`ModelPrice::cost_micro_usd`].
     pub fn cost_micro_usd(&self, model: &str, usage: &Usage) -> Result<u64, PricingError> {
-        self.lookup(model)
-            .ok_or_else(|| PricingError::Unpriced(model.to_string()))?
-            .cost_micro_usd(usage)
+        self.lookup(model).ok_or_else(|| PricingError::Unpriced(model.to_string()))?.cost_micro_usd(usage)
     }
 
     /// All models, in configuration order.
@@ -304,12 +297,7 @@ impl TryFrom<RawPriceTable> for PriceTable {
             }
             models.push(price);
         }
-        Ok(PriceTable {
-            version: raw.version,
-            effective: raw.effective,
-            models,
-            by_name,
-        })
+        Ok(PriceTable { version: raw.version, effective: raw.effective, models, by_name })
     }
 }
 
@@ -317,11 +305,7 @@ impl TryFrom<RawPriceTable> for PriceTable {
 fn micro_usd(model: &str, field: &'static str, usd_per_mtok: f64) -> Result<u64, PricingError> {
     // Also rejects NaN and infinities, which no range contains.
     if !(0.0..=MAX_USD_PER_MTOK).contains(&usd_per_mtok) {
-        return Err(PricingError::InvalidPrice {
-            model: model.to_string(),
-            field,
-            value: usd_per_mtok,
-        });
+        return Err(PricingError::InvalidPrice { model: model.to_string(), field, value: usd_per_mtok });
     }
     // In [0, 1e12]: exactly representable and far below u64::MAX.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -349,21 +333,11 @@ mod tests {
     use super::*;
 
     fn usage(prompt: u64, cached: u64, completion: u64) -> Usage {
-        Usage {
-            prompt_tokens: prompt,
-            completion_tokens: completion,
-            cached_tokens: cached,
-        }
+        Usage { prompt_tokens: prompt, completion_tokens: completion, cached_tokens: cached }
     }
 
     fn model(input: u64, cached_input: Option<u64>, output: u64) -> ModelPrice {
-        ModelPrice {
-            id: "m".into(),
-            aliases: vec![],
-            input,
-            cached_input,
-            output,
-        }
+        ModelPrice { id: "m".into(), aliases: vec![], input, cached_input, output }
     }
 
     fn raw_model(id: &str, input: f64, output: f64) -> RawModelPrice {
@@ -377,11 +351,7 @@ mod tests {
     }
 
     fn raw(models: Vec<RawModelPrice>) -> RawPriceTable {
-        RawPriceTable {
-            version: "v1".into(),
-            effective: "2026-04-01".into(),
-            models,
-        }
+        RawPriceTable { version: "v1".into(), effective: "2026-04-01".into(), models }
     }
 
     #[test]
@@ -422,7 +392,7 @@ mod tests {
         let per_request = t.cost_micro_usd("claude-sonnet-4.6", &usage(500, 0, 200)).unwrap();
         assert_eq!(per_request, 4_500);
         assert_eq!(per_request * 1_000_000, 4_500_000_000); // $4,500
-        // Same through the alias.
+                                                            // Same through the alias.
         assert_eq!(t.cost_micro_usd("claude-sonnet-4-6", &usage(500, 0, 200)).unwrap(), 4_500);
     }
 
@@ -439,10 +409,7 @@ mod tests {
         // = 2500 + 1250 + 1000 micro-USD.
         assert_eq!(t.cost_micro_usd("gpt-4o", &usage(2_000, 1_000, 100)).unwrap(), 4_750);
         // Sonnet: 1M prompt fully cached at $0.30/M -> $0.30.
-        assert_eq!(
-            t.cost_micro_usd("claude-sonnet-4.6", &usage(1_000_000, 1_000_000, 0)).unwrap(),
-            300_000
-        );
+        assert_eq!(t.cost_micro_usd("claude-sonnet-4.6", &usage(1_000_000, 1_000_000, 0)).unwrap(), 300_000);
     }
 
     #[test]
@@ -477,10 +444,7 @@ mod tests {
     #[test]
     fn unknown_model_is_error_not_zero() {
         let t = PriceTable::default_table().unwrap();
-        assert_eq!(
-            t.cost_micro_usd("gpt-9", &usage(1, 0, 1)),
-            Err(PricingError::Unpriced("gpt-9".into()))
-        );
+        assert_eq!(t.cost_micro_usd("gpt-9", &usage(1, 0, 1)), Err(PricingError::Unpriced("gpt-9".into())));
         assert_eq!(t.cost_micro_usd("", &Usage::default()), Err(PricingError::Unpriced(String::new())));
         assert!(t.lookup("gpt-4").is_none());
         assert!(t.lookup("gpt-4o ").is_none());
@@ -497,26 +461,17 @@ mod tests {
     #[test]
     fn cached_exceeding_prompt_is_error() {
         let m = model(1, None, 1);
-        assert_eq!(
-            m.cost_micro_usd(&usage(1, 2, 0)),
-            Err(PricingError::CachedExceedsPrompt { cached: 2, prompt: 1 })
-        );
+        assert_eq!(m.cost_micro_usd(&usage(1, 2, 0)), Err(PricingError::CachedExceedsPrompt { cached: 2, prompt: 1 }));
     }
 
     #[test]
     fn overflow_is_error_not_panic() {
         // Max validated price with u64::MAX tokens: fits u128, not u64.
         let m = model(1_000_000_000_000, Some(1_000_000_000_000), 1_000_000_000_000);
-        assert!(matches!(
-            m.cost_micro_usd(&usage(u64::MAX, 0, u64::MAX)),
-            Err(PricingError::Overflow { .. })
-        ));
+        assert!(matches!(m.cost_micro_usd(&usage(u64::MAX, 0, u64::MAX)), Err(PricingError::Overflow { .. })));
         // Hand-built prices beyond validation: the u128 sum itself overflows.
         let m = model(u64::MAX, Some(u64::MAX), u64::MAX);
-        assert!(matches!(
-            m.cost_micro_usd(&usage(u64::MAX, 1, u64::MAX)),
-            Err(PricingError::Overflow { .. })
-        ));
+        assert!(matches!(m.cost_micro_usd(&usage(u64::MAX, 1, u64::MAX)), Err(PricingError::Overflow { .. })));
         // A single product near the top of u128: the result does not fit u64.
         let m = model(u64::MAX, None, 0);
         assert!(matches!(m.cost_micro_usd(&usage(u64::MAX, 0, 0)), Err(PricingError::Overflow { .. })));
@@ -551,13 +506,16 @@ mod tests {
         )
         .unwrap();
         let m = t.lookup("gpt-4o-2024-08-06").unwrap();
-        assert_eq!(*m, ModelPrice {
-            id: "gpt-4o".into(),
-            aliases: vec!["gpt-4o-2024-08-06".into()],
-            input: 2_500_000,
-            cached_input: Some(1_250_000),
-            output: 10_000_000,
-        });
+        assert_eq!(
+            *m,
+            ModelPrice {
+                id: "gpt-4o".into(),
+                aliases: vec!["gpt-4o-2024-08-06".into()],
+                input: 2_500_000,
+                cached_input: Some(1_250_000),
+                output: 10_000_000,
+            }
+        );
         let local = t.lookup("local").unwrap();
         assert_eq!((local.cached_input, local.aliases.len()), (None, 0));
         assert_eq!(t.cost_micro_usd("local", &usage(10, 0, 10)).unwrap(), 0);
@@ -585,7 +543,8 @@ mod tests {
         r.version = "  ".into();
         assert_eq!(PriceTable::try_from(r.clone()), Err(PricingError::EmptyVersion));
         r.version = "v".into();
-        for eff in ["", "2026-4-01", "2026-13-01", "2026-04-00", "2026/04/01", "2026-04-01T00:00", "２０２６-04-01"] {
+        for eff in ["", "2026-4-01", "2026-13-01", "2026-04-00", "2026/04/01", "2026-04-01T00:00", "２０２６-04-01"]
+        {
             r.effective = eff.into();
             assert_eq!(PriceTable::try_from(r.clone()), Err(PricingError::InvalidEffective(eff.into())), "{eff}");
         }
@@ -625,14 +584,8 @@ mod tests {
             (vec![raw_model("", 1.0, 1.0)], PricingError::InvalidName(String::new())),
             (vec![raw_model(" a", 1.0, 1.0)], PricingError::InvalidName(" a".into())),
             (vec![empty_alias], PricingError::InvalidName(String::new())),
-            (
-                vec![raw_model("a", 1.0, 1.0), raw_model("a", 2.0, 2.0)],
-                PricingError::DuplicateName("a".into()),
-            ),
-            (
-                vec![raw_model("a", 1.0, 1.0), raw_model("A", 2.0, 2.0)],
-                PricingError::DuplicateName("A".into()),
-            ),
+            (vec![raw_model("a", 1.0, 1.0), raw_model("a", 2.0, 2.0)], PricingError::DuplicateName("a".into())),
+            (vec![raw_model("a", 1.0, 1.0), raw_model("A", 2.0, 2.0)], PricingError::DuplicateName("A".into())),
         ] {
             assert_eq!(PriceTable::try_from(raw(models)), Err(err));
         }

@@ -25,10 +25,7 @@ pub fn unusable(body: &Value, esc: &Escalate, expect: &Expectation) -> Option<Es
     let message = choice.get("message")?;
     let content = message.get("content").and_then(Value::as_str).unwrap_or("");
     let tool_calls = message.get("tool_calls").and_then(Value::as_array);
-    let completion_tokens = body
-        .get("usage")
-        .and_then(|u| u.get("completion_tokens"))
-        .and_then(Value::as_u64);
+    let completion_tokens = body.get("usage").and_then(|u| u.get("completion_tokens")).and_then(Value::as_u64);
     for on in &esc.on {
         let hit = match on {
             EscalateOn::Length => {
@@ -93,7 +90,10 @@ mod tests {
         let a = answer("Once upon", "length", 100);
         assert_eq!(unusable(&a, &e, &Expectation::default()), Some(EscalateOn::Length));
         assert_eq!(unusable(&a, &e, &Expectation { max_tokens: Some(100), ..Default::default() }), None);
-        assert_eq!(unusable(&a, &e, &Expectation { max_tokens: Some(4000), ..Default::default() }), Some(EscalateOn::Length));
+        assert_eq!(
+            unusable(&a, &e, &Expectation { max_tokens: Some(4000), ..Default::default() }),
+            Some(EscalateOn::Length)
+        );
     }
 
     #[test]

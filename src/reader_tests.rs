@@ -17,8 +17,14 @@ fn chosen_by_the_response_headers() {
     assert!(choose(Some("application/json"), Some("100"), None).holds());
     assert!(choose(Some("application/json"), Some(" 10 "), Some("identity")).holds());
     assert!(matches!(choose(Some("application/json"), Some("101"), None), UsageReader::Copied { copy: Some(_), .. }));
-    assert!(matches!(choose(Some("application/json"), None, None), UsageReader::Copied { copy: Some(_), .. }), "chunked");
-    assert!(matches!(choose(Some("application/json"), Some("10"), Some("gzip")), UsageReader::Copied { copy: None, .. }), "encoded");
+    assert!(
+        matches!(choose(Some("application/json"), None, None), UsageReader::Copied { copy: Some(_), .. }),
+        "chunked"
+    );
+    assert!(
+        matches!(choose(Some("application/json"), Some("10"), Some("gzip")), UsageReader::Copied { copy: None, .. }),
+        "encoded"
+    );
     assert!(matches!(choose(None, Some("bogus"), None), UsageReader::Copied { .. }));
     let sse = choose(Some("Text/Event-Stream; charset=utf-8"), Some("10"), None);
     assert!(sse.changes_length() && !sse.holds());
@@ -55,7 +61,10 @@ fn a_copy_stops_for_good_at_its_cap() {
     assert!(!over.wants(0, true), "unreadable once over the cap");
     assert_eq!(over.push(Some(b"{}"), true), None);
     assert!(over.finish().usage.is_none());
-    assert!(UsageReader::Copied { copy: Some(JSON.to_vec()), cap: 1000 }.abandon().is_none(), "JSON is read whole only");
+    assert!(
+        UsageReader::Copied { copy: Some(JSON.to_vec()), cap: 1000 }.abandon().is_none(),
+        "JSON is read whole only"
+    );
 }
 
 #[test]

@@ -113,7 +113,8 @@ impl Revenue {
         let mut out = BTreeMap::new();
         let mut first = true;
         if text.trim_start().starts_with('{') {
-            let v: serde_json::Map<String, Value> = serde_json::from_str(text).map_err(|e| err(format!("invalid json: {e}")))?;
+            let v: serde_json::Map<String, Value> =
+                serde_json::from_str(text).map_err(|e| err(format!("invalid json: {e}")))?;
             for (customer, amount) in v {
                 let text = match &amount {
                     Value::Number(n) => n.to_string(),
@@ -360,12 +361,11 @@ impl Report {
     /// Rows of a dimension, most expensive first (then most requests, then key).
     pub fn rows(&self, dim: Dimension) -> Vec<(&str, Group)> {
         let index = Dimension::ALL.iter().position(|d| *d == dim).unwrap_or(0);
-        let mut rows: Vec<(&str, Group)> = self
-            .groups
-            .get(index)
-            .map(|g| g.iter().map(|(k, v)| (k.as_str(), *v)).collect())
-            .unwrap_or_default();
-        rows.sort_by(|a, b| b.1.cost_micro_usd.cmp(&a.1.cost_micro_usd).then(b.1.requests.cmp(&a.1.requests)).then(a.0.cmp(b.0)));
+        let mut rows: Vec<(&str, Group)> =
+            self.groups.get(index).map(|g| g.iter().map(|(k, v)| (k.as_str(), *v)).collect()).unwrap_or_default();
+        rows.sort_by(|a, b| {
+            b.1.cost_micro_usd.cmp(&a.1.cost_micro_usd).then(b.1.requests.cmp(&a.1.requests)).then(a.0.cmp(b.0))
+        });
         rows
     }
 
@@ -409,11 +409,20 @@ pub use render::align;
 mod tests {
     use super::render::csv_escape;
     use super::*;
-    use serde_json::json;
     use crate::accesslog::parse_rfc3339;
+    use serde_json::json;
 
     #[allow(clippy::too_many_arguments)]
-    fn line(customer: &str, model: &str, tier: &str, status: &str, tokens: (u64, u64, u64), cost: Option<u64>, baseline: Option<u64>, time: &str) -> String {
+    fn line(
+        customer: &str,
+        model: &str,
+        tier: &str,
+        status: &str,
+        tokens: (u64, u64, u64),
+        cost: Option<u64>,
+        baseline: Option<u64>,
+        time: &str,
+    ) -> String {
         json!({
             "start_time": time, "route_name": "chat", "requested_model": "auto", "model": model, "tier": tier,
             "mode": "route", "customer": customer,
@@ -427,9 +436,27 @@ mod tests {
     fn sample() -> Vec<String> {
         vec![
             // gpt-5-nano 1000/500: 250, baseline sonnet 10500
-            line("alpha", "gpt-5-nano", "cheap", "priced", (1000, 500, 0), Some(250), Some(10500), "2026-04-01T10:00:00Z"),
+            line(
+                "alpha",
+                "gpt-5-nano",
+                "cheap",
+                "priced",
+                (1000, 500, 0),
+                Some(250),
+                Some(10500),
+                "2026-04-01T10:00:00Z",
+            ),
             // claude-haiku-4.5 2000/300: 3500, baseline 10500
-            line("beta", "claude-haiku-4.5", "mid", "priced", (2000, 300, 0), Some(3500), Some(10500), "2026-04-01T11:00:00Z"),
+            line(
+                "beta",
+                "claude-haiku-4.5",
+                "mid",
+                "priced",
+                (2000, 300, 0),
+                Some(3500),
+                Some(10500),
+                "2026-04-01T11:00:00Z",
+            ),
             // unpriced: tokens counted, baseline logged but not counted, no cost
             line("beta", "acme-llm", "none", "unpriced", (100, 20, 0), None, Some(600), "2026-04-01T12:00:00Z"),
             line("alpha", "gpt-5-nano", "cheap", "usage_missing", (0, 0, 0), None, None, "2026-04-02T00:00:00Z"),
@@ -453,7 +480,10 @@ mod tests {
     fn totals_and_skips() {
         let r = report(ReportOptions::default());
         assert_eq!(r.lines, 8);
-        assert_eq!(r.skipped, Skipped { not_json: 1, not_router: 1, uninspected: 1, invalid: 1, outside_window: 0, other_mode: 0 });
+        assert_eq!(
+            r.skipped,
+            Skipped { not_json: 1, not_router: 1, uninspected: 1, invalid: 1, outside_window: 0, other_mode: 0 }
+        );
         assert_eq!(r.invalid_examples.len(), 1);
         let t = r.total;
         assert_eq!((t.requests, t.priced, t.unpriced, t.usage_missing), (4, 2, 1, 1));
@@ -490,7 +520,10 @@ mod tests {
         // gpt-5-nano doubles its prices; acme-llm gets a price.
         table["models"][0]["input_per_mtok"] = json!(0.10);
         table["models"][0]["output_per_mtok"] = json!(0.80);
-        table["models"].as_array_mut().unwrap().push(json!({"id": "acme-llm", "input_per_mtok": 1.0, "output_per_mtok": 2.0}));
+        table["models"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "acme-llm", "input_per_mtok": 1.0, "output_per_mtok": 2.0}));
         let table = PriceTable::from_json(&table.to_string()).unwrap();
         let r = report(ReportOptions {
             reprice: Some(Reprice { table, baseline_model: "claude-sonnet-4.6".into() }),
@@ -525,7 +558,10 @@ mod tests {
 
     #[test]
     fn revenue_formats() {
-        assert_eq!(Revenue::parse(r#"{"a": 12.5, "b": "0.1", "c": 3}"#).unwrap().0, BTreeMap::from([("a".into(), 12_500_000), ("b".into(), 100_000), ("c".into(), 3_000_000)]));
+        assert_eq!(
+            Revenue::parse(r#"{"a": 12.5, "b": "0.1", "c": 3}"#).unwrap().0,
+            BTreeMap::from([("a".into(), 12_500_000), ("b".into(), 100_000), ("c".into(), 3_000_000)])
+        );
         assert_eq!(Revenue::parse("a,1.5\n# comment\n\nb,2\n").unwrap().0.len(), 2);
         assert!(Revenue::parse(r#"{"a": -1}"#).is_err());
         assert!(Revenue::parse(r#"{"a": [1]}"#).is_err());

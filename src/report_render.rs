@@ -46,7 +46,18 @@ impl Report {
         for dim in Dimension::ALL {
             let with_revenue = dim == Dimension::Customer && self.options.revenue.is_some();
             let mut header: Vec<&str> = vec![
-                dim.name(), "requests", "share", "input tok", "output tok", "cached tok", "cost", "baseline", "savings", "fallback rate", "unpriced", "usage missing",
+                dim.name(),
+                "requests",
+                "share",
+                "input tok",
+                "output tok",
+                "cached tok",
+                "cost",
+                "baseline",
+                "savings",
+                "fallback rate",
+                "unpriced",
+                "usage missing",
             ];
             if with_revenue {
                 header.extend(["revenue", "margin", ""]);
@@ -103,7 +114,11 @@ impl Report {
     pub(super) const CSV_HEADER: &'static str = "dimension,key,requests,share_pct,priced,unpriced,usage_missing,input_tokens,output_tokens,cached_tokens,cost_micro_usd,baseline_cost_micro_usd,savings_pct,fallbacks,fallback_rate_pct,revenue_micro_usd,margin_micro_usd,negative_margin";
 
     fn render_csv(&self) -> String {
-        let pct = |t: Option<i64>| t.map_or_else(String::new, |t| format!("{}{}.{}", if t < 0 { "-" } else { "" }, t.unsigned_abs() / 10, t.unsigned_abs() % 10));
+        let pct = |t: Option<i64>| {
+            t.map_or_else(String::new, |t| {
+                format!("{}{}.{}", if t < 0 { "-" } else { "" }, t.unsigned_abs() / 10, t.unsigned_abs() % 10)
+            })
+        };
         let line = |dim: &str, key: &str, g: &Group, revenue: Option<u64>| {
             let (rev, margin, negative) = match revenue {
                 Some(r) => {
@@ -189,7 +204,11 @@ impl Report {
         });
         if let Some(obj) = v.as_object_mut() {
             for dim in Dimension::ALL {
-                let rows: Vec<Value> = self.rows(dim).into_iter().map(|(k, g)| self.group_json(Some(k), &g, self.revenue_of(dim, k))).collect();
+                let rows: Vec<Value> = self
+                    .rows(dim)
+                    .into_iter()
+                    .map(|(k, g)| self.group_json(Some(k), &g, self.revenue_of(dim, k)))
+                    .collect();
                 obj.insert(format!("by_{}", dim.name()), Value::Array(rows));
             }
             if self.options.revenue.is_some() {
@@ -203,15 +222,27 @@ impl Report {
 
 // A group without a priced request has no cost: shown as `-` / empty / null, never as zero.
 fn priced_usd(g: &Group, micro: u64) -> String {
-    if g.priced == 0 { "-".to_string() } else { format_usd(micro) }
+    if g.priced == 0 {
+        "-".to_string()
+    } else {
+        format_usd(micro)
+    }
 }
 
 fn priced_text(g: &Group, micro: u64) -> String {
-    if g.priced == 0 { String::new() } else { micro.to_string() }
+    if g.priced == 0 {
+        String::new()
+    } else {
+        micro.to_string()
+    }
 }
 
 fn priced_json(g: &Group, v: Value) -> Value {
-    if g.priced == 0 { Value::Null } else { v }
+    if g.priced == 0 {
+        Value::Null
+    } else {
+        v
+    }
 }
 
 pub(super) fn csv_escape(s: &str) -> String {

@@ -137,10 +137,7 @@ pub struct ChatRequest<'a> {
 impl<'a> ChatRequest<'a> {
     /// Estimated input tokens: `ceil(chars / 4) + 4` per message.
     pub fn estimated_input_tokens(&self) -> u64 {
-        self.messages
-            .iter()
-            .map(|m| m.chars.div_ceil(CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE)
-            .sum()
+        self.messages.iter().map(|m| m.chars.div_ceil(CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE).sum()
     }
 
     /// Total characters of text across messages.
@@ -231,11 +228,9 @@ impl<'a> TryFrom<&'a Value> for ChatRequest<'a> {
         };
         let messages = match obj.get("messages") {
             None => return Err(RequestError::MissingMessages),
-            Some(Value::Array(a)) => a
-                .iter()
-                .enumerate()
-                .map(|(i, m)| parse_message(i, m))
-                .collect::<Result<Vec<_>, _>>()?,
+            Some(Value::Array(a)) => {
+                a.iter().enumerate().map(|(i, m)| parse_message(i, m)).collect::<Result<Vec<_>, _>>()?
+            }
             Some(_) => return Err(RequestError::MessagesNotArray),
         };
         let stream = match obj.get("stream") {
@@ -243,19 +238,13 @@ impl<'a> TryFrom<&'a Value> for ChatRequest<'a> {
             Some(Value::Bool(b)) => *b,
             Some(_) => return Err(RequestError::BadStream),
         };
-        let include_usage = obj
-            .get("stream_options")
-            .and_then(|o| o.get("include_usage"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let include_usage =
+            obj.get("stream_options").and_then(|o| o.get("include_usage")).and_then(Value::as_bool).unwrap_or(false);
         let max_tokens = obj
             .get("max_completion_tokens")
             .and_then(Value::as_u64)
             .or_else(|| obj.get("max_tokens").and_then(Value::as_u64));
-        let response_format = obj
-            .get("response_format")
-            .and_then(|r| r.get("type"))
-            .and_then(Value::as_str);
+        let response_format = obj.get("response_format").and_then(|r| r.get("type")).and_then(Value::as_str);
         let tools = match obj.get("tools") {
             Some(Value::Array(a)) => u32::try_from(a.len()).unwrap_or(u32::MAX),
             _ => 0,
@@ -279,9 +268,7 @@ pub fn rewrite(body: &mut Value, model: Option<&str>, force_include_usage: bool)
         }
     }
     if force_include_usage {
-        let opts = obj
-            .entry("stream_options")
-            .or_insert_with(|| Value::Object(Map::new()));
+        let opts = obj.entry("stream_options").or_insert_with(|| Value::Object(Map::new()));
         if !opts.is_object() {
             *opts = Value::Object(Map::new());
         }
@@ -311,7 +298,9 @@ impl<'de> serde::Deserialize<'de> for TopLevel<'de> {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = Vec::new();
-                while let Some(entry) = map.next_entry::<std::borrow::Cow<'de, str>, &'de serde_json::value::RawValue>()? {
+                while let Some(entry) =
+                    map.next_entry::<std::borrow::Cow<'de, str>, &'de serde_json::value::RawValue>()?
+                {
                     out.push(entry);
                 }
                 Ok(TopLevel(out))
@@ -455,7 +444,8 @@ mod tests {
 
     #[test]
     fn rewrite_sets_model_and_usage_keeping_other_fields_in_order() {
-        let mut v = parse(r#"{"model":"auto","temperature":0.2,"messages":[],"stream":true,"x_custom":{"a":1}}"#).unwrap();
+        let mut v =
+            parse(r#"{"model":"auto","temperature":0.2,"messages":[],"stream":true,"x_custom":{"a":1}}"#).unwrap();
         let out = rewrite(&mut v, Some("gpt-5-nano"), true).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
@@ -487,7 +477,10 @@ mod tests {
             r#"{"messages":[],"stream":true,"model":"m\"x","stream_options":{"include_usage":true}}"#
         );
         // A key spelled with an escape is still the model key.
-        assert_eq!(both_ways(r#"{"mod\u0065l":"auto","messages":[]}"#, Some("x"), false).unwrap(), r#"{"mod\u0065l":"x","messages":[]}"#);
+        assert_eq!(
+            both_ways(r#"{"mod\u0065l":"auto","messages":[]}"#, Some("x"), false).unwrap(),
+            r#"{"mod\u0065l":"x","messages":[]}"#
+        );
         // Nothing to do.
         assert!(both_ways(r#"{"model":"x","messages":[]}"#, Some("x"), false).is_none());
         // Found by fuzzing: a long decimal must keep its value on both paths (serde_json's
@@ -502,7 +495,12 @@ mod tests {
         let out = both_ways(r#"{"model":"a","model":"b","messages":[]}"#, Some("x"), false).unwrap();
         assert_eq!(out, r#"{"model":"x","messages":[]}"#);
         // An existing stream_options is edited in place by the general path.
-        let out = both_ways(r#"{"model":"a","stream":true,"stream_options":{"include_usage":false},"messages":[]}"#, None, true).unwrap();
+        let out = both_ways(
+            r#"{"model":"a","stream":true,"stream_options":{"include_usage":false},"messages":[]}"#,
+            None,
+            true,
+        )
+        .unwrap();
         assert!(out.contains(r#""stream_options":{"include_usage":true}"#));
         let out = both_ways(r#"{"model":"a","stream_options":"bogus","messages":[]}"#, Some("x"), true).unwrap();
         assert!(out.contains(r#""model":"x""#));

@@ -104,7 +104,13 @@ pub fn escalation_reason(
 pub fn resend_header_ok(name: &str) -> bool {
     !matches!(
         name,
-        "content-length" | "transfer-encoding" | "connection" | "keep-alive" | "te" | "upgrade" | "expect"
+        "content-length"
+            | "transfer-encoding"
+            | "connection"
+            | "keep-alive"
+            | "te"
+            | "upgrade"
+            | "expect"
             | "proxy-connection"
     ) && !name.starts_with(names::HEADER_PREFIX)
         && !name.starts_with("x-envoy-")
@@ -156,11 +162,8 @@ pub(crate) fn may_resend(cfg: &Config) -> bool {
 /// The headers a re-sent request carries: the client's (as [`resend_header_ok`] keeps them),
 /// with `accept-encoding: identity` so the answer's usage is readable.
 pub(crate) fn resend_headers(request_headers: &[(String, String)]) -> Vec<(String, String)> {
-    let mut h: Vec<(String, String)> = request_headers
-        .iter()
-        .filter(|(k, _)| resend_header_ok(k) && k != "accept-encoding")
-        .cloned()
-        .collect();
+    let mut h: Vec<(String, String)> =
+        request_headers.iter().filter(|(k, _)| resend_header_ok(k) && k != "accept-encoding").cloned().collect();
     h.push(("accept-encoding".to_string(), "identity".to_string()));
     h
 }
@@ -210,8 +213,12 @@ pub(crate) fn next_move(cfg: &Config, r: &Routing, kind: &RetryKind, route: &str
         return Move::GiveUp;
     };
     let (from_tier, from_model, reason) = (sanitize_label(&r.tier), sanitize_label(&r.model), kind.reason());
-    let labels: Vec<(&'static str, String)> =
-        vec![(label::ROUTE, route.to_string()), (label::TIER, from_tier), (label::MODEL, from_model), (label::REASON, reason)];
+    let labels: Vec<(&'static str, String)> = vec![
+        (label::ROUTE, route.to_string()),
+        (label::TIER, from_tier),
+        (label::MODEL, from_model),
+        (label::REASON, reason),
+    ];
     let count = Emission { counters: vec![Count { name: kind.stat(), labels, value: 1 }], ..Emission::default() };
     Move::Resend(Box::new(Attempt {
         tier: index,
@@ -256,10 +263,16 @@ mod tests {
     #[test]
     fn kinds_label_count_and_carry_usage() {
         let f = RetryKind::Fallback(503);
-        assert_eq!((f.stat(), f.reason(), f.label(), f.first_usage()), (stat::FALLBACKS, "status_503".to_string(), "fallback:status_503".to_string(), None));
+        assert_eq!(
+            (f.stat(), f.reason(), f.label(), f.first_usage()),
+            (stat::FALLBACKS, "status_503".to_string(), "fallback:status_503".to_string(), None)
+        );
         let u = Usage { prompt_tokens: 1, completion_tokens: 2, cached_tokens: 0 };
         let e = RetryKind::Escalation("refusal", Some(u));
-        assert_eq!((e.stat(), e.label(), e.first_usage()), (stat::ESCALATIONS, "escalation:refusal".to_string(), Some(u)));
+        assert_eq!(
+            (e.stat(), e.label(), e.first_usage()),
+            (stat::ESCALATIONS, "escalation:refusal".to_string(), Some(u))
+        );
         assert_eq!(failed_label(Some("fallback:status_503")).as_deref(), Some("fallback:status_503:failed"));
         assert_eq!(failed_label(None), None);
     }
@@ -305,7 +318,14 @@ mod tests {
 
     #[test]
     fn header_filters() {
-        for dropped in ["content-length", "transfer-encoding", "connection", "te", "x-llm-router-cluster", "x-envoy-expected-rq-timeout-ms"] {
+        for dropped in [
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "te",
+            "x-llm-router-cluster",
+            "x-envoy-expected-rq-timeout-ms",
+        ] {
             assert!(!resend_header_ok(dropped), "{dropped}");
         }
         for kept in ["authorization", "content-type", "x-request-id", "accept-encoding"] {
@@ -372,13 +392,19 @@ mod tests {
         assert_eq!(a.call.body, br#"{"model":"claude-haiku-4.5","messages":[]}"#);
         let c = &a.count.counters[0];
         assert_eq!((c.name, c.value), (stat::FALLBACKS, 1));
-        assert!(c.labels.contains(&(label::REASON, "status_503".to_string())) && c.labels.contains(&(label::TIER, "cheap".to_string())));
+        assert!(
+            c.labels.contains(&(label::REASON, "status_503".to_string()))
+                && c.labels.contains(&(label::TIER, "cheap".to_string()))
+        );
         assert_eq!(next_move(&cfg, &routing(0, false), &kind, "chat"), Move::GiveUp, "not resendable");
         assert_eq!(next_move(&cfg, &routing(2, true), &kind, "chat"), Move::GiveUp, "last tier");
 
         let mut r = routing(0, true);
         advance(&cfg, &mut r, 1, &kind);
-        assert_eq!((r.model.as_str(), r.tier.as_str(), r.tier_index, r.attempts), ("claude-haiku-4.5", "mid", Some(1), 1));
+        assert_eq!(
+            (r.model.as_str(), r.tier.as_str(), r.tier_index, r.attempts),
+            ("claude-haiku-4.5", "mid", Some(1), 1)
+        );
         assert_eq!(r.retry.as_deref(), Some("fallback:status_503"));
         assert_eq!(next_tier_of(&cfg, &r), None, "one attempt by default");
     }
@@ -413,8 +439,16 @@ mod tests {
 
     #[test]
     fn the_header_swap_keeps_pseudo_and_own_headers() {
-        let held = vec![(":status".into(), "503".into()), ("x-llm-router-tier".into(), "cheap".into()), ("content-type".into(), "text/plain".into())];
-        let call = vec![(":status".into(), "200".into()), ("content-type".into(), "application/json".into()), ("content-length".into(), "9".into())];
+        let held = vec![
+            (":status".into(), "503".into()),
+            ("x-llm-router-tier".into(), "cheap".into()),
+            ("content-type".into(), "text/plain".into()),
+        ];
+        let call = vec![
+            (":status".into(), "200".into()),
+            ("content-type".into(), "application/json".into()),
+            ("content-length".into(), "9".into()),
+        ];
         assert_eq!(
             header_swap(&held, &call),
             vec![

@@ -67,7 +67,12 @@ pub(crate) struct Routed {
 
 /// Decide for a parsed body: the policy for an alias (or `route_anyway`, or measure mode),
 /// the serving tier of an explicit model otherwise.
-pub(crate) fn route(router: &Router, value: &Value, headers: Vec<(String, String)>, customer: String) -> Result<Routed, RequestError> {
+pub(crate) fn route(
+    router: &Router,
+    value: &Value,
+    headers: Vec<(String, String)>,
+    customer: String,
+) -> Result<Routed, RequestError> {
     let cfg = &router.config;
     let req = ChatRequest::try_from(value)?;
     let is_alias = cfg.is_alias(req.model);

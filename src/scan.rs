@@ -5,7 +5,10 @@
 //! (and documented) in `features.rs`.
 
 use crate::features::HASH_DIM;
-use crate::keywords::{keyword_flags, EDGE_WORDS, FNV_OFFSET, FNV_PRIME, KINDS, KIND_SHIFT, K_CODE, K_CONSTRAINT, K_EASY, K_HARD, K_REASONING};
+use crate::keywords::{
+    keyword_flags, EDGE_WORDS, FNV_OFFSET, FNV_PRIME, KINDS, KIND_SHIFT, K_CODE, K_CONSTRAINT, K_EASY, K_HARD,
+    K_REASONING,
+};
 
 const C_WORD: u8 = 1;
 const C_CODE: u8 = 2;
@@ -112,7 +115,14 @@ pub(crate) struct Scanner<'v> {
 
 impl<'v> Scanner<'v> {
     pub(crate) fn new(hashed: &'v mut [f32], hash_ngrams: bool) -> Self {
-        Scanner { stats: TextStats::default(), hashed, hash_ngrams, prev_word: None, newest: true, edges: Edges::default() }
+        Scanner {
+            stats: TextStats::default(),
+            hashed,
+            hash_ngrams,
+            prev_word: None,
+            newest: true,
+            edges: Edges::default(),
+        }
     }
 
     fn bump(&mut self, h: u32) {
@@ -263,4 +273,3 @@ impl<'v> Scanner<'v> {
         chars
     }
 }
-

@@ -35,7 +35,9 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::config::ExplicitModel;
-use crate::money::{format_count, format_tenths, format_usd, parse_decimal, savings_tenths, tenths_json, tenths_of_percent};
+use crate::money::{
+    format_count, format_tenths, format_usd, parse_decimal, savings_tenths, tenths_json, tenths_of_percent,
+};
 use crate::pricing::PriceTable;
 use crate::request::{parse_body, ChatRequest};
 use crate::router::Router;
@@ -82,7 +84,11 @@ fn ppm_text(p: u64) -> String {
         frac.pop();
     }
     let whole = p / 1_000_000;
-    if frac.is_empty() { whole.to_string() } else { format!("{whole}.{frac}") }
+    if frac.is_empty() {
+        whole.to_string()
+    } else {
+        format!("{whole}.{frac}")
+    }
 }
 
 /// A fixed split of traffic across models.
@@ -121,11 +127,7 @@ impl Split {
 
     /// `model=share,...` with shares as decimals.
     pub fn label(&self) -> String {
-        let parts: Vec<String> = self
-            .parts
-            .iter()
-            .map(|(m, p)| format!("{m}={}", ppm_text(*p)))
-            .collect();
+        let parts: Vec<String> = self.parts.iter().map(|(m, p)| format!("{m}={}", ppm_text(*p))).collect();
         parts.join(",")
     }
 }
@@ -168,16 +170,20 @@ impl SampleRequest {
     ///
     /// [`SimulateError::Line`] when the body is not a chat request or has no output tokens
     /// (no `expected_output_tokens` field and no `default_output_tokens`).
-    pub fn from_line(line: &str, router: &Router, default_output_tokens: Option<u64>) -> Result<SampleRequest, SimulateError> {
+    pub fn from_line(
+        line: &str,
+        router: &Router,
+        default_output_tokens: Option<u64>,
+    ) -> Result<SampleRequest, SimulateError> {
         let value = parse_body(line.as_bytes()).map_err(|e| SimulateError::Line(e.to_string()))?;
         let req = ChatRequest::try_from(&value).map_err(|e| SimulateError::Line(e.to_string()))?;
         let output = match value.get(OUTPUT_TOKENS_FIELD) {
             None | Some(Value::Null) => default_output_tokens.ok_or_else(|| {
                 SimulateError::Line(format!("no `{OUTPUT_TOKENS_FIELD}` field and no --output-tokens average"))
             })?,
-            Some(v) => v
-                .as_u64()
-                .ok_or_else(|| SimulateError::Line(format!("`{OUTPUT_TOKENS_FIELD}` must be a non-negative integer, got {v}")))?,
+            Some(v) => v.as_u64().ok_or_else(|| {
+                SimulateError::Line(format!("`{OUTPUT_TOKENS_FIELD}` must be a non-negative integer, got {v}"))
+            })?,
         };
         let cfg = &router.config;
         let routed_model = if cfg.is_alias(req.model) || cfg.explicit_model == ExplicitModel::RouteAnyway {
@@ -281,7 +287,11 @@ fn per_model_sum(traffic: &Traffic, table: &PriceTable, model: &str) -> Result<(
 /// The amount of a strategy, its unpriced sample requests and (router) requests per model.
 type StrategyOutcome = (Amount, u64, BTreeMap<String, u64>);
 
-fn strategy_amount(traffic: &Traffic, table: &PriceTable, strategy: &Strategy) -> Result<StrategyOutcome, SimulateError> {
+fn strategy_amount(
+    traffic: &Traffic,
+    table: &PriceTable,
+    strategy: &Strategy,
+) -> Result<StrategyOutcome, SimulateError> {
     let monthly = u128::from(traffic.monthly_requests());
     match strategy {
         Strategy::AllOn(model) => {
@@ -323,13 +333,19 @@ fn strategy_amount(traffic: &Traffic, table: &PriceTable, strategy: &Strategy) -
 ///
 /// [`SimulateError`] for unknown models, an empty sample, the router without a sample, or
 /// overflow.
-pub fn project(traffic: &Traffic, table: &PriceTable, baseline_model: &str, strategies: &[Strategy]) -> Result<Vec<Projection>, SimulateError> {
+pub fn project(
+    traffic: &Traffic,
+    table: &PriceTable,
+    baseline_model: &str,
+    strategies: &[Strategy],
+) -> Result<Vec<Projection>, SimulateError> {
     if let Traffic::Sample { requests, .. } = traffic {
         if requests.is_empty() {
             return Err(SimulateError::EmptySample);
         }
     }
-    let baseline_id = table.lookup(baseline_model).ok_or_else(|| SimulateError::UnknownModel(baseline_model.to_string()))?.id.clone();
+    let baseline_id =
+        table.lookup(baseline_model).ok_or_else(|| SimulateError::UnknownModel(baseline_model.to_string()))?.id.clone();
     let baseline = Strategy::AllOn(baseline_id);
     let mut all = vec![baseline.clone()];
     all.extend(strategies.iter().filter(|s| **s != baseline).cloned());
@@ -418,7 +434,13 @@ pub fn render_table(traffic: &Traffic, table: &PriceTable, projections: &[Projec
         by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let parts: Vec<String> = by_count
             .iter()
-            .map(|(m, c)| format!("{m} {} ({})", format_count(**c), format_tenths(tenths_of_percent(i128::from(**c), i128::from(n)))))
+            .map(|(m, c)| {
+                format!(
+                    "{m} {} ({})",
+                    format_count(**c),
+                    format_tenths(tenths_of_percent(i128::from(**c), i128::from(n)))
+                )
+            })
             .collect();
         out += &format!("{} sends the sample to: {}\n", p.strategy.label(), parts.join(", "));
     }
@@ -427,12 +449,18 @@ pub fn render_table(traffic: &Traffic, table: &PriceTable, projections: &[Projec
 
 /// CSV with integer micro-USD.
 pub fn render_csv(projections: &[Projection]) -> String {
-    let mut out = String::from("strategy,baseline,monthly_requests,monthly_cost_micro_usd,savings_pct,unpriced_requests\n");
+    let mut out =
+        String::from("strategy,baseline,monthly_requests,monthly_cost_micro_usd,savings_pct,unpriced_requests\n");
     for p in projections {
-        let savings = p.savings_tenths.map_or_else(String::new, |t| format!("{}{}.{}", if t < 0 { "-" } else { "" }, t.unsigned_abs() / 10, t.unsigned_abs() % 10));
+        let savings = p.savings_tenths.map_or_else(String::new, |t| {
+            format!("{}{}.{}", if t < 0 { "-" } else { "" }, t.unsigned_abs() / 10, t.unsigned_abs() % 10)
+        });
         let label = p.strategy.label();
         let label = if label.contains(',') { format!("\"{label}\"") } else { label };
-        out += &format!("{label},{},{},{},{savings},{}\n", p.baseline, p.monthly_requests, p.monthly_cost_micro_usd, p.unpriced_requests);
+        out += &format!(
+            "{label},{},{},{},{savings},{}\n",
+            p.baseline, p.monthly_requests, p.monthly_cost_micro_usd, p.unpriced_requests
+        );
     }
     out
 }
@@ -466,7 +494,10 @@ mod tests {
     }
 
     fn synthetic(requests: u64, input: u64, output: u64) -> Traffic {
-        Traffic::Synthetic { requests, usage: Usage { prompt_tokens: input, completion_tokens: output, cached_tokens: 0 } }
+        Traffic::Synthetic {
+            requests,
+            usage: Usage { prompt_tokens: input, completion_tokens: output, cached_tokens: 0 },
+        }
     }
 
     fn cost(p: &[Projection], label: &str) -> u64 {
@@ -491,7 +522,8 @@ mod tests {
         assert_eq!(p[0].monthly_cost_micro_usd, 4_500_000_000);
         assert_eq!(cost(&p, "split claude-haiku-4.5=0.7,claude-sonnet-4.6=0.3"), 2_400_000_000);
         assert_eq!(p[1].savings_tenths, Some(467)); // 46.7%, i.e. 47% saved
-        let expected = (700_000 * per_request("deepseek-v3.2", 500, 200)) + (300_000 * per_request("claude-sonnet-4.6", 500, 200));
+        let expected =
+            (700_000 * per_request("deepseek-v3.2", 500, 200)) + (300_000 * per_request("claude-sonnet-4.6", 500, 200));
         assert_eq!(cost(&p, "split deepseek-v3.2=0.7,claude-sonnet-4.6=0.3"), expected);
         assert_eq!(expected, 1_506_800_000);
     }
@@ -502,8 +534,14 @@ mod tests {
         // 10 -> 0.5 -> 1 (half up). Per-request rounding makes 1M such requests cost 0 or 1M.
         let t = table();
         let nano = [Strategy::AllOn("gpt-5-nano".into())];
-        assert_eq!(cost(&project(&synthetic(1_000_000, 3, 0), &t, "gpt-5-nano", &nano).unwrap(), "all on gpt-5-nano"), 0);
-        assert_eq!(cost(&project(&synthetic(1_000_000, 10, 0), &t, "gpt-5-nano", &nano).unwrap(), "all on gpt-5-nano"), 1_000_000);
+        assert_eq!(
+            cost(&project(&synthetic(1_000_000, 3, 0), &t, "gpt-5-nano", &nano).unwrap(), "all on gpt-5-nano"),
+            0
+        );
+        assert_eq!(
+            cost(&project(&synthetic(1_000_000, 10, 0), &t, "gpt-5-nano", &nano).unwrap(), "all on gpt-5-nano"),
+            1_000_000
+        );
         // A split is exact on top: 1 request 0.5/0.5 between costs 1 and 0 -> 0.5 -> rounds up to 1.
         let split = Strategy::Split(Split::parse("gpt-5-nano=0.5,deepseek-v3.2=0.5", &t).unwrap());
         let p = project(&synthetic(1, 10, 0), &t, "gpt-5-nano", std::slice::from_ref(&split)).unwrap();
@@ -522,20 +560,28 @@ mod tests {
         assert!(matches!(Split::parse("gpt-5-nano=-0.5,gpt-4o=1.5", &t), Err(SimulateError::Split { .. })));
         assert!(matches!(Split::parse("gpt-5-nano=0.3333333,gpt-4o=0.6666667", &t), Err(SimulateError::Split { .. })));
         let s = Split::parse("claude-haiku-4-5=0.70, claude-sonnet-4.6=.3", &t).unwrap();
-        assert_eq!(s.parts, vec![("claude-haiku-4.5".to_string(), 700_000), ("claude-sonnet-4.6".to_string(), 300_000)]);
+        assert_eq!(
+            s.parts,
+            vec![("claude-haiku-4.5".to_string(), 700_000), ("claude-sonnet-4.6".to_string(), 300_000)]
+        );
         assert_eq!(s.label(), "claude-haiku-4.5=0.7,claude-sonnet-4.6=0.3");
         assert_eq!(Split::parse("gpt-4o=1", &t).unwrap().label(), "gpt-4o=1");
     }
 
     fn router() -> Router {
-        Router::new(Config::from_json(DEFAULT_CONFIG_JSON.as_bytes()).unwrap(), Box::new(HeuristicClassifier::default()))
+        Router::new(
+            Config::from_json(DEFAULT_CONFIG_JSON.as_bytes()).unwrap(),
+            Box::new(HeuristicClassifier::default()),
+        )
     }
 
     #[test]
     fn sample_lines_are_routed_and_estimated() {
         let r = router();
         let text = "x".repeat(40); // 10 tokens + 4 per message
-        let line = json!({"model": "auto", "messages": [{"role": "user", "content": text}], "expected_output_tokens": 7}).to_string();
+        let line =
+            json!({"model": "auto", "messages": [{"role": "user", "content": text}], "expected_output_tokens": 7})
+                .to_string();
         let s = SampleRequest::from_line(&line, &r, None).unwrap();
         assert_eq!(s.usage, Usage { prompt_tokens: 14, completion_tokens: 7, cached_tokens: 0 });
         let decided = r.decide_body(line.as_bytes()).unwrap();
@@ -554,9 +600,9 @@ mod tests {
         let t = table();
         let u = |i, o| Usage { prompt_tokens: i, completion_tokens: o, cached_tokens: 0 };
         let requests = vec![
-            SampleRequest { usage: u(1000, 500), routed_model: "gpt-5-nano".into() },        // 250
-            SampleRequest { usage: u(2000, 300), routed_model: "claude-haiku-4.5".into() },  // 3500
-            SampleRequest { usage: u(10, 10), routed_model: "in-house".into() },             // unpriced
+            SampleRequest { usage: u(1000, 500), routed_model: "gpt-5-nano".into() }, // 250
+            SampleRequest { usage: u(2000, 300), routed_model: "claude-haiku-4.5".into() }, // 3500
+            SampleRequest { usage: u(10, 10), routed_model: "in-house".into() },      // unpriced
         ];
         let traffic = Traffic::Sample { requests, monthly_requests: 7 };
         let p = project(&traffic, &t, "claude-sonnet-4.6", &[Strategy::Router]).unwrap();
@@ -564,12 +610,18 @@ mod tests {
         assert_eq!(p[0].monthly_cost_micro_usd, 49_420);
         // router: 3750 * 7 / 3 = 8750
         assert_eq!((p[1].monthly_cost_micro_usd, p[1].unpriced_requests), (8_750, 1));
-        assert_eq!(p[1].routed_models, BTreeMap::from([("gpt-5-nano".into(), 1), ("claude-haiku-4.5".into(), 1), ("in-house".into(), 1)]));
+        assert_eq!(
+            p[1].routed_models,
+            BTreeMap::from([("gpt-5-nano".into(), 1), ("claude-haiku-4.5".into(), 1), ("in-house".into(), 1)])
+        );
         assert!(p[0].routed_models.is_empty());
         let text = render_table(&traffic, &t, &p);
         assert!(text.contains("router (configured policy) sends the sample to: claude-haiku-4.5 1 (33.3%), gpt-5-nano 1 (33.3%), in-house 1 (33.3%)"), "{text}");
         assert_eq!(p[1].savings_tenths, savings_tenths(8_750, 49_420));
-        assert_eq!(project(&synthetic(1, 1, 1), &t, "claude-sonnet-4.6", &[Strategy::Router]), Err(SimulateError::RouterNeedsSample));
+        assert_eq!(
+            project(&synthetic(1, 1, 1), &t, "claude-sonnet-4.6", &[Strategy::Router]),
+            Err(SimulateError::RouterNeedsSample)
+        );
         let empty = Traffic::Sample { requests: vec![], monthly_requests: 1 };
         assert_eq!(project(&empty, &t, "claude-sonnet-4.6", &[]), Err(SimulateError::EmptySample));
     }
@@ -587,7 +639,10 @@ mod tests {
     #[test]
     fn overflow_is_an_error() {
         let t = table();
-        let huge = Traffic::Synthetic { requests: u64::MAX, usage: Usage { prompt_tokens: 100_000_000, completion_tokens: 0, cached_tokens: 0 } };
+        let huge = Traffic::Synthetic {
+            requests: u64::MAX,
+            usage: Usage { prompt_tokens: 100_000_000, completion_tokens: 0, cached_tokens: 0 },
+        };
         assert_eq!(project(&huge, &t, "claude-opus-4.6", &[]), Err(SimulateError::Overflow));
     }
 
@@ -598,9 +653,15 @@ mod tests {
         let traffic = synthetic(1_000_000, 500, 200);
         let p = project(&traffic, &t, "claude-sonnet-4.6", &[split]).unwrap();
         let table_text = render_table(&traffic, &t, &p);
-        assert!(table_text.contains("$4,500.00") && table_text.contains("$2,400.00") && table_text.contains("46.7%"), "{table_text}");
+        assert!(
+            table_text.contains("$4,500.00") && table_text.contains("$2,400.00") && table_text.contains("46.7%"),
+            "{table_text}"
+        );
         let csv = render_csv(&p);
-        assert!(csv.contains("\"split claude-haiku-4.5=0.7,claude-sonnet-4.6=0.3\",false,1000000,2400000000,46.7,0"), "{csv}");
+        assert!(
+            csv.contains("\"split claude-haiku-4.5=0.7,claude-sonnet-4.6=0.3\",false,1000000,2400000000,46.7,0"),
+            "{csv}"
+        );
         let j = render_json(&traffic, &t, &p);
         assert_eq!(j["strategies"][1]["monthly_cost_micro_usd"], 2_400_000_000u64);
         assert_eq!(j["strategies"][1]["monthly_cost_usd"], "$2,400.00");

@@ -246,10 +246,7 @@ impl SseScanner {
             }
             match self.line {
                 Line::Value | Line::Skip => {
-                    let end = rest
-                        .iter()
-                        .position(|&b| b == b'\n' || b == b'\r')
-                        .unwrap_or(rest.len());
+                    let end = rest.iter().position(|&b| b == b'\n' || b == b'\r').unwrap_or(rest.len());
                     let (segment, after) = rest.split_at_checked(end).unwrap_or((rest, &[]));
                     if self.line == Line::Value {
                         self.append(segment);
@@ -351,11 +348,7 @@ impl SseScanner {
             };
             if BOM.get(usize::from(n)) == Some(&byte) {
                 chunk = tail;
-                self.bom = if usize::from(n) + 1 == BOM.len() {
-                    Bom::Done
-                } else {
-                    Bom::Matched(n.saturating_add(1))
-                };
+                self.bom = if usize::from(n) + 1 == BOM.len() { Bom::Done } else { Bom::Matched(n.saturating_add(1)) };
             } else {
                 if n > 0 {
                     // The partial BOM bytes began a line that is not a field
@@ -384,11 +377,7 @@ impl SseScanner {
             self.append(b"\n");
         }
         self.has_data = true;
-        self.line = if self.oversized {
-            Line::Skip
-        } else {
-            Line::ValueStart
-        };
+        self.line = if self.oversized { Line::Skip } else { Line::ValueStart };
     }
 
     fn append(&mut self, bytes: &[u8]) {
@@ -403,12 +392,8 @@ impl SseScanner {
         }
         if needed > self.data.capacity() {
             // Grow geometrically, but never past the limit.
-            let target = needed
-                .max(self.data.capacity().saturating_mul(2))
-                .max(MIN_CAPACITY)
-                .min(self.max_event_bytes);
-            self.data
-                .reserve_exact(target.saturating_sub(self.data.len()));
+            let target = needed.max(self.data.capacity().saturating_mul(2)).max(MIN_CAPACITY).min(self.max_event_bytes);
+            self.data.reserve_exact(target.saturating_sub(self.data.len()));
         }
         self.data.extend_from_slice(bytes);
     }
@@ -467,11 +452,7 @@ mod tests {
     const FINISH: &str = r#"{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion.chunk","created":1741569952,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_f9f4fb6dbf","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}"#;
     const USAGE: &str = r#"{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion.chunk","created":1741569952,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_f9f4fb6dbf","choices":[],"usage":{"prompt_tokens":1219,"completion_tokens":10,"total_tokens":1229,"prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}"#;
 
-    const EXPECTED_USAGE: Usage = Usage {
-        prompt_tokens: 1219,
-        completion_tokens: 10,
-        cached_tokens: 1024,
-    };
+    const EXPECTED_USAGE: Usage = Usage { prompt_tokens: 1219, completion_tokens: 10, cached_tokens: 1024 };
 
     /// A content delta chunk; `text` is already JSON-escaped.
     fn content(text: &str) -> String {
@@ -540,13 +521,7 @@ mod tests {
     }
 
     fn expected_full() -> Outcome {
-        Outcome {
-            usage: Some(EXPECTED_USAGE),
-            saw_done: true,
-            events: 9,
-            bad: 0,
-            oversized: 0,
-        }
+        Outcome { usage: Some(EXPECTED_USAGE), saw_done: true, events: 9, bad: 0, oversized: 0 }
     }
 
     /// Feeds `bytes` whole, split in two at every boundary, one byte at a
@@ -614,11 +589,7 @@ mod tests {
     fn missing_done() {
         let mut p = payloads();
         p.pop();
-        let expected = Outcome {
-            saw_done: false,
-            events: 8,
-            ..expected_full()
-        };
+        let expected = Outcome { saw_done: false, events: 8, ..expected_full() };
         check_every_split(&stream_with(&p, "\n"), MAX, &expected);
     }
 
@@ -628,11 +599,7 @@ mod tests {
         p.pop();
         let mut bytes = stream_with(&p, "\n");
         bytes.pop(); // ends with one "\n"
-        let expected = Outcome {
-            saw_done: false,
-            events: 8,
-            ..expected_full()
-        };
+        let expected = Outcome { saw_done: false, events: 8, ..expected_full() };
         check_every_split(&bytes, MAX, &expected);
         bytes.pop(); // no line end at all
         check_every_split(&bytes, MAX, &expected);
@@ -645,13 +612,7 @@ mod tests {
         let bytes = stream_with(&p, "\n");
         let cut = bytes.len() - 40; // inside the usage JSON
         let bytes = &bytes[..cut];
-        let expected = Outcome {
-            usage: None,
-            saw_done: false,
-            events: 8,
-            bad: 1,
-            ..expected_full()
-        };
+        let expected = Outcome { usage: None, saw_done: false, events: 8, bad: 1, ..expected_full() };
         check_every_split(bytes, MAX, &expected);
 
         // Without finish() the partial event is simply pending.
@@ -666,13 +627,7 @@ mod tests {
     fn stream_cut_between_events_keeps_earlier_results() {
         let mut p = payloads();
         p.truncate(4);
-        let expected = Outcome {
-            usage: None,
-            saw_done: false,
-            events: 4,
-            bad: 0,
-            oversized: 0,
-        };
+        let expected = Outcome { usage: None, saw_done: false, events: 4, bad: 0, oversized: 0 };
         check_every_split(&stream_with(&p, "\r\n"), MAX, &expected);
     }
 
@@ -682,11 +637,7 @@ mod tests {
         let mut p = payloads();
         p.insert(3, big.clone());
         let max = 1024;
-        let expected = Outcome {
-            events: 10,
-            oversized: 1,
-            ..expected_full()
-        };
+        let expected = Outcome { events: 10, oversized: 1, ..expected_full() };
         check_every_split(&stream_with(&p, "\n"), max, &expected);
 
         // Oversized through many short data lines of one event.
@@ -766,10 +717,7 @@ mod tests {
         // Every chunk before the last has "usage":null (see `payloads`).
         let mut p = payloads();
         p.insert(8, FINISH.replace("\"stop\"", "null")); // usage:null after the real one
-        let expected = Outcome {
-            events: 10,
-            ..expected_full()
-        };
+        let expected = Outcome { events: 10, ..expected_full() };
         check_every_split(&stream_with(&p, "\n"), MAX, &expected);
     }
 
@@ -808,7 +756,8 @@ mod tests {
 
     #[test]
     fn multi_line_data_is_joined_with_lf() {
-        let s = "data: {\"model\":\"m\",\ndata:\"usage\":\ndata\ndata:  {\"prompt_tokens\":7,\"completion_tokens\":8}}\n\n";
+        let s =
+            "data: {\"model\":\"m\",\ndata:\"usage\":\ndata\ndata:  {\"prompt_tokens\":7,\"completion_tokens\":8}}\n\n";
         let o = scan([s.as_bytes()], MAX);
         assert_eq!((o.events, o.bad), (1, 0));
         assert_eq!(o.usage, Some(Usage { prompt_tokens: 7, completion_tokens: 8, cached_tokens: 0 }));
@@ -876,10 +825,7 @@ mod tests {
 
     #[test]
     fn escaped_usage_key_is_found() {
-        let o = scan(
-            [br#"data: {"\u0075sage":{"prompt_tokens":2,"completion_tokens":3}}"#.as_slice()],
-            MAX,
-        );
+        let o = scan([br#"data: {"\u0075sage":{"prompt_tokens":2,"completion_tokens":3}}"#.as_slice()], MAX);
         assert_eq!(o.usage, Some(Usage { prompt_tokens: 2, completion_tokens: 3, cached_tokens: 0 }));
     }
 
@@ -1015,7 +961,8 @@ mod tests {
     #[test]
     fn edit_removes_a_usage_only_chunk_with_unusable_counts() {
         // It is still the chunk the router asked for; its counts just cannot be priced.
-        let stream = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":-1,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n";
+        let stream =
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":-1,\"completion_tokens\":1}}\n\ndata: [DONE]\n\n";
         let (out, s) = edit([stream.as_bytes()]);
         assert_eq!(out, b"data: [DONE]\n\n");
         assert_eq!((s.removed_events(), s.usage()), (1, None));

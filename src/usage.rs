@@ -101,8 +101,7 @@ const DETAILS: &str = "usage.prompt_tokens_details";
 /// [`UsageError::NotJson`] if the body does not parse, otherwise those of
 /// [`usage_from_value`].
 pub fn usage_from_json(body: &[u8]) -> Result<Usage, UsageError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| UsageError::NotJson(e.to_string()))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| UsageError::NotJson(e.to_string()))?;
     usage_from_value(&value)
 }
 
@@ -124,9 +123,7 @@ pub fn usage_from_value(v: &Value) -> Result<Usage, UsageError> {
 
 /// Reads and validates the `usage` object itself.
 pub(crate) fn usage_from_usage_object(usage: &Value) -> Result<Usage, UsageError> {
-    let usage = usage
-        .as_object()
-        .ok_or(UsageError::NotAnObject { field: "usage" })?;
+    let usage = usage.as_object().ok_or(UsageError::NotAnObject { field: "usage" })?;
     let prompt_tokens = required_count(usage.get("prompt_tokens"), PROMPT)?;
     let completion_tokens = required_count(usage.get("completion_tokens"), COMPLETION)?;
     let cached_tokens = match usage.get("prompt_tokens_details") {
@@ -138,16 +135,9 @@ pub(crate) fn usage_from_usage_object(usage: &Value) -> Result<Usage, UsageError
         Some(_) => return Err(UsageError::NotAnObject { field: DETAILS }),
     };
     if cached_tokens > prompt_tokens {
-        return Err(UsageError::CachedExceedsPrompt {
-            cached: cached_tokens,
-            prompt: prompt_tokens,
-        });
+        return Err(UsageError::CachedExceedsPrompt { cached: cached_tokens, prompt: prompt_tokens });
     }
-    Ok(Usage {
-        prompt_tokens,
-        completion_tokens,
-        cached_tokens,
-    })
+    Ok(Usage { prompt_tokens, completion_tokens, cached_tokens })
 }
 
 fn required_count(v: Option<&Value>, field: &'static str) -> Result<u64, UsageError> {
@@ -163,11 +153,7 @@ fn count(v: &Value, field: &'static str) -> Result<u64, UsageError> {
     };
     if let Some(value) = n.as_u64() {
         if value > MAX_TOKENS_PER_FIELD {
-            return Err(UsageError::AbsurdCount {
-                field,
-                value,
-                max: MAX_TOKENS_PER_FIELD,
-            });
+            return Err(UsageError::AbsurdCount { field, value, max: MAX_TOKENS_PER_FIELD });
         }
         return Ok(value);
     }
@@ -255,10 +241,7 @@ mod tests {
 
     #[test]
     fn usage_or_details_not_object() {
-        assert_eq!(
-            usage_from_json(&body(json!([1]))),
-            Err(UsageError::NotAnObject { field: "usage" })
-        );
+        assert_eq!(usage_from_json(&body(json!([1]))), Err(UsageError::NotAnObject { field: "usage" }));
         assert_eq!(
             usage_from_json(&body(json!({"prompt_tokens": 1, "completion_tokens": 1, "prompt_tokens_details": 3}))),
             Err(UsageError::NotAnObject { field: DETAILS })
@@ -319,7 +302,11 @@ mod tests {
         assert!(usage_from_json(&body(json!({"prompt_tokens": MAX_TOKENS_PER_FIELD, "completion_tokens": 1}))).is_ok());
         assert_eq!(
             usage_from_json(&body(json!({"prompt_tokens": 1, "completion_tokens": MAX_TOKENS_PER_FIELD + 1}))),
-            Err(UsageError::AbsurdCount { field: COMPLETION, value: MAX_TOKENS_PER_FIELD + 1, max: MAX_TOKENS_PER_FIELD })
+            Err(UsageError::AbsurdCount {
+                field: COMPLETION,
+                value: MAX_TOKENS_PER_FIELD + 1,
+                max: MAX_TOKENS_PER_FIELD
+            })
         );
         assert!(matches!(
             usage_from_json(&body(json!({"prompt_tokens": u64::MAX, "completion_tokens": 1}))),
@@ -336,7 +323,8 @@ mod tests {
         );
         // Equal is fine: the whole prompt came from the cache.
         assert!(usage_from_json(&body(json!({"prompt_tokens": 10, "completion_tokens": 1,
-            "prompt_tokens_details": {"cached_tokens": 10}}))).is_ok());
+            "prompt_tokens_details": {"cached_tokens": 10}})))
+        .is_ok());
     }
 
     #[test]

@@ -11,7 +11,8 @@ fn body(text: &str) -> String {
 
 #[test]
 fn score_keeps_line_alignment_and_reports_errors() {
-    let input = format!("{}\nnot json\n{}\n{{\"model\":\"auto\"}}\n", body("hi"), body("Prove the theorem rigorously."));
+    let input =
+        format!("{}\nnot json\n{}\n{{\"model\":\"auto\"}}\n", body("hi"), body("Prove the theorem rigorously."));
     let (out, err, ok) = run(&["score"], &input);
     assert!(ok);
     let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

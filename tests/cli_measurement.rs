@@ -44,29 +44,45 @@ fn usd(micro: u128) -> String {
         grouped.push(c);
     }
     let frac = micro % 1_000_000;
-    if frac.is_multiple_of(10_000) { format!("${grouped}.{:02}", frac / 10_000) } else { format!("${grouped}.{frac:06}") }
+    if frac.is_multiple_of(10_000) {
+        format!("${grouped}.{:02}", frac / 10_000)
+    } else {
+        format!("${grouped}.{frac:06}")
+    }
 }
 
 #[test]
 fn simulate_reproduces_the_worked_example() {
     let (out, err, ok) = run(
         &[
-            "simulate", "--requests", "1000000", "--input-tokens", "500", "--output-tokens", "200",
-            "--models", "claude-sonnet-4.6",
-            "--split", "claude-haiku-4.5=0.7,claude-sonnet-4.6=0.3",
-            "--split", "deepseek-v3.2=0.7,claude-sonnet-4.6=0.3",
+            "simulate",
+            "--requests",
+            "1000000",
+            "--input-tokens",
+            "500",
+            "--output-tokens",
+            "200",
+            "--models",
+            "claude-sonnet-4.6",
+            "--split",
+            "claude-haiku-4.5=0.7,claude-sonnet-4.6=0.3",
+            "--split",
+            "deepseek-v3.2=0.7,claude-sonnet-4.6=0.3",
         ],
         "",
     );
     assert!(ok, "{err}");
     println!("{out}");
-    let row = |prefix: &str| out.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no row {prefix}:\n{out}")).to_string();
+    let row = |prefix: &str| {
+        out.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no row {prefix}:\n{out}")).to_string()
+    };
     let sonnet = row("all on claude-sonnet-4.6 (baseline)");
     assert!(sonnet.contains(" 1,000,000 ") && sonnet.contains("$4,500.00") && sonnet.ends_with("0.0%"), "{sonnet}");
     let haiku = row("split claude-haiku-4.5=0.7,claude-sonnet-4.6=0.3");
     assert!(haiku.contains("$2,400.00") && haiku.ends_with("46.7%"), "{haiku}"); // 46.67%: "47% saved"
-    // 70% DeepSeek V3.2 / 30% Sonnet, computed here from the table in integer micro-USD.
-    let deepseek_micro = 700_000 * per_request_micro_usd("deepseek-v3.2", 500, 200) + 300_000 * per_request_micro_usd("claude-sonnet-4.6", 500, 200);
+                                                                                 // 70% DeepSeek V3.2 / 30% Sonnet, computed here from the table in integer micro-USD.
+    let deepseek_micro = 700_000 * per_request_micro_usd("deepseek-v3.2", 500, 200)
+        + 300_000 * per_request_micro_usd("claude-sonnet-4.6", 500, 200);
     let deepseek = row("split deepseek-v3.2=0.7,claude-sonnet-4.6=0.3");
     assert!(deepseek.contains(&usd(deepseek_micro)), "expected {} in {deepseek}", usd(deepseek_micro));
     let baseline_micro = 1_000_000 * per_request_micro_usd("claude-sonnet-4.6", 500, 200);
@@ -75,8 +91,21 @@ fn simulate_reproduces_the_worked_example() {
     assert!(deepseek.ends_with(&format!("{}.{}%", saved_tenths / 10, saved_tenths % 10)), "{deepseek}");
 
     let (json_out, _, ok) = run(
-        &["simulate", "--requests", "1000000", "--input-tokens", "500", "--output-tokens", "200", "--models", "claude-sonnet-4.6",
-          "--split", "deepseek-v3.2=0.7,claude-sonnet-4.6=0.3", "--format", "json"],
+        &[
+            "simulate",
+            "--requests",
+            "1000000",
+            "--input-tokens",
+            "500",
+            "--output-tokens",
+            "200",
+            "--models",
+            "claude-sonnet-4.6",
+            "--split",
+            "deepseek-v3.2=0.7,claude-sonnet-4.6=0.3",
+            "--format",
+            "json",
+        ],
         "",
     );
     assert!(ok);
@@ -87,7 +116,8 @@ fn simulate_reproduces_the_worked_example() {
 
 #[test]
 fn simulate_lists_every_priced_model_by_default() {
-    let (out, _, ok) = run(&["simulate", "--requests", "10", "--input-tokens", "1", "--output-tokens", "1", "--format", "csv"], "");
+    let (out, _, ok) =
+        run(&["simulate", "--requests", "10", "--input-tokens", "1", "--output-tokens", "1", "--format", "csv"], "");
     assert!(ok);
     let table: Value = serde_json::from_str(include_str!("../src/default_prices.json")).unwrap();
     let models = table["models"].as_array().unwrap();
@@ -113,11 +143,27 @@ fn simulate_routes_a_jsonl_sample() {
         json!({"model": "acme-in-house", "messages": [{"role": "user", "content": "hi"}]}).to_string(),
     ]
     .join("\n");
-    let (out, err, ok) = run(&["simulate", "--traffic", "-", "--output-tokens", "300", "--models", "gpt-5-nano", "--requests", "3000", "--format", "json"], &sample);
+    let (out, err, ok) = run(
+        &[
+            "simulate",
+            "--traffic",
+            "-",
+            "--output-tokens",
+            "300",
+            "--models",
+            "gpt-5-nano",
+            "--requests",
+            "3000",
+            "--format",
+            "json",
+        ],
+        &sample,
+    );
     assert!(ok, "{err}");
     assert!(err.contains("line 2: skipped"), "{err}");
     let j: Value = serde_json::from_str(&out).unwrap();
-    let labels: Vec<&str> = j["strategies"].as_array().unwrap().iter().map(|s| s["strategy"].as_str().unwrap()).collect();
+    let labels: Vec<&str> =
+        j["strategies"].as_array().unwrap().iter().map(|s| s["strategy"].as_str().unwrap()).collect();
     assert_eq!(labels, ["all on claude-sonnet-4.6", "all on gpt-5-nano", "router (configured policy)"]);
     let router = &j["strategies"][2];
     assert_eq!(router["unpriced_requests"], 1, "the explicit unpriced model is left out, not priced as zero");
@@ -126,17 +172,39 @@ fn simulate_routes_a_jsonl_sample() {
     let first = &j["strategies"][0]["monthly_cost_micro_usd"];
     assert_eq!(first.as_u64().unwrap() % 1000, 0);
     let (_, err, ok) = run(&["simulate", "--traffic", "-"], &body("hi", None));
-    assert!(!ok && err.contains("line 1: skipped: no `expected_output_tokens` field") && err.contains("no usable request"), "{err}");
+    assert!(
+        !ok && err.contains("line 1: skipped: no `expected_output_tokens` field") && err.contains("no usable request"),
+        "{err}"
+    );
 }
 
 #[test]
 fn simulate_rejects_bad_input() {
     for (args, needle) in [
-        (vec!["simulate", "--requests", "10", "--input-tokens", "1", "--output-tokens", "1", "--split", "gpt-5-nano=0.5,gpt-4o=0.4"], "not 1"),
-        (vec!["simulate", "--requests", "10", "--input-tokens", "1", "--output-tokens", "1", "--split", "nope=1"], "not in the price table"),
+        (
+            vec![
+                "simulate",
+                "--requests",
+                "10",
+                "--input-tokens",
+                "1",
+                "--output-tokens",
+                "1",
+                "--split",
+                "gpt-5-nano=0.5,gpt-4o=0.4",
+            ],
+            "not 1",
+        ),
+        (
+            vec!["simulate", "--requests", "10", "--input-tokens", "1", "--output-tokens", "1", "--split", "nope=1"],
+            "not in the price table",
+        ),
         (vec!["simulate", "--requests", "10", "--output-tokens", "1"], "--input-tokens"),
         (vec!["simulate", "--requests", "-1", "--input-tokens", "1", "--output-tokens", "1"], "non-negative integer"),
-        (vec!["simulate", "--requests", "1", "--input-tokens", "1", "--output-tokens", "1", "--cached-tokens", "2"], "cannot exceed"),
+        (
+            vec!["simulate", "--requests", "1", "--input-tokens", "1", "--output-tokens", "1", "--cached-tokens", "2"],
+            "cannot exceed",
+        ),
         (vec!["simulate", "--traffic", "-", "--output-tokens", "1"], "no usable request"),
     ] {
         let (_, err, ok) = run(&args, "");
@@ -144,7 +212,15 @@ fn simulate_rejects_bad_input() {
     }
 }
 
-fn log_line(customer: &str, model: &str, status: &str, tokens: (u64, u64), cost: Option<u64>, baseline: Option<u64>, time: &str) -> String {
+fn log_line(
+    customer: &str,
+    model: &str,
+    status: &str,
+    tokens: (u64, u64),
+    cost: Option<u64>,
+    baseline: Option<u64>,
+    time: &str,
+) -> String {
     json!({
         "start_time": time, "route_name": "chat", "requested_model": "auto", "model": model, "tier": "cheap", "mode": "route",
         "customer": customer, "input_tokens": tokens.0.to_string(), "output_tokens": tokens.1.to_string(), "cached_tokens": "0",
@@ -157,7 +233,15 @@ fn log_line(customer: &str, model: &str, status: &str, tokens: (u64, u64), cost:
 fn access_log() -> String {
     [
         log_line("acme", "gpt-5-nano", "priced", (1000, 500), Some(250), Some(10500), "2026-04-01T10:00:00.000Z"),
-        log_line("globex", "claude-haiku-4.5", "priced", (2000, 300), Some(3500), Some(10500), "2026-04-02T10:00:00.000Z"),
+        log_line(
+            "globex",
+            "claude-haiku-4.5",
+            "priced",
+            (2000, 300),
+            Some(3500),
+            Some(10500),
+            "2026-04-02T10:00:00.000Z",
+        ),
         log_line("globex", "acme-llm", "unpriced", (10, 10), None, Some(180), "2026-04-02T11:00:00.000Z"),
         r#"{"method":"GET","path":"/v1/models","router_status":null}"#.to_string(),
         "garbage".to_string(),
@@ -175,7 +259,10 @@ fn report_reads_stdin_and_prints_every_format() {
     let (csv, _, ok) = run(&["report", "-", "--format", "csv"], &access_log());
     assert!(ok);
     assert!(csv.lines().nth(1).unwrap().starts_with("total,,3,100.0,2,1,0,3010,810,0,3750,21000,82.1,"), "{csv}");
-    let (j, _, ok) = run(&["report", "--format", "json", "--since", "2026-04-02", "--until", "2026-04-02T10:30:00+00:00"], &access_log());
+    let (j, _, ok) = run(
+        &["report", "--format", "json", "--since", "2026-04-02", "--until", "2026-04-02T10:30:00+00:00"],
+        &access_log(),
+    );
     assert!(ok);
     let j: Value = serde_json::from_str(&j).unwrap();
     assert_eq!(j["total"]["requests"], 1);
@@ -187,12 +274,24 @@ fn report_reads_stdin_and_prints_every_format() {
 fn report_reprices_and_adds_margin_from_files() {
     let mut table: Value = serde_json::from_str(include_str!("../src/default_prices.json")).unwrap();
     table["version"] = json!("2026-07");
-    table["models"].as_array_mut().unwrap().push(json!({"id": "acme-llm", "input_per_mtok": 1.0, "output_per_mtok": 2.0}));
+    table["models"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "acme-llm", "input_per_mtok": 1.0, "output_per_mtok": 2.0}));
     let prices = temp_file("prices.json", &table.to_string());
     let revenue = temp_file("revenue.csv", "customer,revenue_usd\nacme,0.0002\nglobex,1.00\n");
     let log = temp_file("access.log", &access_log());
     let (out, err, ok) = run(
-        &["report", log.to_str().unwrap(), "--prices", prices.to_str().unwrap(), "--revenue", revenue.to_str().unwrap(), "--format", "json"],
+        &[
+            "report",
+            log.to_str().unwrap(),
+            "--prices",
+            prices.to_str().unwrap(),
+            "--revenue",
+            revenue.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
         "",
     );
     assert!(ok, "{err}");

@@ -31,7 +31,10 @@ fn panicking_constructs_are_denied_for_the_whole_workspace() {
     let root = read("Cargo.toml");
     let lints = section(&root, "workspace.lints.clippy");
     for lint in DENIED {
-        assert!(lints.contains(&format!("{lint} = \"deny\"").as_str()), "[workspace.lints.clippy] must deny {lint}: {lints:?}");
+        assert!(
+            lints.contains(&format!("{lint} = \"deny\"").as_str()),
+            "[workspace.lints.clippy] must deny {lint}: {lints:?}"
+        );
     }
     for manifest in ["Cargo.toml", "filters/llm-router/Cargo.toml"] {
         let text = read(manifest);
@@ -54,7 +57,10 @@ fn clippy_toml_allows_the_lints_in_tests_only() {
 #[test]
 fn the_core_forbids_unsafe_code() {
     for root in ["src/lib.rs", "src/bin/llm-router.rs"] {
-        assert!(read(root).lines().any(|l| l.trim() == "#![forbid(unsafe_code)]"), "{root} must have #![forbid(unsafe_code)]");
+        assert!(
+            read(root).lines().any(|l| l.trim() == "#![forbid(unsafe_code)]"),
+            "{root} must have #![forbid(unsafe_code)]"
+        );
     }
 }
 

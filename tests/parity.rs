@@ -57,19 +57,22 @@ fn model_from_configuration_replaces_the_embedded_one() {
     use llm_router::classifier::EMBEDDED_MLP;
     use llm_router::router::Router;
     let b64 = base64::engine::general_purpose::STANDARD.encode(EMBEDDED_ONNX);
-    let r = Router::from_json(&config_with_classifier(serde_json::json!({"kind": "inline", "onnx_base64": b64}))).unwrap();
+    let r =
+        Router::from_json(&config_with_classifier(serde_json::json!({"kind": "inline", "onnx_base64": b64}))).unwrap();
     assert_eq!(r.classifier_name(), "tract-onnx");
     let d = r.decide_body(br#"{"model":"auto","messages":[{"role":"user","content":"hi"}]}"#).unwrap();
     assert!(d.score.is_some());
     let b64 = base64::engine::general_purpose::STANDARD.encode(EMBEDDED_MLP);
-    let r = Router::from_json(&config_with_classifier(serde_json::json!({"kind": "inline", "mlp_base64": b64}))).unwrap();
+    let r =
+        Router::from_json(&config_with_classifier(serde_json::json!({"kind": "inline", "mlp_base64": b64}))).unwrap();
     assert_eq!(r.classifier_name(), "tract-core");
     let d = r.decide_body(br#"{"model":"auto","messages":[{"role":"user","content":"hi"}]}"#).unwrap();
     assert!(d.score.is_some());
 
     let junk = base64::engine::general_purpose::STANDARD.encode(b"this is not a model");
     for field in ["onnx_base64", "mlp_base64"] {
-        let e = Router::from_json(&config_with_classifier(serde_json::json!({"kind": "inline", field: junk}))).unwrap_err();
+        let e =
+            Router::from_json(&config_with_classifier(serde_json::json!({"kind": "inline", field: junk}))).unwrap_err();
         assert!(e.to_string().starts_with("classifier: cannot load model"), "{e}");
     }
 }

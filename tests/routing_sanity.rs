@@ -75,12 +75,17 @@ fn load_set() -> Vec<Row> {
     let mut kinds: BTreeMap<&str, Difficulty> = BTreeMap::new();
     for r in &rows {
         assert!(ids.insert(r.id.as_str()), "duplicate id {}", r.id);
-        assert!(r.id.strip_prefix(&format!("{}/", r.kind)).is_some_and(|n| n.parse::<u32>().is_ok()), "id {} is not <kind>/<n>", r.id);
+        assert!(
+            r.id.strip_prefix(&format!("{}/", r.kind)).is_some_and(|n| n.parse::<u32>().is_ok()),
+            "id {} is not <kind>/<n>",
+            r.id
+        );
         // A kind is one sort of task, so it is all easy or all hard.
         let d = *kinds.entry(r.kind.as_str()).or_insert(r.difficulty);
         assert_eq!(d, r.difficulty, "kind {} mixes difficulties ({})", r.kind, r.id);
         assert_eq!(r.request["model"], "auto", "{}: the set is about routed requests", r.id);
-        let last = r.request["messages"].as_array().and_then(|m| m.last()).unwrap_or_else(|| panic!("{}: no messages", r.id));
+        let last =
+            r.request["messages"].as_array().and_then(|m| m.last()).unwrap_or_else(|| panic!("{}: no messages", r.id));
         assert_eq!(last["role"], "user", "{}: the last message must be the user's request", r.id);
     }
     assert!(kinds.len() >= 10, "the sanity set needs at least 10 kinds, has {}", kinds.len());
@@ -116,7 +121,8 @@ fn pair_credit(hard: f32, easy: f32) -> f64 {
 
 /// The request's last message, on one line and cut, to show in diagnostics.
 fn snippet(row: &Row) -> String {
-    let text = row.request["messages"].as_array().and_then(|m| m.last()).and_then(|m| m["content"].as_str()).unwrap_or("");
+    let text =
+        row.request["messages"].as_array().and_then(|m| m.last()).and_then(|m| m["content"].as_str()).unwrap_or("");
     let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let cut: String = flat.chars().take(70).collect();
     if cut.len() < flat.len() {
@@ -257,5 +263,9 @@ fn demo_hard_proof_goes_to_the_top_tier_and_a_greeting_to_the_cheapest() {
         "the demo's hard proof + code request went to `{}` (score {:?}), not `{}`",
         router.config.tiers[proof.tier].name, proof.score, router.config.tiers[top].name
     );
-    assert_eq!(hi.tier, 0, "\"hi\" went to `{}` (score {:?}), not the cheapest tier", router.config.tiers[hi.tier].name, hi.score);
+    assert_eq!(
+        hi.tier, 0,
+        "\"hi\" went to `{}` (score {:?}), not the cheapest tier",
+        router.config.tiers[hi.tier].name, hi.score
+    );
 }

@@ -46,7 +46,9 @@ use llm_router::router::Router;
 /// The same core and embedded model as the Envoy filter, natively.
 #[derive(Debug, Parser)]
 #[command(name = "llm-router", version, propagate_version = true)]
-#[command(after_help = "Malformed input lines keep their place: an {\"error\": ...} object on stdout, a message on stderr.")]
+#[command(
+    after_help = "Malformed input lines keep their place: an {\"error\": ...} object on stdout, a message on stderr."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -298,9 +300,11 @@ fn calibrate(router: &Router, strong: f64, cheap: Option<f64>) -> Result<usize, 
     let mut errors = 0;
     for (i, line) in stdin.lock().lines().enumerate() {
         let line = line.map_err(|e| format!("cannot read stdin: {e}"))?;
-        let scored = parse_body(line.as_bytes())
-            .map_err(|e| e.to_string())
-            .and_then(|v| ChatRequest::try_from(&v).map_err(|e| e.to_string()).and_then(|r| router.score(&r).map_err(|e| e.to_string())));
+        let scored = parse_body(line.as_bytes()).map_err(|e| e.to_string()).and_then(|v| {
+            ChatRequest::try_from(&v)
+                .map_err(|e| e.to_string())
+                .and_then(|r| router.score(&r).map_err(|e| e.to_string()))
+        });
         match scored {
             Ok(s) => scores.push(s),
             Err(e) => {
@@ -339,16 +343,17 @@ fn calibrate(router: &Router, strong: f64, cheap: Option<f64>) -> Result<usize, 
         }
     }
     let strongest = tiers.last().map_or("", |t| t.name.as_str());
-    println!("scored {} requests ({errors} malformed skipped) with the {} classifier", scores.len(), router.classifier_name());
+    println!(
+        "scored {} requests ({errors} malformed skipped) with the {} classifier",
+        scores.len(),
+        router.classifier_name()
+    );
     println!("thresholds sending {:.1}% to the strongest tier `{strongest}`:", strong * 100.0);
     let rendered: Vec<String> = thresholds.iter().map(|t| format!("{t:.6}")).collect();
     println!("\"thresholds\": [{}]", rendered.join(", "));
     print!("shares on this sample:");
     for (i, t) in tiers.iter().enumerate() {
-        let n = scores
-            .iter()
-            .filter(|&&s| llm_router::policy::tier_for_score(&thresholds, s) == i)
-            .count();
+        let n = scores.iter().filter(|&&s| llm_router::policy::tier_for_score(&thresholds, s) == i).count();
         print!(" {} {:.1}%", t.name, 100.0 * n as f64 / scores.len() as f64);
     }
     println!();

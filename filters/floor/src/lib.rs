@@ -53,7 +53,10 @@ impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
         let cfg = self.get_plugin_configuration().unwrap_or_default();
         let Some(plan) = std::str::from_utf8(&cfg).ok().and_then(parse) else {
-            let _ = hostcalls::log(LogLevel::Error, "llm-router-floor: configuration: noop | buffer [state=N] [headers=N] [metrics=N]");
+            let _ = hostcalls::log(
+                LogLevel::Error,
+                "llm-router-floor: configuration: noop | buffer [state=N] [headers=N] [metrics=N]",
+            );
             return false;
         };
         self.plan = plan;

@@ -35,7 +35,11 @@ impl Fake {
         self.0.borrow().failing.contains(&call)
     }
     fn check(&self, call: &'static str) -> Result<(), Status> {
-        if self.fails(call) { Err(Status::InternalFailure) } else { Ok(()) }
+        if self.fails(call) {
+            Err(Status::InternalFailure)
+        } else {
+            Ok(())
+        }
     }
     fn header(&self, map: MapType, name: &str) -> Option<String> {
         self.0.borrow().maps.get(&map)?.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
@@ -88,7 +92,13 @@ impl Calls for Fake {
         self.0.borrow_mut().local_reply = Some((status, body.unwrap_or_default().to_vec()));
         Ok(())
     }
-    fn dispatch_http_call(&self, cluster: &str, headers: Vec<(&str, &str)>, body: Option<&[u8]>, _timeout: Duration) -> Result<u32, Status> {
+    fn dispatch_http_call(
+        &self,
+        cluster: &str,
+        headers: Vec<(&str, &str)>,
+        body: Option<&[u8]>,
+        _timeout: Duration,
+    ) -> Result<u32, Status> {
         self.check("dispatch_http_call")?;
         let headers = headers.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let mut st = self.0.borrow_mut();
@@ -144,7 +154,13 @@ fn routed(router: Rc<Router>) -> (Http<Fake>, Fake) {
         let len = BODY.len().to_string();
         st.maps.insert(
             MapType::HttpRequestHeaders,
-            pairs(&[(":method", "POST"), (":path", "/v1/chat/completions"), ("content-length", &len), ("x-feature", "summarization"), ("x-llm-router-cluster", "llm_frontier")]),
+            pairs(&[
+                (":method", "POST"),
+                (":path", "/v1/chat/completions"),
+                ("content-length", &len),
+                ("x-feature", "summarization"),
+                ("x-llm-router-cluster", "llm_frontier"),
+            ]),
         );
         st.buffers.insert(BufferType::HttpRequestBody, BODY.as_bytes().to_vec());
         st.properties.insert("xds.route_name".into(), b"chat".to_vec());
@@ -160,7 +176,10 @@ fn respond(http: &mut Http<Fake>, fake: &Fake, status: &str, body: &str) -> (Act
     {
         let mut st = fake.0.borrow_mut();
         let len = body.len().to_string();
-        st.maps.insert(MapType::HttpResponseHeaders, pairs(&[(":status", status), ("content-type", "application/json"), ("content-length", &len)]));
+        st.maps.insert(
+            MapType::HttpResponseHeaders,
+            pairs(&[(":status", status), ("content-type", "application/json"), ("content-length", &len)]),
+        );
         st.buffers.insert(BufferType::HttpResponseBody, body.as_bytes().to_vec());
     }
     let headers = http.on_http_response_headers(3, false);
@@ -170,7 +189,8 @@ fn respond(http: &mut Http<Fake>, fake: &Fake, status: &str, body: &str) -> (Act
 
 fn call_answer(fake: &Fake, status: &str, body: &str) {
     let mut st = fake.0.borrow_mut();
-    st.maps.insert(MapType::HttpCallResponseHeaders, pairs(&[(":status", status), ("content-type", "application/json")]));
+    st.maps
+        .insert(MapType::HttpCallResponseHeaders, pairs(&[(":status", status), ("content-type", "application/json")]));
     st.buffers.insert(BufferType::HttpCallResponseBody, body.as_bytes().to_vec());
 }
 
@@ -183,7 +203,11 @@ fn the_request_is_rewritten_through_the_host_calls() {
     let sent: serde_json::Value = serde_json::from_slice(&st.buffers[&BufferType::HttpRequestBody]).unwrap();
     assert_eq!(sent["model"], "gpt-5-nano");
     drop(st);
-    assert_eq!(fake.header(MapType::HttpRequestHeaders, "x-llm-router-cluster").as_deref(), Some("llm_cheap"), "the client's value is replaced");
+    assert_eq!(
+        fake.header(MapType::HttpRequestHeaders, "x-llm-router-cluster").as_deref(),
+        Some("llm_cheap"),
+        "the client's value is replaced"
+    );
     assert_eq!(fake.header(MapType::HttpRequestHeaders, "accept-encoding").as_deref(), Some("identity"));
     let len = fake.header(MapType::HttpRequestHeaders, "content-length").unwrap();
     assert_eq!(len, fake.0.borrow().buffers[&BufferType::HttpRequestBody].len().to_string());
@@ -232,7 +256,10 @@ fn every_attempt_failing_resumes_the_original_once() {
     http.on_http_call_response(1, 2, 11, 0);
     assert_eq!(fake.0.borrow().resumed, 1);
     assert_eq!(fake.0.borrow().buffers[&BufferType::HttpResponseBody], b"busy", "the original answer goes on");
-    assert_eq!(fake.header(MapType::HttpResponseHeaders, "x-llm-router-retry").as_deref(), Some("fallback:status_503:failed"));
+    assert_eq!(
+        fake.header(MapType::HttpResponseHeaders, "x-llm-router-retry").as_deref(),
+        Some("fallback:status_503:failed")
+    );
 }
 
 #[test]
@@ -252,7 +279,12 @@ fn host_call_errors_are_logged_with_the_call_name() {
     let mut http = Http::new(router(|_| {}), fake.clone(), Rc::new(RefCell::new(Metrics::default())));
     // No headers to read: the request is not inspected, and the failure is on record.
     assert_eq!(http.on_http_request_headers(0, false), Action::Continue);
-    assert!(fake.0.borrow().logs.iter().any(|l| l == "llm-router: host call get_map(request headers) failed with InternalFailure"));
+    assert!(fake
+        .0
+        .borrow()
+        .logs
+        .iter()
+        .any(|l| l == "llm-router: host call get_map(request headers) failed with InternalFailure"));
 }
 
 #[test]

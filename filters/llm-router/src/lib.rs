@@ -25,8 +25,8 @@ use llm_router::host::{Host, Labels, Level};
 use llm_router::names::{label, stat};
 use llm_router::router::Router;
 use proxy_wasm::hostcalls;
-use proxy_wasm::types::Bytes;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::Bytes;
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
 
 /// A host call that answered with an error status instead of doing what was asked.
@@ -45,7 +45,13 @@ trait Calls {
     fn get_buffer(&self, buffer: BufferType, start: usize, size: usize) -> Result<Option<Bytes>, Status>;
     fn set_buffer(&self, buffer: BufferType, start: usize, size: usize, value: &[u8]) -> Result<(), Status>;
     fn send_http_response(&self, status: u32, headers: Vec<(&str, &str)>, body: Option<&[u8]>) -> Result<(), Status>;
-    fn dispatch_http_call(&self, cluster: &str, headers: Vec<(&str, &str)>, body: Option<&[u8]>, timeout: Duration) -> Result<u32, Status>;
+    fn dispatch_http_call(
+        &self,
+        cluster: &str,
+        headers: Vec<(&str, &str)>,
+        body: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<u32, Status>;
     fn resume_http_response(&self) -> Result<(), Status>;
     fn get_property(&self, path: Vec<&str>) -> Result<Option<Bytes>, Status>;
     fn set_property(&self, path: Vec<&str>, value: Option<&[u8]>) -> Result<(), Status>;
@@ -77,7 +83,13 @@ impl Calls for Real {
     fn send_http_response(&self, status: u32, headers: Vec<(&str, &str)>, body: Option<&[u8]>) -> Result<(), Status> {
         hostcalls::send_http_response(status, headers, body)
     }
-    fn dispatch_http_call(&self, cluster: &str, headers: Vec<(&str, &str)>, body: Option<&[u8]>, timeout: Duration) -> Result<u32, Status> {
+    fn dispatch_http_call(
+        &self,
+        cluster: &str,
+        headers: Vec<(&str, &str)>,
+        body: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<u32, Status> {
         hostcalls::dispatch_http_call(cluster, headers, body, vec![], timeout)
     }
     fn resume_http_response(&self) -> Result<(), Status> {
@@ -244,20 +256,30 @@ struct Http<C: Calls> {
 
 impl<C: Calls> Host for Glue<C> {
     fn request_headers(&self) -> Vec<(String, String)> {
-        checked(&self.calls, "get_map(request headers)", self.calls.get_map(MapType::HttpRequestHeaders)).unwrap_or_default()
+        checked(&self.calls, "get_map(request headers)", self.calls.get_map(MapType::HttpRequestHeaders))
+            .unwrap_or_default()
     }
 
     fn set_request_header(&mut self, name: &str, value: Option<&str>) {
-        effect(&self.calls, "set_map_value(request header)", self.calls.set_map_value(MapType::HttpRequestHeaders, name, value));
+        effect(
+            &self.calls,
+            "set_map_value(request header)",
+            self.calls.set_map_value(MapType::HttpRequestHeaders, name, value),
+        );
     }
 
     fn request_body(&self, len: usize) -> Option<Vec<u8>> {
-        checked(&self.calls, "get_buffer(request body)", self.calls.get_buffer(BufferType::HttpRequestBody, 0, len)).flatten()
+        checked(&self.calls, "get_buffer(request body)", self.calls.get_buffer(BufferType::HttpRequestBody, 0, len))
+            .flatten()
     }
 
     fn replace_request_body(&mut self, body: &[u8]) {
         // `usize::MAX` as size replaces the whole buffered body.
-        effect(&self.calls, "set_buffer(request body)", self.calls.set_buffer(BufferType::HttpRequestBody, 0, usize::MAX, body));
+        effect(
+            &self.calls,
+            "set_buffer(request body)",
+            self.calls.set_buffer(BufferType::HttpRequestBody, 0, usize::MAX, body),
+        );
     }
 
     fn send_json_response(&mut self, status: u32, body: &str) {
@@ -269,24 +291,38 @@ impl<C: Calls> Host for Glue<C> {
     }
 
     fn response_headers(&self) -> Vec<(String, String)> {
-        checked(&self.calls, "get_map(response headers)", self.calls.get_map(MapType::HttpResponseHeaders)).unwrap_or_default()
+        checked(&self.calls, "get_map(response headers)", self.calls.get_map(MapType::HttpResponseHeaders))
+            .unwrap_or_default()
     }
 
     fn set_response_header(&mut self, name: &str, value: Option<&str>) {
-        effect(&self.calls, "set_map_value(response header)", self.calls.set_map_value(MapType::HttpResponseHeaders, name, value));
+        effect(
+            &self.calls,
+            "set_map_value(response header)",
+            self.calls.set_map_value(MapType::HttpResponseHeaders, name, value),
+        );
     }
 
     fn response_body(&self, len: usize) -> Option<Vec<u8>> {
-        checked(&self.calls, "get_buffer(response body)", self.calls.get_buffer(BufferType::HttpResponseBody, 0, len)).flatten()
+        checked(&self.calls, "get_buffer(response body)", self.calls.get_buffer(BufferType::HttpResponseBody, 0, len))
+            .flatten()
     }
 
     fn append_response_body(&mut self, bytes: &[u8]) {
         // Start past the end, size 0: append.
-        effect(&self.calls, "set_buffer(append response body)", self.calls.set_buffer(BufferType::HttpResponseBody, usize::MAX, 0, bytes));
+        effect(
+            &self.calls,
+            "set_buffer(append response body)",
+            self.calls.set_buffer(BufferType::HttpResponseBody, usize::MAX, 0, bytes),
+        );
     }
 
     fn replace_response_body(&mut self, body: &[u8]) {
-        effect(&self.calls, "set_buffer(replace response body)", self.calls.set_buffer(BufferType::HttpResponseBody, 0, usize::MAX, body));
+        effect(
+            &self.calls,
+            "set_buffer(replace response body)",
+            self.calls.set_buffer(BufferType::HttpResponseBody, 0, usize::MAX, body),
+        );
     }
 
     fn dispatch_call(&mut self, cluster: &str, headers: &[(String, String)], body: &[u8], timeout_ms: u64) -> bool {
@@ -360,13 +396,19 @@ impl<C: Calls> Context for Http<C> {
         let response = (num_headers > 0).then(|| CallResponse {
             headers: checked(c, "get_map(call response headers)", c.get_map(MapType::HttpCallResponseHeaders))
                 .unwrap_or_default(),
-            body: checked(c, "get_buffer(call response body)", c.get_buffer(BufferType::HttpCallResponseBody, 0, body_size))
-                .flatten()
-                .unwrap_or_default(),
+            body: checked(
+                c,
+                "get_buffer(call response body)",
+                c.get_buffer(BufferType::HttpCallResponseBody, 0, body_size),
+            )
+            .flatten()
+            .unwrap_or_default(),
         });
         match self.flow.on_call_response(&self.router, &mut self.glue, response) {
             // The held response now carries its final headers and body: let it go.
-            FlowAction::Continue => effect(&self.glue.calls, "resume_http_response", self.glue.calls.resume_http_response()),
+            FlowAction::Continue => {
+                effect(&self.glue.calls, "resume_http_response", self.glue.calls.resume_http_response())
+            }
             // Another re-send is in flight; its answer resumes the response. Resuming now would
             // send the failed answer and leave the next call's result nowhere to go.
             FlowAction::Pause => {}

@@ -36,7 +36,8 @@ fn price_table_file(path: &str) -> Result<llm_router::pricing::PriceTable, Strin
 
 pub(super) fn report_cmd(args: ReportArgs) -> Result<usize, Failure> {
     use llm_router::report::{Report, ReportOptions, Reprice, Revenue};
-    let mut options = ReportOptions { since: args.since, until: args.until, mode: args.mode, ..ReportOptions::default() };
+    let mut options =
+        ReportOptions { since: args.since, until: args.until, mode: args.mode, ..ReportOptions::default() };
     if let Some(path) = &args.revenue {
         options.revenue = Some(Revenue::parse(&read_text(path)?).map_err(|e| format!("{path}: {e}"))?);
     }
@@ -90,7 +91,10 @@ pub(super) fn simulate_cmd(args: SimulateArgs) -> Result<usize, Failure> {
     if traffic_file.is_none() {
         for (value, flag) in [(requests, "--requests"), (input, "--input-tokens"), (output, "--output-tokens")] {
             if value.is_none() {
-                return Err(usage_error("simulate", format!("a synthetic profile needs {flag} (or give --traffic FILE)")));
+                return Err(usage_error(
+                    "simulate",
+                    format!("a synthetic profile needs {flag} (or give --traffic FILE)"),
+                ));
             }
         }
         if cached.unwrap_or(0) > input.unwrap_or(0) {
@@ -147,7 +151,8 @@ pub(super) fn simulate_cmd(args: SimulateArgs) -> Result<usize, Failure> {
     if router_strategy && matches!(traffic, Traffic::Sample { .. }) {
         strategies.push(Strategy::Router);
     }
-    let projections = simulate::project(&traffic, &table, &router.config.baseline_model, &strategies).map_err(|e| e.to_string())?;
+    let projections =
+        simulate::project(&traffic, &table, &router.config.baseline_model, &strategies).map_err(|e| e.to_string())?;
     match format {
         Format::Table => print!("{}", simulate::render_table(&traffic, &table, &projections)),
         Format::Csv => print!("{}", simulate::render_csv(&projections)),
