@@ -392,7 +392,8 @@ mod tests {
         let per_request = t.cost_micro_usd("claude-sonnet-4.6", &usage(500, 0, 200)).unwrap();
         assert_eq!(per_request, 4_500);
         assert_eq!(per_request * 1_000_000, 4_500_000_000); // $4,500
-                                                            // Same through the alias.
+
+        // Same through the alias.
         assert_eq!(t.cost_micro_usd("claude-sonnet-4-6", &usage(500, 0, 200)).unwrap(), 4_500);
     }
 

@@ -80,7 +80,8 @@ fn simulate_reproduces_the_worked_example() {
     assert!(sonnet.contains(" 1,000,000 ") && sonnet.contains("$4,500.00") && sonnet.ends_with("0.0%"), "{sonnet}");
     let haiku = row("split claude-haiku-4.5=0.7,claude-sonnet-4.6=0.3");
     assert!(haiku.contains("$2,400.00") && haiku.ends_with("46.7%"), "{haiku}"); // 46.67%: "47% saved"
-                                                                                 // 70% DeepSeek V3.2 / 30% Sonnet, computed here from the table in integer micro-USD.
+
+    // 70% DeepSeek V3.2 / 30% Sonnet, computed here from the table in integer micro-USD.
     let deepseek_micro = 700_000 * per_request_micro_usd("deepseek-v3.2", 500, 200)
         + 300_000 * per_request_micro_usd("claude-sonnet-4.6", 500, 200);
     let deepseek = row("split deepseek-v3.2=0.7,claude-sonnet-4.6=0.3");
