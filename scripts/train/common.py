@@ -11,7 +11,6 @@ same protocol; the default is the release binary.
 """
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import hashlib
 import json

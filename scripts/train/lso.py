@@ -165,16 +165,21 @@ def fit_ridge(x, y, w, l2, free: np.ndarray | None = None):
     return [(beta.reshape(-1, 1) * RIDGE_SCALE, np.array([(b - RIDGE_CENTRE) * RIDGE_SCALE]))]
 
 
-def fit_mlp(x, y, w, hidden, l2, seed, maxiter=400):
-    """One-hidden-layer ReLU MLP, weighted log loss (soft y allowed) + 0.5*l2*|W|^2, L-BFGS."""
+def fit_mlp(x, y, w, hidden, l2, seed, loss: str):
+    """One-hidden-layer ReLU MLP, L-BFGS, penalty 0.5*l2*|W|^2. loss "log": weighted log loss of
+    the output logit (soft y allowed); "squared": weighted squared error of the output (a
+    regression of the gap, started from a small output layer and the mean target).
+    Returns (W1 [d, h], b1 [h], w2 [h], c2)."""
     from scipy.optimize import minimize
 
     n, d = x.shape
     rng = np.random.default_rng(seed)
-    w1 = rng.normal(0.0, np.sqrt(2.0 / d), (d, hidden))
-    b1 = np.full(hidden, 0.01)
-    w2 = rng.normal(0.0, np.sqrt(1.0 / hidden), hidden)
     wn = w / w.sum()
+    w1 = rng.normal(0.0, np.sqrt(2.0 / d), (d, hidden))
+    if loss == "log":
+        w2, c2, maxiter = rng.normal(0.0, np.sqrt(1.0 / hidden), hidden), 0.0, 400
+    else:
+        w2, c2, maxiter = rng.normal(0.0, 0.1 / np.sqrt(hidden), hidden), float(wn @ y), 300
     k1, k2, k3 = d * hidden, d * hidden + hidden, d * hidden + 2 * hidden
 
     def f(theta):
@@ -182,44 +187,30 @@ def fit_mlp(x, y, w, hidden, l2, seed, maxiter=400):
         pre = x @ a1 + c1
         h = np.maximum(pre, 0.0)
         z = h @ a2 + c2
-        loss = wn @ (y * np.logaddexp(0.0, -z) + (1.0 - y) * np.logaddexp(0.0, z))
-        gz = wn * (1.0 / (1.0 + np.exp(-z)) - y)
+        if loss == "log":
+            val = wn @ (y * np.logaddexp(0.0, -z) + (1.0 - y) * np.logaddexp(0.0, z))
+            gz = wn * (1.0 / (1.0 + np.exp(-z)) - y)
+        else:
+            r = z - y
+            val = 0.5 * wn @ (r * r)
+            gz = wn * r
         gh = np.outer(gz, a2) * (pre > 0)
-        val = loss + 0.5 * l2 * (np.sum(a1 * a1) + a2 @ a2)
+        val = val + 0.5 * l2 * (np.sum(a1 * a1) + a2 @ a2)
         grad = np.concatenate([(x.T @ gh + l2 * a1).ravel(), gh.sum(axis=0), h.T @ gz + l2 * a2, [gz.sum()]])
         return val, grad
 
-    res = minimize(f, np.concatenate([w1.ravel(), b1, w2, [0.0]]), jac=True, method="L-BFGS-B",
-                   options={"maxiter": maxiter})
-    t = res.x
-    return t[:k1].reshape(d, hidden), t[k1:k2], t[k2:k3], float(t[k3])
-
-
-def fit_mlp_reg(x, y, w, hidden, l2, seed, maxiter=300):
-    """One-hidden-layer ReLU MLP regression of the gap: weighted squared error + 0.5*l2*|W|^2."""
-    from scipy.optimize import minimize
-
-    n, d = x.shape
-    rng = np.random.default_rng(seed)
-    wn = w / w.sum()
-    k1, k2, k3 = d * hidden, d * hidden + hidden, d * hidden + 2 * hidden
-
-    def f(theta):
-        a1, c1, a2, c2 = theta[:k1].reshape(d, hidden), theta[k1:k2], theta[k2:k3], theta[k3]
-        pre = x @ a1 + c1
-        h = np.maximum(pre, 0.0)
-        r = h @ a2 + c2 - y
-        gz = wn * r
-        gh = np.outer(gz, a2) * (pre > 0)
-        val = 0.5 * wn @ (r * r) + 0.5 * l2 * (np.sum(a1 * a1) + a2 @ a2)
-        grad = np.concatenate([(x.T @ gh + l2 * a1).ravel(), gh.sum(axis=0), h.T @ gz + l2 * a2, [gz.sum()]])
-        return val, grad
-
-    theta0 = np.concatenate([rng.normal(0.0, np.sqrt(2.0 / d), d * hidden), np.full(hidden, 0.01),
-                             rng.normal(0.0, 0.1 / np.sqrt(hidden), hidden), [float(wn @ y)]])
+    theta0 = np.concatenate([w1.ravel(), np.full(hidden, 0.01), w2, [c2]])
     res = minimize(f, theta0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter})
     t = res.x
     return t[:k1].reshape(d, hidden), t[k1:k2], t[k2:k3], float(t[k3])
+
+
+def seed_ensemble(parts, scale: float = 1.0, centre: float = 0.0):
+    """The mean of the seeds' outputs, then scale * (mean - centre), as one MLP: the hidden layers
+    side by side and the output weights divided by the number of seeds."""
+    return [(np.hstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts])),
+            (np.concatenate([p[2] for p in parts]).reshape(-1, 1) * scale / len(parts),
+             np.array([(np.mean([p[3] for p in parts]) - centre) * scale]))]
 
 
 class Data:
@@ -282,17 +273,13 @@ def fit(cfg: dict, d: Data, idx):
     elif cfg["kind"] == "ridge":
         layers = fit_ridge(xs, y, w, cfg["l2"])
     elif cfg["kind"] == "mlpreg":
-        parts = [fit_mlp_reg(xs, y, w, cfg["hidden"], cfg["l2"], SEED + k) for k in range(MLP_SEEDS)]
-        # mean of the seeds' gaps, then sigmoid(RIDGE_SCALE * (gap - RIDGE_CENTRE)), as one MLP
-        layers = [(np.hstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts])),
-                  (np.concatenate([p[2] for p in parts]).reshape(-1, 1) * RIDGE_SCALE / MLP_SEEDS,
-                   np.array([(np.mean([p[3] for p in parts]) - RIDGE_CENTRE) * RIDGE_SCALE]))]
+        # a regression of the gap: sigmoid(RIDGE_SCALE * (gap - RIDGE_CENTRE)), like ridge
+        parts = [fit_mlp(xs, y, w, cfg["hidden"], cfg["l2"], SEED + k, "squared") for k in range(MLP_SEEDS)]
+        layers = seed_ensemble(parts, RIDGE_SCALE, RIDGE_CENTRE)
     else:
-        parts = [fit_mlp(xs, y, w, cfg["hidden"], cfg["l2"], SEED + k) for k in range(MLP_SEEDS)]
-        # logit average of the seeds == one MLP with the hidden layers side by side
-        layers = [(np.hstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts])),
-                  (np.concatenate([p[2] for p in parts]).reshape(-1, 1) / MLP_SEEDS,
-                   np.array([np.mean([p[3] for p in parts])]))]
+        # the logits of the seeds averaged
+        parts = [fit_mlp(xs, y, w, cfg["hidden"], cfg["l2"], SEED + k, "log") for k in range(MLP_SEEDS)]
+        layers = seed_ensemble(parts)
     w0, b0 = layers[0]
     full = np.zeros((d.x.shape[1], w0.shape[1]))
     full[cols] = w0 / std[:, None]
@@ -341,24 +328,8 @@ def baseline_scores(d: Data, heur) -> dict[str, np.ndarray]:
     return out
 
 
-_BASELINE_CACHE: dict[tuple, dict] = {}
-
-
 def evaluate_fold(d: Data, held: list[str], scores_by: dict[str, np.ndarray]) -> dict:
-    """Metrics of each router on the held-out measured rows; baselines are computed once per fold."""
-    key = tuple(held)
-    model = {k: v for k, v in scores_by.items() if k == "model"}
-    if key not in _BASELINE_CACHE and len(scores_by) > 1:
-        _BASELINE_CACHE[key] = _evaluate(d, held, {k: v for k, v in scores_by.items() if k != "model"})
-    out = _evaluate(d, held, model)
-    base = _BASELINE_CACHE.get(key, {"pooled": {}, "per_source": {src: {} for src in held}})
-    out["pooled"].update(base["pooled"])
-    for src in held:
-        out["per_source"][src].update(base["per_source"][src])
-    return out
-
-
-def _evaluate(d: Data, held: list[str], scores_by: dict[str, np.ndarray]) -> dict:
+    """Metrics of each router on the held-out measured rows: pooled and per held-out source."""
     ev = np.nonzero(d.measured & np.isin(d.source, held))[0]
     w = pooled_weights(d.source[ev])
     out = {"pooled": {}, "per_source": {}}
@@ -370,17 +341,18 @@ def _evaluate(d: Data, held: list[str], scores_by: dict[str, np.ndarray]) -> dic
     return out
 
 
-def cross_validate(cfg: dict, d: Data, plan, baselines) -> tuple[list[dict], dict]:
+def cross_validate(cfg: dict, d: Data, plan, baseline_folds: list[dict]) -> list[dict]:
+    """The candidate's metrics per fold, next to the baselines' (evaluated once per fold by the
+    caller, since they do not depend on the candidate)."""
     folds = []
-    cross = {}  # (repeat, row) -> held-out score, for the per-source tables
-    for k, held in enumerate(plan):
+    for held, base in zip(plan, baseline_folds):
         tr = np.nonzero(~np.isin(d.family, held))[0]
-        layers = fit(cfg, d, tr)
-        s = score(layers, d.x)
-        folds.append(evaluate_fold(d, held, {"model": s, **baselines}))
-        ev = np.nonzero(d.measured & np.isin(d.source, held))[0]
-        cross.setdefault(k // FOLDS, np.full(len(d.rows), np.nan))[ev] = s[ev]
-    return folds, cross
+        fold = evaluate_fold(d, held, {"model": score(fit(cfg, d, tr), d.x)})
+        fold["pooled"].update(base["pooled"])
+        for src in held:
+            fold["per_source"][src].update(base["per_source"][src])
+        folds.append(fold)
+    return folds
 
 
 def summary(folds: list[dict], router: str, key: str) -> tuple[float, float]:
@@ -393,7 +365,7 @@ def fmt(v, nd=3):
     return "n/a" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.{nd}f}"
 
 
-def render(cfg, folds, d: Data, cross, routers, all_results, meta_line) -> str:
+def render(folds, d: Data, routers, all_results, meta_line) -> str:
     lines = [meta_line, ""]
     lines.append(f"Leave-sources-out: {REPEATS} seeded partitions of the {len(MEASURED)} measured sources into "
                  f"{FOLDS} folds of {len(MEASURED) // FOLDS} ({len(folds)} folds; every source held out "
@@ -544,6 +516,7 @@ def main() -> None:
         d.heur = (np.asarray(heur["weights"], dtype=np.float64), float(heur["bias"]))
     baselines = baseline_scores(d, heur)
     plan = fold_plan()
+    baseline_folds = [evaluate_fold(d, held, baselines) for held in plan]
     print(f"{len(rows)} rows, {x.shape[1]} features ({len(d.cols['structural'])} structural); "
           f"{len(plan)} folds; held out: {plan[:3]} ...", file=sys.stderr)
 
@@ -551,11 +524,11 @@ def main() -> None:
     results = []
     for cfg in grid:
         t = time.time()
-        folds, cross = cross_validate(cfg, d, plan, baselines)
+        folds = cross_validate(cfg, d, plan, baseline_folds)
         apgr, _ = summary(folds, "model", "apgr")
         auc, _ = summary(folds, "model", "auroc")
         res = {"config": cfg, "apgr": apgr, "auroc": auc, "worst": worst_source_margin(folds),
-               "folds": folds, "cross": cross}
+               "folds": folds}
         results.append(res)
         print(f"{json.dumps(cfg):110s} APGR {apgr:.4f} AUROC {auc:.4f} worst {res['worst']:+.3f} "
               f"({time.time() - t:.0f}s)", flush=True)
@@ -567,7 +540,7 @@ def main() -> None:
         print(f"  {r:16s} pooled APGR {summary(folds, r, 'apgr')[0]:.4f}  AUROC {summary(folds, r, 'auroc')[0]:.4f}")
 
     if args.table:
-        print(render(best["config"], folds, d, best["cross"], routers, results, ""))
+        print(render(folds, d, routers, results, ""))
     if args.export:
         cfg = best["config"]
         layers = fit(cfg, d, np.arange(len(rows)))
@@ -600,7 +573,7 @@ def main() -> None:
         meta_line = (f"Model: `{json.dumps(best['config'])}`, fitted on all {len(rows)} rows for shipping; "
                      f"the tables below are its configuration's held-out scores. Cost: weak = {C.WEAK_MODEL}, "
                      f"strong = {C.STRONG_MODEL}, {C.TOKENS_IN} input + {C.TOKENS_OUT} output tokens per request.")
-        body = render(best["config"], folds, d, best["cross"], routers, results, meta_line)
+        body = render(folds, d, routers, results, meta_line)
         body += "\n\n![PGR and quality vs cost, pooled held-out sources](img/cost_quality.png)"
         write_docs(body)
         plot(folds, routers, C.DOCS / "img" / "cost_quality.png")
