@@ -24,7 +24,7 @@
 //! Changing anything here changes the model's input: bump [`FEATURE_VERSION`] and retrain.
 
 pub use crate::keywords::fnv1a_lower;
-use crate::keywords::{is_question_word, KIND_SHIFT};
+use crate::keywords::{is_question_word, KINDS, KIND_SHIFT};
 use crate::request::{ChatRequest, Role};
 use crate::scan::Scanner;
 
@@ -97,6 +97,9 @@ pub const STRUCTURAL_NAMES: [&str; 59] = [
 ];
 /// Number of structural features.
 pub const STRUCTURAL_DIM: usize = STRUCTURAL_NAMES.len();
+// The 28 version-1 values, then per kind a count and an instruction flag, then 5 more
+// (`extract_with` fills them in this order).
+const _: () = assert!(STRUCTURAL_DIM == 28 + 2 * KINDS + 5);
 /// Total feature vector length.
 pub const FEATURE_DIM: usize = STRUCTURAL_DIM + HASH_DIM;
 
@@ -200,36 +203,11 @@ pub fn extract_with(req: &ChatRequest<'_>, max_chars: usize, hash_ngrams: bool) 
         capped(s.code_words, 20),
     ];
     let newest = req.messages.last().and_then(|m| m.text.last()).map_or("", |t| *t);
+    // Version 3: each kind's count, then whether the instruction has it, then the rest.
     let lead = sc.edges.kinds() >> KIND_SHIFT;
-    let kind = |k: usize| capped(s.kinds.get(k).copied().unwrap_or(0), 10);
-    let lead_kind = |k: usize| if lead & (1 << k) != 0 { 1.0 } else { 0.0 };
-    let v2: [f32; STRUCTURAL_DIM - 28] = [
-        kind(0),
-        kind(1),
-        kind(2),
-        kind(3),
-        kind(4),
-        kind(5),
-        kind(6),
-        kind(7),
-        kind(8),
-        kind(9),
-        kind(10),
-        kind(11),
-        kind(12),
-        lead_kind(0),
-        lead_kind(1),
-        lead_kind(2),
-        lead_kind(3),
-        lead_kind(4),
-        lead_kind(5),
-        lead_kind(6),
-        lead_kind(7),
-        lead_kind(8),
-        lead_kind(9),
-        lead_kind(10),
-        lead_kind(11),
-        lead_kind(12),
+    let counts = s.kinds.iter().map(|n| capped(*n, 10));
+    let leads = (0..KINDS).map(|k| if lead & (1 << k) != 0 { 1.0 } else { 0.0 });
+    let rest = [
         if ends_with_answer_cue(newest) { 1.0 } else { 0.0 },
         capped(s.latex, 10),
         if s.lines > 0 { s.indented_lines as f32 / s.lines as f32 } else { 0.0 },
@@ -238,7 +216,9 @@ pub fn extract_with(req: &ChatRequest<'_>, max_chars: usize, hash_ngrams: bool) 
     ];
     let (head, tail) = structural.split_at_mut(28);
     head.copy_from_slice(&values);
-    tail.copy_from_slice(&v2);
+    for (slot, x) in tail.iter_mut().zip(counts.chain(leads).chain(rest)) {
+        *slot = x;
+    }
     Features(v)
 }
 
