@@ -21,7 +21,7 @@ from typing import Iterator
 import openai
 import pytest
 
-from routerlib import PLUGIN_CONFIG, REPO, Env, config_with_plugin, stack_mod, start_stack
+from routerlib import PLUGIN_CONFIG, REPO, Env, plugin_env, stack_mod
 
 _current_stack: stack_mod.Stack | None = None
 
@@ -80,14 +80,8 @@ ALT_PLUGIN_CONFIG = dict(
 
 @pytest.fixture(scope="session")
 def alt_env(workdir: Path, wasm_file: Path) -> Iterator[Env]:
-    try:
-        stack = start_stack(workdir / "alt", config_with_plugin(ALT_PLUGIN_CONFIG), concurrency=1)
-    except (RuntimeError, SystemExit) as exc:
-        pytest.fail(f"could not start the second Envoy (fail-closed config): {exc}", pytrace=False)
-    try:
-        yield Env(stack)
-    finally:
-        stack.stop()
+    with plugin_env(workdir / "alt", ALT_PLUGIN_CONFIG, "the second Envoy (fail-closed config)") as env:
+        yield env
 
 
 @pytest.fixture(autouse=True)

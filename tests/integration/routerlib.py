@@ -3,14 +3,16 @@ parsing, and `Env`, a handle on the running stack (Envoy + fake upstreams)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import openai
+import pytest
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -215,6 +217,20 @@ def start_stack(workdir: Path, config_text: str | None = None, concurrency: int 
 
 
 # Envoy's own wasm health stats (names as in Envoy 1.40's /stats).
+
+@contextlib.contextmanager
+def plugin_env(workdir: Path, plugin: dict, what: str) -> Iterator[Env]:
+    """A further Envoy (and stand-ins) with the shipped config but this plugin configuration, for
+    a fixture that needs another setting than the session's Envoy; stopped on exit."""
+    try:
+        stack = start_stack(workdir, config_with_plugin(plugin), concurrency=1)
+    except (RuntimeError, SystemExit) as exc:
+        pytest.fail(f"could not start {what}: {exc}", pytrace=False)
+    try:
+        yield Env(stack)
+    finally:
+        stack.stop()
+
 def wasm_health(env: "Env") -> dict[str, float]:
     r = requests.get(env.admin_url + "/stats", params={"format": "json"}, timeout=10)
     r.raise_for_status()

@@ -16,7 +16,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from routerlib import PLUGIN_CONFIG, Env, config_with_plugin, start_stack
+from routerlib import PLUGIN_CONFIG, Env, plugin_env
 
 CHAIN_PLUGIN_CONFIG = dict(
     PLUGIN_CONFIG,
@@ -26,14 +26,8 @@ CHAIN_PLUGIN_CONFIG = dict(
 
 @pytest.fixture(scope="module")
 def chain_env(workdir: Path, wasm_file: Path) -> Iterator[Env]:
-    try:
-        stack = start_stack(workdir / "fallback-chain", config_with_plugin(CHAIN_PLUGIN_CONFIG), concurrency=1)
-    except (RuntimeError, SystemExit) as exc:
-        pytest.fail(f"could not start the max_attempts=2 Envoy: {exc}", pytrace=False)
-    try:
-        yield Env(stack)
-    finally:
-        stack.stop()
+    with plugin_env(workdir / "fallback-chain", CHAIN_PLUGIN_CONFIG, "the max_attempts=2 Envoy") as env:
+        yield env
 
 
 def post(env: Env, headers: dict[str, str]) -> requests.Response:
