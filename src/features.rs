@@ -233,7 +233,7 @@ fn ends_with_answer_cue(text: &str) -> bool {
 fn first_line_share(text: &str, max_chars: usize) -> f32 {
     let bytes = text.as_bytes();
     let window = bytes.get(..bytes.len().min(max_chars.max(1))).unwrap_or_default();
-    match window.iter().position(|b| *b == b'\n') {
+    match memchr::memchr(b'\n', window) {
         Some(first) if !window.is_empty() => first as f32 / window.len() as f32,
         _ => 1.0,
     }
