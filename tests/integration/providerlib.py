@@ -174,6 +174,29 @@ def render_providers_config(
     return yaml.safe_dump(doc, sort_keys=False)
 
 
+def spawn_envoy(config: Path, workdir: Path) -> subprocess.Popen:
+    """Envoy on `config`, from the repository root (the shipped relative paths), logging to workdir."""
+    argv = [stack_mod.envoy_binary(), "-c", str(config), "--concurrency", "1", "--disable-hot-restart",
+            "-l", "info", "--log-path", str(workdir / "envoy.log"),
+            # Access-log lines reach the file in 0.2 s instead of Envoy's default 10 s.
+            "--file-flush-interval-msec", "200"]  # fmt: skip
+    with open(workdir / "envoy.stdout", "ab") as out:
+        return subprocess.Popen(
+            argv, cwd=str(REPO), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=stack_mod._die_with_parent,  # noqa: PLW1509
+        )  # fmt: skip
+
+
+def stop_envoy(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.poll() is None:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait(timeout=5)
+
+
 # --------------------------------------------------------------------------------------
 # The running stack: four TLS stand-ins + Envoy with providers.yaml
 # --------------------------------------------------------------------------------------
@@ -205,15 +228,7 @@ class ProviderStack:
         config = self.workdir / "providers.test.yaml"
         ports = {name: s.port for name, s in self.servers.items()}
         config.write_text(render_providers_config(ports, *self._ports, ca.pem, self.workdir, self.access_log))
-        argv = [stack_mod.envoy_binary(), "-c", str(config), "--concurrency", "1", "--disable-hot-restart",
-                "-l", "info", "--log-path", str(self.envoy_log),
-                # Access-log lines reach the file in 0.2 s instead of Envoy's default 10 s.
-                "--file-flush-interval-msec", "200"]  # fmt: skip
-        with open(self.workdir / "envoy.stdout", "ab") as out:
-            self.envoy = subprocess.Popen(
-                argv, cwd=str(REPO), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=stack_mod._die_with_parent,  # noqa: PLW1509
-            )  # fmt: skip
+        self.envoy = spawn_envoy(config, self.workdir)
         self._wait_ready(timeout)
         self.reset()
 
@@ -231,13 +246,7 @@ class ProviderStack:
         raise RuntimeError(f"envoy with providers.yaml not ready after {timeout:.0f}s:\n{stack_mod.tail(self.envoy_log)}")
 
     def stop(self) -> None:
-        if self.envoy is not None and self.envoy.poll() is None:
-            os.killpg(self.envoy.pid, 15)
-            try:
-                self.envoy.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.envoy.pid, 9)
-                self.envoy.wait(timeout=5)
+        stop_envoy(self.envoy)
         for server in self.servers.values():
             server.stop()
 

@@ -17,6 +17,7 @@ the frontier tier (the shipped file re-sends once).
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
 from pathlib import Path
@@ -24,8 +25,19 @@ from typing import Iterator
 
 import pytest
 import requests
+import yaml
 
-from providerlib import PROVIDERS, ProviderStack, provider_stack, shipped_plugin_config
+from providerlib import (
+    GATEWAY_KEYS_YAML,
+    PROVIDERS,
+    PROVIDERS_YAML,
+    ProviderStack,
+    provider_stack,
+    shipped_plugin_config,
+    spawn_envoy,
+    stop_envoy,
+)
+from routerlib import stack_mod
 
 SHIPPED = shipped_plugin_config()
 PLUGIN = dict(SHIPPED, fallback=dict(SHIPPED["fallback"], max_attempts=2))
@@ -230,3 +242,44 @@ class _HostAdapter(requests.adapters.HTTPAdapter):
         kwargs["server_hostname"] = self.host
         kwargs["assert_hostname"] = self.host
         super().init_poolmanager(*args, **kwargs)
+
+
+def test_the_shipped_files_load_as_they_are(workdir: Path, wasm_file: Path) -> None:
+    # providers.yaml with nothing but its two ports and the access log changed, run from the
+    # repository root: the shipped router.yaml, gateway-keys.yaml and secret files load as they
+    # are (ECDS, SDS). The placeholder gateway key is accepted (what follows is a provider that
+    # cannot be reached from here), an unknown key is not.
+    if wasm_file != stack_mod.WASM:
+        pytest.skip("the shipped router.yaml names the cargo output; LLM_ROUTER_WASM points elsewhere")
+    out = workdir / "providers-shipped"
+    out.mkdir(parents=True, exist_ok=True)
+    doc = yaml.safe_load(PROVIDERS_YAML.read_text())
+    admin, listener = stack_mod.free_ports(2)
+    doc["admin"]["address"]["socket_address"]["port_value"] = admin
+    doc["static_resources"]["listeners"][0]["address"]["socket_address"] = {"address": "127.0.0.1", "port_value": listener}
+    hcm = doc["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    hcm["access_log"][0]["typed_config"]["path"] = str(out / "access.log")
+    (out / "providers.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    placeholder = yaml.safe_load(GATEWAY_KEYS_YAML.read_text())["resources"][0]["typed_config"]["credentials"][0]["key"]
+    proc = spawn_envoy(out / "providers.yaml", out)
+    try:
+        stats: dict[str, float] = {}
+        deadline = time.monotonic() + 60
+        wanted = [f"extension_config_discovery.http_filter.{f}.update_success" for f in ("gateway_keys", "llm_router")]
+        while time.monotonic() < deadline and not all(stats.get(w) for w in wanted):
+            assert proc.poll() is None, (out / "envoy.log").read_text()[-3000:]
+            with contextlib.suppress(requests.RequestException):
+                r = requests.get(f"http://127.0.0.1:{admin}/stats", params={"format": "json"}, timeout=3)
+                stats = {s["name"]: s["value"] for s in r.json()["stats"] if isinstance(s.get("value"), (int, float))}
+            time.sleep(0.25)
+        assert all(stats.get(w) == 1 for w in wanted), {k: v for k, v in stats.items() if "discovery" in k}
+        assert not any(stats.get(f"extension_config_discovery.http_filter.{f}.config_fail") for f in ("gateway_keys", "llm_router"))
+        log = (out / "envoy.log").read_text(errors="replace")
+        assert "llm-router: configured: mode=route tiers=3" in log
+        url = f"http://127.0.0.1:{listener}/v1/chat/completions"
+        body = chat_body()
+        assert requests.post(url, json=body, headers={"authorization": "Bearer not-a-key"}, timeout=30).status_code == 401
+        routed = requests.post(url, json=body, headers={"authorization": f"Bearer {placeholder}"}, timeout=60)
+        assert routed.status_code != 401 and routed.headers.get("x-llm-router-tier") == TIERS[0], (routed.status_code, routed.text)
+    finally:
+        stop_envoy(proc)
