@@ -216,7 +216,8 @@ class ProviderStack:
         self.admin_url, self.listener_url = f"http://127.0.0.1:{admin}", f"http://127.0.0.1:{listener}"
         self._ports = (admin, listener)
 
-    def start(self, timeout: float = 120.0) -> None:
+    def start(self, timeout: float = 120.0, routed: bool = True) -> None:
+        """Start everything; wait until a request passes (`routed`) or only until Envoy is LIVE."""
         (self.workdir / "providers" / "secrets").mkdir(parents=True, exist_ok=True)
         ca = TestCA(self.workdir / "ca")
         for name, spec in PROVIDERS.items():
@@ -229,15 +230,19 @@ class ProviderStack:
         ports = {name: s.port for name, s in self.servers.items()}
         config.write_text(render_providers_config(ports, *self._ports, ca.pem, self.workdir, self.access_log))
         self.envoy = spawn_envoy(config, self.workdir)
-        self._wait_ready(timeout)
+        self._wait_ready(timeout, routed)
         self.reset()
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _wait_ready(self, timeout: float, routed: bool) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.envoy is not None and self.envoy.poll() is not None:
                 raise RuntimeError(f"envoy exited with {self.envoy.returncode}:\n{stack_mod.tail(self.envoy_log)}")
             with contextlib.suppress(requests.RequestException):
+                if not routed:
+                    if "LIVE" in requests.get(self.admin_url + "/ready", timeout=3).text:
+                        return
+                    continue
                 # Through the gateway-key filter and the passthrough route to the OpenAI stand-in.
                 r = requests.get(self.listener_url + "/v1/models", headers=self.auth("acme"), timeout=3)
                 if r.status_code == 200:

@@ -33,6 +33,7 @@ from routerlib import REPO
 PLUGIN = shipped_plugin_config()
 PROMPT = {"model": "auto", "messages": [{"role": "user", "content": "hello, what is the capital of France?"}]}
 SWITCH_WITHIN_S = 5.0
+COLD_LOAD_WITHIN_S = 60.0
 CLIENTS = 2
 ECDS = "extension_config_discovery.http_filter.llm_router"
 
@@ -174,3 +175,35 @@ def test_prices_and_thresholds_swap_under_load_and_a_bad_update_is_rejected(relo
     log = stack.envoy_log.read_text(errors="replace")
     assert "llm-router: invalid plugin configuration: thresholds" in log, log[-3000:]
     print(f"[live reload] {len(samples)} requests, 0 failed; bad update rejected, {len(after)} answers on {version} after the switch")
+
+
+def test_a_router_file_that_does_not_load_at_startup_answers_500_until_it_is_fixed(workdir: Path, wasm_file: Path) -> None:
+    # No default configuration is shipped on purpose: a router.yaml the filter rejects at startup
+    # leaves the filter without one, and Envoy answers 500 instead of routing or pricing with
+    # something else. Replacing the file with a valid one brings it up without a restart.
+    bad = dict(PLUGIN, thresholds=list(reversed(PLUGIN["thresholds"])))
+    stack = ProviderStack(workdir / "bad-at-start", bad)
+    try:
+        stack.start(timeout=60, routed=False)
+        deadline = time.monotonic() + 20
+        while "llm-router: invalid plugin configuration: thresholds" not in stack.envoy_log.read_text(errors="replace"):
+            assert time.monotonic() < deadline, stack.envoy_log.read_text(errors="replace")[-3000:]
+            time.sleep(0.2)
+        for _ in range(3):
+            r = stack.chat(PROMPT, stack.auth("acme"))
+            assert r.status_code == 500, (r.status_code, r.text)
+        assert not any(stack.received().values())
+        t_fix = time.monotonic()
+        replace_file(stack.router_file, router_ecds_text(PLUGIN, stack.wasm))
+        while True:
+            r = stack.chat(PROMPT, stack.auth("acme"))
+            if r.status_code == 200:
+                break
+            # No VM was ever built from this module, so the fix waits for a cold compile of the
+            # wasm (seconds on a loaded 2-core machine), not the fraction of a second a swap takes.
+            assert time.monotonic() - t_fix < COLD_LOAD_WITHIN_S, (r.status_code, r.text)
+            time.sleep(0.05)
+        print(f"\n[live reload] fixed router.yaml serving {time.monotonic() - t_fix:.2f}s after the rename (cold VM)")
+        assert r.headers["x-llm-router-status"] == "priced"
+    finally:
+        stack.stop()
