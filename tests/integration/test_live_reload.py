@@ -10,7 +10,8 @@ file the documented way (a sibling file renamed over it):
      their cost is the new prices applied to the usage the provider reported;
   2. with a configuration the filter rejects (thresholds out of order): Envoy rejects the
      update, the filter's log line says what is wrong, and the previous configuration keeps
-     serving.
+     serving;
+  3. with a file that is not YAML at all: rejected by Envoy's parser, same outcome.
 
 Across the whole run no request may fail.
 """
@@ -119,9 +120,20 @@ def new_prices(version: str) -> dict:
     raise AssertionError(f"{frontier_model} not in the embedded price table")
 
 
+def rejections(stack: ProviderStack) -> float:
+    return stack.stat(f"{ECDS}.config_fail") + stack.stat(f"{ECDS}.update_rejected")
+
+
+def wait_rejected(stack: ProviderStack, at_least: float) -> None:
+    deadline = time.monotonic() + 15
+    while rejections(stack) < at_least:
+        assert time.monotonic() < deadline, f"Envoy did not reject the bad router configuration ({rejections(stack)})"
+        time.sleep(0.1)
+
+
 def test_prices_and_thresholds_swap_under_load_and_a_bad_update_is_rejected(reload_stack: ProviderStack) -> None:
     stack = reload_stack
-    fails_before = stack.stat(f"{ECDS}.config_fail") + stack.stat(f"{ECDS}.update_rejected")
+    fails_before = rejections(stack)
     with Load(stack) as load:
         first = load.wait_for(lambda s: s.status == 200, timeout=20)
         assert first is not None, load.snapshot()[:3]
@@ -149,11 +161,14 @@ def test_prices_and_thresholds_swap_under_load_and_a_bad_update_is_rejected(relo
         bad = dict(plugin, prices=dict(table, version=version + "-bad"), thresholds=[score / 2, score / 3])
         t_bad = time.monotonic()
         replace_file(stack.router_file, router_ecds_text(bad, stack.wasm))
-        deadline = time.monotonic() + 15
-        while stack.stat(f"{ECDS}.config_fail") + stack.stat(f"{ECDS}.update_rejected") <= fails_before:
-            assert time.monotonic() < deadline, "Envoy did not reject the bad router configuration"
-            time.sleep(0.1)
-        time.sleep(2.0)
+        wait_rejected(stack, fails_before + 1)
+        time.sleep(1.0)
+
+        # 3. A file that is not even YAML: Envoy's own parser rejects it, same outcome.
+        (stack.router_file.parent / "router.yaml.new").write_text("resources: [ {not yaml\n")
+        (stack.router_file.parent / "router.yaml.new").rename(stack.router_file)
+        wait_rejected(stack, fails_before + 2)
+        time.sleep(1.0)
         t_end = time.monotonic()
 
     samples = load.snapshot()
