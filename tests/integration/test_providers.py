@@ -32,7 +32,10 @@ from providerlib import (
     PROVIDERS,
     PROVIDERS_YAML,
     ProviderStack,
+    gateway_keys_text,
     provider_stack,
+    replace_file,
+    secret_text,
     shipped_plugin_config,
     spawn_envoy,
     stop_envoy,
@@ -242,6 +245,52 @@ class _HostAdapter(requests.adapters.HTTPAdapter):
         kwargs["server_hostname"] = self.host
         kwargs["assert_hostname"] = self.host
         super().init_poolmanager(*args, **kwargs)
+
+
+def wait_until(pred, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_provider_key_rotates_by_renaming_its_file(providers: ProviderStack) -> None:
+    # The documented rotation: a new key file renamed over the old one, no restart. The
+    # stand-in accepts only the new key from then on, as the provider would after a rotation.
+    name = PROVIDER_OF_TIER[TIERS[0]]
+    new_key = f"sk-test-{name}-rotated-{uuid.uuid4().hex[:12]}"
+    providers.servers[name].api_key = new_key
+    replace_file(providers.workdir / "providers" / "secrets" / f"{name}.yaml", secret_text(name, new_key))
+    providers.provider_keys[name] = new_key
+
+    def routed_with_new_key() -> bool:
+        providers.reset()
+        return providers.chat(chat_body(), {**providers.auth("acme"), "x-feature": "summarization"}).status_code == 200
+
+    assert wait_until(routed_with_new_key), "the rotated key was not picked up within 10 s"
+    (record,) = providers.servers[name].requests()
+    assert_arrived_as_provider_expects(providers, name, record)
+
+
+def test_gateway_keys_reload_by_renaming_their_file(providers: ProviderStack) -> None:
+    original = dict(providers.gateway_keys)
+    keys_file = providers.workdir / "providers" / "gateway-keys.yaml"
+    new = {"acme": original["acme"], "initech": f"gw-initech-{uuid.uuid4().hex}"}
+    replace_file(keys_file, gateway_keys_text(new))
+    try:
+        def status(key: str) -> int:
+            return providers.chat(chat_body(), {"authorization": f"Bearer {key}", "x-feature": "summarization"}).status_code
+
+        assert wait_until(lambda: status(new["initech"]) == 200), "the added gateway key was not accepted within 10 s"
+        assert status(original["globex"]) == 401 and status(original["acme"]) == 200
+        rid = str(uuid.uuid4())
+        providers.chat(chat_body(), {"authorization": f"Bearer {new['initech']}", "x-request-id": rid, "x-feature": "summarization"})
+        assert providers.access_entry(rid)["customer"] == "initech"
+    finally:
+        replace_file(keys_file, gateway_keys_text(original))
+        assert wait_until(lambda: providers.chat(chat_body(), {**providers.auth("globex"), "x-feature": "summarization"}).status_code == 200)
 
 
 def test_the_shipped_files_load_as_they_are(workdir: Path, wasm_file: Path) -> None:
