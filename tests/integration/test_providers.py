@@ -83,8 +83,10 @@ def assert_nothing_of_the_client(stack: ProviderStack, name: str, record: dict) 
     for other, key in stack.provider_keys.items():
         if other != name:
             assert key not in everything, f"{name} received {other}'s provider key"
-    for header in ("x-api-key", "api-key", "x-customer-id"):
+    for header in ("x-api-key", "api-key", "x-customer-id", "x-forwarded-for"):
         assert header not in record["headers"], f"{name} received {header}: {record['headers'][header]!r}"
+    internal = [h for h in record["headers"] if h.startswith(("x-envoy-", "x-llm-router-"))]
+    assert not internal, f"{name} received {internal}"
 
 
 def only_arrivals(stack: ProviderStack) -> dict[str, list[dict]]:
@@ -131,7 +133,8 @@ def test_fallback_resends_carry_the_next_providers_key_host_and_path(providers: 
     failed = [PROVIDER_OF_TIER[t] for t in TIERS[:failing]]
     answering_tier = TIERS[failing]
     answering = PROVIDER_OF_TIER[answering_tier]
-    headers = {**providers.auth("globex"), "x-feature": "summarization", "x-test-status": "503", "x-test-only-on": ",".join(failed)}
+    headers = {**providers.auth("globex"), "x-feature": "summarization", "x-test-status": "503", "x-test-only-on": ",".join(failed),
+               "x-forwarded-for": "10.0.0.7"}  # fmt: skip
     r = providers.chat(chat_body(), headers)
     assert r.status_code == 200, r.text
     assert r.headers["x-upstream-name"] == answering
@@ -153,6 +156,21 @@ def test_other_client_key_headers_never_reach_a_provider(providers: ProviderStac
     (name, records), = only_arrivals(providers).items()
     assert_arrived_as_provider_expects(providers, name, records[0])
     assert "sk-client-own-key" not in repr(records[0]["headers"])
+
+
+def test_a_stream_reaches_the_provider_the_same_way_and_is_priced(providers: ProviderStack) -> None:
+    rid = str(uuid.uuid4())
+    body = dict(chat_body(), stream=True, stream_options={"include_usage": True})
+    headers = {**providers.auth("acme"), "x-feature": "summarization", "x-request-id": rid}
+    with requests.post(providers.listener_url + "/v1/chat/completions", json=body, headers=headers, stream=True, timeout=30) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        events = [line for line in r.iter_lines() if line.startswith(b"data: ")]
+    assert events[-1] == b"data: [DONE]" and len(events) > 3
+    name = PROVIDER_OF_TIER[TIERS[0]]
+    (record,) = only_arrivals(providers)[name]
+    assert_arrived_as_provider_expects(providers, name, record)
+    entry = providers.access_entry(rid)
+    assert entry["router_status"] == "priced" and int(entry["cost_micro_usd"]) > 0, entry
 
 
 def test_the_customer_is_the_gateway_keys_client_not_the_clients_header(providers: ProviderStack) -> None:
@@ -288,6 +306,13 @@ def test_gateway_keys_reload_by_renaming_their_file(providers: ProviderStack) ->
         rid = str(uuid.uuid4())
         providers.chat(chat_body(), {"authorization": f"Bearer {new['initech']}", "x-request-id": rid, "x-feature": "summarization"})
         assert providers.access_entry(rid)["customer"] == "initech"
+        # A replacement Envoy cannot load is rejected; the list above keeps serving.
+        ecds = "extension_config_discovery.http_filter.gateway_keys."
+        failures = lambda: sum(providers.stat(ecds + s) for s in ("update_failure", "update_rejected", "config_fail"))  # noqa: E731
+        before = failures()
+        replace_file(keys_file, "resources: [ {not yaml\n")
+        assert wait_until(lambda: failures() > before), "the broken gateway-key file was not seen within 10 s"
+        assert status(new["initech"]) == 200 and status(original["globex"]) == 401
     finally:
         replace_file(keys_file, gateway_keys_text(original))
         assert wait_until(lambda: providers.chat(chat_body(), {**providers.auth("globex"), "x-feature": "summarization"}).status_code == 200)
