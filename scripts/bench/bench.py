@@ -1175,7 +1175,7 @@ def linearity(res: dict) -> dict:
     txt = f"without the long-context rule, p50 us: {seq(p)}; 8K -> 128K tokens (all beyond the ~4K-token cap): {g:.1f}x"
     gap = None
     if not flat:
-        txt += " (not flat: the whole body is parsed into a JSON value before the capped feature pass, and parsing is linear in the bytes)"
+        txt += " (not flat: the inspect step reads every byte of the body, to check it is JSON, to find members that follow `messages` and to count the characters of the token estimate, so it is linear in the bytes; only the feature pass stops at the cap)"
         gap = f"{p[128_000] - p[8_000]:.0f} us added from 8K to 128K tokens instead of ~0"
     return {"text": txt, "ok": flat, "gap": gap}
 
@@ -1516,7 +1516,7 @@ def report(res: dict, out: Path, cmd: str) -> str:
              "integer microseconds), read from admin `/stats/prometheus` before and after each `wrk -c4` run; the rendered "
              "config adds 1-us `histogram_bucket_settings` up to 30 us and `stats_flush_on_admin: true`. Envoy "
              "`--concurrency 1`. Features read at most `max_inspect_chars` (16,384 characters, about 4K tokens) of the "
-             "prompt; the JSON body is always parsed whole.\n")
+             "prompt; the JSON body is always read whole (one pass, no tree).\n")
     for sw in res["sweeps"]:
         L.append(f"### {sw['label']}\n")
         L.append("| prompt tokens | body bytes | tier / reason | decision p50 us | decision p99 us | req/s (-c4) | request p50 ms |")
