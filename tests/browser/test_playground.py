@@ -17,7 +17,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import REPO, Site, chromium, open_page
+from browserlib import REPO, Site, chromium, open_page
 
 UPDATE_TIMEOUT_S = 20
 PROMPTS = [
@@ -176,6 +176,16 @@ def test_a_batch_shows_the_cli_simulate_table_and_a_chart(page: WebDriver, cli: 
     mix = text(page, "tier-mix")
     for model, n in router["routed_models"].items():
         assert f"({model}): {n} of {len(lines)}" in mix
+    # A JSON Lines file chosen with the file input replaces the batch.
+    upload = tmp_path / "upload.jsonl"
+    upload.write_text("\n".join(lines[1:4]) + "\n")
+    page.find_element(By.ID, "batch-file").send_keys(str(upload))
+    args = ["simulate", "--traffic", str(upload), "--requests", "250000", "--output-tokens", "150"]
+    want = run_cli(cli, args).stdout
+    wait_for(page, lambda: text(page, "sim-table") == want, "the uploaded file's table differs from the CLI's")
+    paste_into(page, "batch", batch)
+    wait_for(page, lambda: f"sample of {len(lines)} request bodies" in text(page, "sim-table"),
+             "the pasted batch did not return")
     screenshot = Path(os.environ.get("LLM_ROUTER_SCREENSHOT") or workdir / "playground.png")
     page.set_window_size(1280, page.execute_script("return document.body.scrollHeight") + 20)
     page.save_screenshot(str(screenshot))
