@@ -8,7 +8,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use llm_router::classifier::{Classifier, TractClassifier};
 use llm_router::config::DEFAULT_CONFIG_JSON;
 use llm_router::features::{extract, extract_with};
-use llm_router::request::{parse_body, ChatRequest};
+use llm_router::inspect::inspect;
+use llm_router::request::parse;
 use llm_router::router::Router;
 use llm_router::sse::SseScanner;
 use std::hint::black_box;
@@ -41,15 +42,24 @@ fn benches(c: &mut Criterion) {
     let cap = router.config.max_inspect_chars;
     let model = TractClassifier::embedded().unwrap();
 
+    // The inspect step (one pass, no tree) ...
     let mut g = c.benchmark_group("parse");
     for n in SIZES {
         let body = body_with_tokens(n);
         g.throughput(Throughput::Bytes(body.len() as u64));
         g.bench_with_input(BenchmarkId::from_parameter(n), &body, |b, body| {
-            b.iter(|| {
-                let v = parse_body(black_box(body)).unwrap();
-                black_box(ChatRequest::try_from(&v).unwrap().messages.len())
-            })
+            b.iter(|| black_box(inspect(black_box(body)).unwrap().spans.model.len()))
+        });
+    }
+    g.finish();
+
+    // ... against building a serde_json tree of the same body (what the filter did before).
+    let mut g = c.benchmark_group("parse_dom");
+    for n in SIZES {
+        let body = body_with_tokens(n);
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &body, |b, body| {
+            b.iter(|| black_box(serde_json::from_slice::<serde_json::Value>(black_box(body)).unwrap().is_object()))
         });
     }
     g.finish();
@@ -57,8 +67,7 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("features");
     for n in SIZES {
         let body = body_with_tokens(n);
-        let v = parse_body(&body).unwrap();
-        let req = ChatRequest::try_from(&v).unwrap();
+        let req = parse(&body).unwrap();
         g.bench_with_input(BenchmarkId::from_parameter(n), &req, |b, req| {
             b.iter(|| black_box(extract(black_box(req), cap)))
         });
@@ -69,8 +78,7 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("features_lean");
     for n in SIZES {
         let body = body_with_tokens(n);
-        let v = parse_body(&body).unwrap();
-        let req = ChatRequest::try_from(&v).unwrap();
+        let req = parse(&body).unwrap();
         g.bench_with_input(BenchmarkId::from_parameter(n), &req, |b, req| {
             b.iter(|| black_box(extract_with(black_box(req), cap, false)))
         });
@@ -78,8 +86,7 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     let body = body_with_tokens(1_000);
-    let v = parse_body(&body).unwrap();
-    let feats = extract(&ChatRequest::try_from(&v).unwrap(), cap);
+    let feats = extract(&parse(&body).unwrap(), cap);
     c.bench_function("inference/tract_core", |b| {
         b.iter(|| black_box(model.score(black_box(feats.as_slice())).unwrap()))
     });
@@ -87,8 +94,7 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("features_plus_inference");
     for n in SIZES {
         let body = body_with_tokens(n);
-        let v = parse_body(&body).unwrap();
-        let req = ChatRequest::try_from(&v).unwrap();
+        let req = parse(&body).unwrap();
         g.bench_with_input(BenchmarkId::from_parameter(n), &req, |b, req| {
             b.iter(|| black_box(model.score(extract(black_box(req), cap).as_slice()).unwrap()))
         });

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # cargo fuzz targets in fuzz/ (its own workspace, not built by `cargo` in the repo root):
-#   request_policy  request body bytes -> parse_body -> ChatRequest -> features -> Router::decide -> rewrite
+#   request_policy  request body bytes -> inspect step (checked against the JSON-tree reader) -> features -> Router::decide -> splice
 #   sse_usage       SSE stream bytes in arbitrary chunkings -> SseScanner (+ usage_from_json, pricing)
 #   config          plugin configuration bytes -> Config::from_json / Router::from_json -> decide, price
 #

@@ -437,11 +437,10 @@ pub fn build(kind: &crate::config::ClassifierKind) -> Result<Box<dyn Classifier>
 mod tests {
     use super::*;
     use crate::features::extract;
-    use crate::request::{parse_body, ChatRequest};
+    use crate::request::parse;
 
     fn features_of(body: &str) -> Vec<f32> {
-        let v = parse_body(body.as_bytes()).unwrap();
-        extract(&ChatRequest::try_from(&v).unwrap(), 16_384).0
+        extract(&parse(body.as_bytes()).unwrap(), 16_384).0
     }
 
     #[test]
@@ -449,8 +448,7 @@ mod tests {
         assert!(!HeuristicClassifier::default().reads_hashed());
         let model = TractClassifier::embedded().unwrap();
         let body = r#"{"model":"auto","messages":[{"role":"user","content":"Prove that the sum of two odd numbers is even, then write it in Python."}]}"#;
-        let v = parse_body(body.as_bytes()).unwrap();
-        let r = ChatRequest::try_from(&v).unwrap();
+        let r = parse(body.as_bytes()).unwrap();
         let full = model.score(&extract(&r, 16_384).0).unwrap();
         let lean = model.score(&crate::features::extract_with(&r, 16_384, false).0).unwrap();
         if model.reads_hashed() {

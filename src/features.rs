@@ -189,7 +189,7 @@ pub fn extract_with(req: &ChatRequest<'_>, max_chars: usize, hash_ngrams: bool) 
         capped(s.constraint, 20),
         capped(s.easy, 10),
         if req.tools > 0 { 1.0 } else { 0.0 },
-        if req.response_format.is_some_and(|f| f.starts_with("json")) { 1.0 } else { 0.0 },
+        if req.response_format.as_deref().is_some_and(|f| f.starts_with("json")) { 1.0 } else { 0.0 },
         capped(images, 5),
         s.non_ascii as f32 / inspected,
         ln1p(s.lines) / 5.0,
@@ -202,7 +202,7 @@ pub fn extract_with(req: &ChatRequest<'_>, max_chars: usize, hash_ngrams: bool) 
         capped(tool_msgs, 10),
         capped(s.code_words, 20),
     ];
-    let newest = req.messages.last().and_then(|m| m.text.last()).map_or("", |t| *t);
+    let newest = req.messages.last().and_then(|m| m.text.last()).map_or("", |t| t.as_ref());
     // Version 3: each kind's count, then whether the instruction has it, then the rest.
     let lead = sc.edges.kinds() >> KIND_SHIFT;
     let counts = s.kinds.iter().map(|n| capped(*n, 10));
@@ -233,7 +233,7 @@ fn ends_with_answer_cue(text: &str) -> bool {
 fn first_line_share(text: &str, max_chars: usize) -> f32 {
     let bytes = text.as_bytes();
     let window = bytes.get(..bytes.len().min(max_chars.max(1))).unwrap_or_default();
-    match window.iter().position(|b| *b == b'\n') {
+    match memchr::memchr(b'\n', window) {
         Some(first) if !window.is_empty() => first as f32 / window.len() as f32,
         _ => 1.0,
     }
@@ -242,11 +242,10 @@ fn first_line_share(text: &str, max_chars: usize) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::parse_body;
+    use crate::request::parse;
 
     fn feats(body: &str, cap: usize) -> Features {
-        let v = parse_body(body.as_bytes()).unwrap();
-        let r = ChatRequest::try_from(&v).unwrap();
+        let r = parse(body.as_bytes()).unwrap();
         extract(&r, cap)
     }
 
@@ -291,8 +290,7 @@ mod tests {
     #[test]
     fn without_ngrams_the_structural_part_is_identical() {
         let body = r#"{"model":"auto","messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Prove it step by step. Why? 1) a\n2) b\n```py\nx = 1\n```"}]}"#;
-        let v = parse_body(body.as_bytes()).unwrap();
-        let r = ChatRequest::try_from(&v).unwrap();
+        let r = parse(body.as_bytes()).unwrap();
         let full = extract(&r, 1_000);
         let lean = extract_with(&r, 1_000, false);
         assert_eq!(full.0.len(), lean.0.len());
@@ -315,8 +313,7 @@ mod tests {
         }
         let mut checked = 0;
         for body in &bodies {
-            let Ok(v) = parse_body(body.as_bytes()) else { continue };
-            let Ok(r) = ChatRequest::try_from(&v) else { continue };
+            let Ok(r) = parse(body.as_bytes()) else { continue };
             for cap in [16_384, 100] {
                 let full = extract(&r, cap);
                 let lean = extract_with(&r, cap, false);

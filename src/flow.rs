@@ -1,7 +1,7 @@
 //! One request through the filter, as a small state machine over [`Phase`].
 //!
 //! Request side: strip client headers in the filter's namespace (always, on every request),
-//! then for `POST` to an inspected path pause the headers, buffer the body, parse it, decide a
+//! then for `POST` to an inspected path pause the headers, buffer the body, inspect it, decide a
 //! tier, rewrite `model` (+ `stream_options.include_usage` for streams), fix `content-length`
 //! and set the cluster header. Anything that cannot be inspected passes through untouched
 //! (fail-open, counted in `llm_router_errors_total{kind}`), or gets an OpenAI-shaped JSON 400
@@ -36,12 +36,14 @@ use crate::accounting::{self, Headers};
 use crate::config::Mode;
 use crate::emit;
 use crate::host::{Host, Level};
+use crate::inspect;
 use crate::names;
 use crate::reader::{self, Read, UsageReader};
 use crate::request;
 use crate::retry::{self, RetryKind};
 use crate::router::Router;
 use crate::routing::{self, Resend, Routed, Routing};
+use crate::splice;
 
 /// What the host should do after a callback.
 ///
@@ -200,15 +202,12 @@ impl RequestFlow {
             return self.fail(router, host, "no_body", "request body could not be read");
         };
         let started = host.now_nanos();
-        let mut value = match request::parse_body(&body) {
-            Ok(v) => v,
+        let inspected = match inspect::inspect(&body) {
+            Ok(i) => i,
             Err(e) => return self.fail(router, host, e.kind(), &e.to_string()),
         };
         let Routed { mut routing, rewrite_model, force_usage, expect, stream } =
-            match routing::route(router, &value, headers, customer) {
-                Ok(r) => r,
-                Err(e) => return self.fail(router, host, e.kind(), &e.to_string()),
-            };
+            routing::route(router, &inspected.request, headers, customer);
         let elapsed_us = host.now_nanos().saturating_sub(started) / 1000;
         emit::emit(host, &accounting::decision_time(elapsed_us));
 
@@ -216,19 +215,25 @@ impl RequestFlow {
             if let Some(t) = routing.tier_index.and_then(|i| router.config.tiers.get(i)) {
                 host.set_request_header(names::HEADER_CLUSTER, Some(&t.cluster));
             }
-            let sent = match request::rewrite_body(&body, &mut value, rewrite_model.as_deref(), force_usage) {
-                Some(new_body) => {
-                    host.replace_request_body(&new_body);
-                    host.set_request_header("content-length", Some(&new_body.len().to_string()));
+            // Only a model that differs is written (the last `model` member is the one read).
+            let model = rewrite_model.as_deref().filter(|m| *m != inspected.request.model);
+            let edit = splice::Edit { model, add_usage: force_usage };
+            let inspect::Inspected { request, spans } = inspected;
+            // The request borrows the body, which goes on (or into the re-send) below.
+            drop(request);
+            let (sent, model_spans) = match splice::rewrite(&body, &spans, edit) {
+                Some(new) => {
+                    host.replace_request_body(&new.body);
+                    host.set_request_header("content-length", Some(&new.body.len().to_string()));
                     // A changed body with `force_usage` has the member the client did not send.
                     routing.strip_usage = force_usage;
-                    new_body
+                    (new.body, new.model)
                 }
-                None => body,
+                None => (body, spans.model),
             };
             let resendable = routing.decided || router.config.fallback.explicit;
             if let (Some(headers), true) = (resend_headers, resendable && routing.tier_index.is_some()) {
-                routing.resend = Some(Box::new(Resend { headers, body: sent, expect, stream }));
+                routing.resend = Some(Box::new(Resend { headers, body: sent, model_spans, expect, stream }));
             }
         }
         self.phase = Phase::Routed(Box::new(routing));

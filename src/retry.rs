@@ -6,15 +6,17 @@
 //! body changes) in the phases where the host allows them; a re-sent call's answer is read by
 //! [`crate::reader::read_whole`], like every other answer.
 
+use std::ops::Range;
+
 use serde_json::Value;
 
 use crate::accounting::{Count, Emission};
 use crate::config::{Config, Escalate, Fallback, Mode};
 use crate::names::{self, label, stat};
 use crate::quality::{self, Expectation};
-use crate::request;
 use crate::router::sanitize_label;
 use crate::routing::Routing;
+use crate::splice;
 use crate::usage::Usage;
 
 /// Why a request is being re-sent.
@@ -135,13 +137,10 @@ pub struct Resent {
     pub body: Vec<u8>,
 }
 
-/// The re-sent request for `model`, from the request as it first went upstream. A body that no
-/// longer parses (it did when it was routed) is sent as it was.
-pub fn resend_request(headers: &[(String, String)], body: &[u8], model: &str) -> Resent {
-    let body = match request::parse_body(body) {
-        Ok(mut v) => request::rewrite_body(body, &mut v, Some(model), false).unwrap_or_else(|| body.to_vec()),
-        Err(_) => body.to_vec(),
-    };
+/// The re-sent request for `model`, from the request as it first went upstream, whose `model`
+/// values sit at `model_spans` (found when it was inspected): spliced, not parsed again.
+pub fn resend_request(headers: &[(String, String)], body: &[u8], model_spans: &[Range<usize>], model: &str) -> Resent {
+    let body = splice::with_model(body, model_spans, model).body;
     let mut headers = headers.to_vec();
     headers.push(("content-length".to_string(), body.len().to_string()));
     Resent { headers, body }
@@ -223,7 +222,7 @@ pub(crate) fn next_move(cfg: &Config, r: &Routing, kind: &RetryKind, route: &str
     Move::Resend(Box::new(Attempt {
         tier: index,
         cluster: tier.cluster.clone(),
-        call: resend_request(&resend.headers, &resend.body, &tier.model),
+        call: resend_request(&resend.headers, &resend.body, &resend.model_spans, &tier.model),
         count,
     }))
 }
@@ -340,11 +339,12 @@ mod tests {
     #[test]
     fn resend_request_rewrites_the_model_and_the_length() {
         let headers = vec![("authorization".to_string(), "Bearer k".to_string())];
-        let r = resend_request(&headers, br#"{"model":"gpt-5-nano","messages":[]}"#, "claude-haiku-4.5");
+        let body = br#"{"model":"gpt-5-nano","messages":[]}"#;
+        let r = resend_request(&headers, body, &[Range { start: 9, end: 21 }], "claude-haiku-4.5");
         assert_eq!(r.body, br#"{"model":"claude-haiku-4.5","messages":[]}"#);
         assert_eq!(r.headers, vec![headers[0].clone(), ("content-length".to_string(), r.body.len().to_string())]);
-        let raw = resend_request(&[], b"{oops", "m");
-        assert_eq!((raw.body.as_slice(), raw.headers.len()), (b"{oops".as_slice(), 1));
+        // The spans are the inspect step's: the same request inspected gives them.
+        assert_eq!(crate::inspect::inspect(body).unwrap().spans.model, vec![Range { start: 9, end: 21 }]);
     }
 
     #[test]
@@ -373,6 +373,7 @@ mod tests {
                 Box::new(crate::routing::Resend {
                     headers: vec![("authorization".into(), "Bearer k".into())],
                     body: br#"{"model":"gpt-5-nano","messages":[]}"#.to_vec(),
+                    model_spans: vec![Range { start: 9, end: 21 }],
                     expect: Expectation::default(),
                     stream: false,
                 })

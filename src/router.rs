@@ -107,10 +107,9 @@ impl Router {
         policy::decide(&self.config, &self.facts(req, headers), || self.score(req))
     }
 
-    /// Parse a body and decide, as the CLI does (no headers).
+    /// Read a body and decide, as the CLI does (no headers).
     pub fn decide_body(&self, body: &[u8]) -> Result<Decision, RequestError> {
-        let v = crate::request::parse_body(body)?;
-        let req = ChatRequest::try_from(&v)?;
+        let req = crate::request::parse(body)?;
         Ok(self.decide(&req, Vec::new()))
     }
 

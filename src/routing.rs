@@ -1,13 +1,13 @@
-//! What the flow knows about a routed request, from the decision on: the decide step turns a
-//! parsed body into a [`Routing`], and every later step (retry, accounting) reads it.
+//! What the flow knows about a routed request, from the decision on: the decide step turns an
+//! inspected body into a [`Routing`], and every later step (retry, accounting) reads it.
 
-use serde_json::Value;
+use std::ops::Range;
 
 use crate::config::{ExplicitModel, Mode};
 use crate::names::value;
 use crate::policy::Decision;
 use crate::quality::Expectation;
-use crate::request::{ChatRequest, RequestError};
+use crate::request::ChatRequest;
 use crate::router::Router;
 
 /// What a re-send needs: the request as it went upstream.
@@ -15,6 +15,8 @@ use crate::router::Router;
 pub(crate) struct Resend {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Vec<u8>,
+    /// Where `model` sits in `body`: a re-send splices the next tier's model there.
+    pub(crate) model_spans: Vec<Range<usize>>,
     pub(crate) expect: Expectation,
     pub(crate) stream: bool,
 }
@@ -65,22 +67,21 @@ pub(crate) struct Routed {
     pub(crate) stream: bool,
 }
 
-/// Decide for a parsed body: the policy for an alias (or `route_anyway`, or measure mode),
-/// the serving tier of an explicit model otherwise.
+/// Decide for an inspected request: the policy for an alias (or `route_anyway`, or measure
+/// mode), the serving tier of an explicit model otherwise.
 pub(crate) fn route(
     router: &Router,
-    value: &Value,
+    req: &ChatRequest<'_>,
     headers: Vec<(String, String)>,
     customer: String,
-) -> Result<Routed, RequestError> {
+) -> Routed {
     let cfg = &router.config;
-    let req = ChatRequest::try_from(value)?;
-    let is_alias = cfg.is_alias(req.model);
+    let is_alias = cfg.is_alias(&req.model);
     let decide = is_alias || cfg.explicit_model == ExplicitModel::RouteAnyway || cfg.mode == Mode::Measure;
-    let decision = if decide { Some(router.decide(&req, headers)) } else { None };
+    let decision = if decide { Some(router.decide(req, headers)) } else { None };
     let (tier_index, score, reason) = match &decision {
         Some(Decision { tier, score, reason }) => (Some(*tier), *score, reason.clone()),
-        None => (cfg.tier_for_model(req.model), None, value::REASON_EXPLICIT.to_string()),
+        None => (cfg.tier_for_model(&req.model), None, value::REASON_EXPLICIT.to_string()),
     };
     let tier = tier_index.and_then(|i| cfg.tiers.get(i));
     let model = match (&decision, tier) {
@@ -103,6 +104,7 @@ pub(crate) fn route(
     };
     let rewrite_model = decision.is_some().then(|| routing.model.clone());
     let force_usage = req.stream && !req.include_usage;
-    let expect = Expectation { max_tokens: req.max_tokens, response_format: req.response_format.map(str::to_string) };
-    Ok(Routed { routing, rewrite_model, force_usage, expect, stream: req.stream })
+    let expect =
+        Expectation { max_tokens: req.max_tokens, response_format: req.response_format.as_deref().map(str::to_string) };
+    Routed { routing, rewrite_model, force_usage, expect, stream: req.stream }
 }

@@ -39,7 +39,7 @@ use crate::money::{
     format_count, format_tenths, format_usd, parse_decimal, savings_tenths, tenths_json, tenths_of_percent,
 };
 use crate::pricing::PriceTable;
-use crate::request::{parse_body, ChatRequest};
+use crate::request;
 use crate::router::Router;
 use crate::usage::Usage;
 
@@ -53,6 +53,12 @@ const PPM: u128 = 1_000_000;
 
 /// Field of a sample line giving the request's expected output tokens.
 pub const OUTPUT_TOKENS_FIELD: &str = "expected_output_tokens";
+
+/// The member a simulation line may add to a request body ([`OUTPUT_TOKENS_FIELD`]).
+#[derive(serde::Deserialize)]
+struct Extra {
+    expected_output_tokens: Option<Value>,
+}
 
 /// Errors building or running a simulation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -180,9 +186,10 @@ impl SampleRequest {
         router: &Router,
         default_output_tokens: Option<u64>,
     ) -> Result<SampleRequest, SimulateError> {
-        let value = parse_body(line.as_bytes()).map_err(|e| SimulateError::Line(e.to_string()))?;
-        let req = ChatRequest::try_from(&value).map_err(|e| SimulateError::Line(e.to_string()))?;
-        let output = match value.get(OUTPUT_TOKENS_FIELD) {
+        let req = request::parse(line.as_bytes()).map_err(|e| SimulateError::Line(e.to_string()))?;
+        // The line parsed as a request, so it is a JSON object; only the extra field is read.
+        let extra: Extra = serde_json::from_str(line).map_err(|e| SimulateError::Line(e.to_string()))?;
+        let output = match extra.expected_output_tokens.as_ref() {
             None | Some(Value::Null) => default_output_tokens.ok_or_else(|| {
                 SimulateError::Line(format!("no `{OUTPUT_TOKENS_FIELD}` field and no --output-tokens average"))
             })?,
@@ -191,7 +198,7 @@ impl SampleRequest {
             })?,
         };
         let cfg = &router.config;
-        let routed_model = if cfg.is_alias(req.model) || cfg.explicit_model == ExplicitModel::RouteAnyway {
+        let routed_model = if cfg.is_alias(&req.model) || cfg.explicit_model == ExplicitModel::RouteAnyway {
             let decision = router.decide(&req, Vec::new());
             cfg.tiers.get(decision.tier).map_or_else(|| req.model.to_string(), |t| t.model.clone())
         } else {

@@ -9,7 +9,7 @@
 use llm_router::classifier::{Classifier, TractClassifier, EMBEDDED_ONNX};
 use llm_router::config::{Config, DEFAULT_CONFIG_JSON};
 use llm_router::features::extract;
-use llm_router::request::{parse_body, ChatRequest};
+use llm_router::request::parse;
 
 #[test]
 fn tract_matches_training_scores() {
@@ -21,8 +21,7 @@ fn tract_matches_training_scores() {
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let row: serde_json::Value = serde_json::from_str(line).unwrap();
         let body = serde_json::to_vec(&row["request"]).unwrap();
-        let v = parse_body(&body).unwrap();
-        let req = ChatRequest::try_from(&v).unwrap();
+        let req = parse(&body).unwrap();
         let f = extract(&req, cfg.max_inspect_chars);
         let want = row["score"].as_f64().unwrap();
         for model in &models {

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use llm_router::config::DEFAULT_CONFIG_JSON;
 use llm_router::policy::Decision;
-use llm_router::request::{parse_body, ChatRequest};
+use llm_router::request::parse;
 use llm_router::router::Router;
 
 /// Compiled in, so editing the set rebuilds the test.
@@ -58,8 +58,7 @@ fn shipped_router() -> Router {
 
 /// Parse a request body as the filter does and decide with the given (rule) headers.
 fn decide(router: &Router, body: &[u8], headers: Vec<(String, String)>) -> Decision {
-    let v = parse_body(body).unwrap();
-    let req = ChatRequest::try_from(&v).unwrap();
+    let req = parse(body).unwrap();
     router.decide(&req, headers)
 }
 

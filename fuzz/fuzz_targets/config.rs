@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use llm_router::classifier::HeuristicClassifier;
 use llm_router::config::{ClassifierKind, Config, RuleAction};
 use llm_router::pricing::PriceTable;
-use llm_router::request::{parse_body, ChatRequest};
+use llm_router::request::parse;
 use llm_router::router::{Router, CUSTOMER_OTHER};
 use llm_router::usage::{Usage, MAX_TOKENS_PER_FIELD};
 
@@ -64,8 +64,7 @@ fuzz_target!(|data: &[u8]| {
     let router = Router::new(cfg, Box::new(HeuristicClassifier::default()));
     let headers: Vec<(String, String)> = router.rule_headers().iter().map(|h| (h.clone(), "x".to_string())).collect();
     for body in REQUESTS {
-        let v = parse_body(body.as_bytes()).unwrap();
-        let req = ChatRequest::try_from(&v).unwrap();
+        let req = parse(body.as_bytes()).unwrap();
         assert!(router.decide(&req, Vec::new()).tier < n);
         assert!(router.decide(&req, headers.clone()).tier < n);
     }

@@ -1,13 +1,17 @@
-//! Request parser + routing policy: arbitrary bytes as a request body through
-//! `parse_body` -> `ChatRequest` -> features -> `Router::decide` (heuristic classifier)
-//! -> `rewrite`, checking the invariants the filter relies on.
+//! Request reader + routing policy: arbitrary bytes as a request body through the inspect step
+//! -> `ChatRequest` -> features -> `Router::decide` (heuristic classifier) -> the splice,
+//! checking the invariants the filter relies on. The inspect step is compared with the
+//! tree-based reader it replaced (`dom_reference.rs`) on every input.
 #![no_main]
+
+mod dom_reference;
 
 use libfuzzer_sys::fuzz_target;
 use llm_router::classifier::HeuristicClassifier;
 use llm_router::config::{Config, DEFAULT_CONFIG_JSON};
 use llm_router::features::{self, FEATURE_DIM};
-use llm_router::request::{self, ChatRequest};
+use llm_router::inspect::inspect;
+use llm_router::splice::{self, Edit};
 use llm_router::router::Router;
 
 /// The shipped configuration, and a variant with a 3-character inspection window (text is cut
@@ -37,68 +41,64 @@ fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut value) = request::parse_body(data) else {
+    let read = inspect(data);
+    dom_reference::check(data, &read.as_ref().map(|i| i.request.clone()).map_err(Clone::clone));
+    let Ok(read) = read else {
         return;
     };
-    let (model, stream) = {
-        let Ok(req) = ChatRequest::try_from(&value) else {
-            return;
-        };
-        for m in &req.messages {
-            let counted: u64 = m.text.iter().map(|t| t.chars().count() as u64).sum();
-            assert_eq!(counted, m.chars, "message char count");
-        }
-        assert!(req.estimated_input_tokens() >= 4 * req.messages.len() as u64);
-        for max_chars in [0, 1, 3, 16_384] {
-            let f = features::extract(&req, max_chars);
-            assert_eq!(f.as_slice().len(), FEATURE_DIM);
-            assert!(f.as_slice().iter().all(|x| x.is_finite()), "non-finite feature");
-        }
-        ROUTERS.with(|routers| {
-            for router in routers {
-                let tiers = router.config.tiers.len();
-                let plain = router.decide(&req, Vec::new());
-                assert!(plain.tier < tiers);
-                if let Some(s) = plain.score {
-                    assert!((0.0..=1.0).contains(&s), "score {s}");
-                    assert_eq!(plain.reason.is_empty(), false);
-                }
-                // The shipped `tools` rule is a floor: nothing may route a tool request lower.
-                if req.tools > 0 {
-                    assert!(plain.tier >= 1, "tools request routed to tier {}", plain.tier);
-                }
-                let enterprise = router.decide(&req, headers(&[("x-user-tier", "enterprise")]));
-                assert!(enterprise.tier >= 1, "enterprise floor ignored: {enterprise:?}");
-                let summary = router.decide(&req, headers(&[("x-feature", "summarization")]));
-                assert!(summary.tier < tiers);
-                if req.tools == 0 && router.config.max_inspect_chars > 3 {
-                    assert_eq!(summary.tier, 0, "{summary:?}");
-                    assert_eq!(summary.reason, "rule:summarization");
-                }
+    let req = &read.request;
+    for m in &req.messages {
+        let counted: u64 = m.text.iter().map(|t| t.chars().count() as u64).sum();
+        assert_eq!(counted, m.chars, "message char count");
+    }
+    assert!(req.estimated_input_tokens() >= 4 * req.messages.len() as u64);
+    for max_chars in [0, 1, 3, 16_384] {
+        let f = features::extract(req, max_chars);
+        assert_eq!(f.as_slice().len(), FEATURE_DIM);
+        assert!(f.as_slice().iter().all(|x| x.is_finite()), "non-finite feature");
+    }
+    ROUTERS.with(|routers| {
+        for router in routers {
+            let tiers = router.config.tiers.len();
+            let plain = router.decide(req, Vec::new());
+            assert!(plain.tier < tiers);
+            if let Some(s) = plain.score {
+                assert!((0.0..=1.0).contains(&s), "score {s}");
+                assert_eq!(plain.reason.is_empty(), false);
             }
-        });
-        (req.model.to_string(), req.stream)
-    };
-    // Rewriting keeps a valid request that names the new model (and asks for usage), and the
-    // byte splice the filter uses means the same JSON as re-serialising the parsed value.
-    let mut parsed = value.clone();
-    let spliced = request::rewrite_body(data, &mut parsed, Some("gpt-5-nano"), stream);
-    let rewritten = request::rewrite(&mut value, Some("gpt-5-nano"), stream);
-    assert_eq!(spliced.is_some(), rewritten.is_some(), "splice and rewrite disagree on a change");
-    if let (Some(a), Some(b)) = (&spliced, &rewritten) {
-        let (a, b) = (request::parse_body(a).expect("spliced body parses"), request::parse_body(b).expect("rewritten body parses"));
-        assert_eq!(a, b, "splice and rewrite differ");
-    }
-    if model != "gpt-5-nano" {
-        assert!(rewritten.is_some(), "model change not written");
-    }
-    if let Some(bytes) = rewritten {
-        let again = request::parse_body(&bytes).expect("rewritten body parses");
-        let req = ChatRequest::try_from(&again).expect("rewritten body is a request");
-        assert_eq!(req.model, "gpt-5-nano");
-        assert_eq!(req.stream, stream);
-        if stream {
-            assert!(req.include_usage);
+            // The shipped `tools` rule is a floor: nothing may route a tool request lower.
+            if req.tools > 0 {
+                assert!(plain.tier >= 1, "tools request routed to tier {}", plain.tier);
+            }
+            let enterprise = router.decide(req, headers(&[("x-user-tier", "enterprise")]));
+            assert!(enterprise.tier >= 1, "enterprise floor ignored: {enterprise:?}");
+            let summary = router.decide(req, headers(&[("x-feature", "summarization")]));
+            assert!(summary.tier < tiers);
+            if req.tools == 0 && router.config.max_inspect_chars > 3 {
+                assert_eq!(summary.tier, 0, "{summary:?}");
+                assert_eq!(summary.reason, "rule:summarization");
+            }
         }
+    });
+    // The splice keeps the client's JSON except for the members it edits, and a re-send at the
+    // returned spans names the next model.
+    let add_usage = req.stream && !req.include_usage;
+    let out = splice::rewrite(data, &read.spans, Edit { model: Some("gpt-5-nano"), add_usage }).expect("an edit");
+    let mut want: serde_json::Value = serde_json::from_slice(data).expect("inspected body is json");
+    want["model"] = serde_json::json!("gpt-5-nano");
+    if add_usage {
+        if !want["stream_options"].is_object() {
+            want["stream_options"] = serde_json::json!({});
+        }
+        want["stream_options"]["include_usage"] = serde_json::json!(true);
     }
+    let got: serde_json::Value = serde_json::from_slice(&out.body).expect("spliced body parses");
+    assert_eq!(got, want, "splice changed more than model and stream_options");
+    let again = inspect(&out.body).expect("spliced body is a request");
+    assert_eq!(again.request.model, "gpt-5-nano");
+    assert_eq!(again.request.stream, req.stream);
+    assert!(!req.stream || again.request.include_usage);
+    assert_eq!(again.spans.model, out.model, "returned model spans");
+    let resent = splice::with_model(&out.body, &out.model, "frontier-\"x\"");
+    assert_eq!(inspect(&resent.body).expect("re-sent body is a request").request.model, "frontier-\"x\"");
 });

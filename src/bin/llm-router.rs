@@ -40,7 +40,7 @@ use llm_router::classifier::{heuristic_dense_weights, HEURISTIC_BIAS};
 use llm_router::config::{Config, DEFAULT_CONFIG_JSON};
 use llm_router::features::{self, feature_names, FEATURE_DIM, FEATURE_VERSION};
 use llm_router::report::Format;
-use llm_router::request::{parse_body, ChatRequest};
+use llm_router::request;
 use llm_router::router::Router;
 
 /// The same core and embedded model as the Envoy filter, natively.
@@ -277,8 +277,7 @@ fn score(router: &Router) -> Result<usize, String> {
 fn features_cmd(config: &Config) -> Result<usize, String> {
     let cap = config.max_inspect_chars;
     each_line(|_, line| {
-        let v = parse_body(line.as_bytes()).map_err(|e| e.to_string())?;
-        let req = ChatRequest::try_from(&v).map_err(|e| e.to_string())?;
+        let req = request::parse(line.as_bytes()).map_err(|e| e.to_string())?;
         let f = features::extract(&req, cap);
         Ok(serde_json::json!({ "features": f.as_slice() }).to_string())
     })
@@ -300,11 +299,9 @@ fn calibrate(router: &Router, strong: f64, cheap: Option<f64>) -> Result<usize, 
     let mut errors = 0;
     for (i, line) in stdin.lock().lines().enumerate() {
         let line = line.map_err(|e| format!("cannot read stdin: {e}"))?;
-        let scored = parse_body(line.as_bytes()).map_err(|e| e.to_string()).and_then(|v| {
-            ChatRequest::try_from(&v)
-                .map_err(|e| e.to_string())
-                .and_then(|r| router.score(&r).map_err(|e| e.to_string()))
-        });
+        let scored = request::parse(line.as_bytes())
+            .map_err(|e| e.to_string())
+            .and_then(|r| router.score(&r).map_err(|e| e.to_string()));
         match scored {
             Ok(s) => scores.push(s),
             Err(e) => {

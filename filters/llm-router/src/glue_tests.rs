@@ -24,6 +24,7 @@ struct State {
     logs: Vec<String>,
     /// Host calls (by name) that answer `Err(Status::InternalFailure)`.
     failing: Vec<&'static str>,
+    plugin_configuration: Option<Vec<u8>>,
 }
 
 /// The fake host, shared with the test that inspects it.
@@ -131,6 +132,10 @@ impl Calls for Fake {
     }
     fn get_current_time(&self) -> Result<SystemTime, Status> {
         Ok(UNIX_EPOCH + Duration::from_secs(1_800_000_000))
+    }
+    fn get_plugin_configuration(&self) -> Result<Option<Bytes>, Status> {
+        self.check("get_plugin_configuration")?;
+        Ok(self.0.borrow().plugin_configuration.clone())
     }
 }
 
@@ -294,4 +299,52 @@ fn encodes_labels_in_the_name() {
         "model=.=gpt-4o;.;tier=.=cheap;.;llm_router_requests_total"
     );
     assert_eq!(encode_name("x", &[]), "x");
+}
+
+/// A root context over the fake, given `config` as the plugin configuration.
+fn root(config: Option<&str>) -> (Root<Fake>, Fake) {
+    let fake = Fake::default();
+    fake.0.borrow_mut().plugin_configuration = config.map(|c| c.as_bytes().to_vec());
+    (Root { calls: fake.clone(), router: None, metrics: Rc::default() }, fake)
+}
+
+#[test]
+fn a_valid_configuration_builds_the_router_its_http_contexts_use() {
+    let (mut root, fake) = root(Some(DEFAULT_CONFIG_JSON));
+    assert!(root.on_configure(0));
+    let want = Router::from_json(DEFAULT_CONFIG_JSON.as_bytes()).unwrap();
+    let logs = fake.0.borrow().logs.clone();
+    assert_eq!(
+        logs,
+        vec![format!(
+            "llm-router: configured: mode=route tiers={} classifier={} prices={}",
+            want.config.tiers.len(),
+            want.classifier_name(),
+            want.config.prices.version()
+        )]
+    );
+    // Each HTTP context runs the flow against the same host and metric registry.
+    let mut http = root.http().unwrap();
+    fake.0.borrow_mut().maps.insert(MapType::HttpRequestHeaders, pairs(&[(":method", "GET"), (":path", "/")]));
+    assert_eq!(http.on_http_request_headers(2, true), Action::Continue);
+    assert!(root.http().is_some());
+}
+
+#[test]
+fn an_invalid_or_missing_configuration_is_refused_with_the_cores_message() {
+    let bad = r#"{"tiers": []}"#;
+    for (config, text) in [(Some(bad), bad), (None, "")] {
+        let (mut root, fake) = root(config);
+        assert!(!root.on_configure(0));
+        let core = Router::from_json(text.as_bytes()).unwrap_err().to_string();
+        assert_eq!(fake.0.borrow().logs, vec![format!("llm-router: invalid plugin configuration: {core}")]);
+        assert!(root.http().is_none(), "no router, no HTTP context");
+    }
+    // A failing host call is logged by name before the configuration is judged.
+    let (mut root, fake) = root(Some(DEFAULT_CONFIG_JSON));
+    fake.0.borrow_mut().failing.push("get_plugin_configuration");
+    assert!(!root.on_configure(0));
+    let logs = fake.0.borrow().logs.clone();
+    assert!(logs[0].contains("get_buffer(plugin configuration)"), "{logs:?}");
+    assert!(logs[1].starts_with("llm-router: invalid plugin configuration: "), "{logs:?}");
 }

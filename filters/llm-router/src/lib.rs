@@ -59,9 +59,11 @@ trait Calls {
     fn increment_metric(&self, id: u32, offset: i64) -> Result<(), Status>;
     fn record_metric(&self, id: u32, value: u64) -> Result<(), Status>;
     fn get_current_time(&self) -> Result<SystemTime, Status>;
+    fn get_plugin_configuration(&self) -> Result<Option<Bytes>, Status>;
 }
 
 /// The real host: every call goes to Envoy.
+#[derive(Clone, Copy, Default)]
 struct Real;
 
 impl Calls for Real {
@@ -113,6 +115,9 @@ impl Calls for Real {
     fn get_current_time(&self) -> Result<SystemTime, Status> {
         hostcalls::get_current_time()
     }
+    fn get_plugin_configuration(&self) -> Result<Option<Bytes>, Status> {
+        hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
+    }
 }
 
 /// Write one log line. Logging is where every other failure is reported, so a failing log
@@ -140,7 +145,7 @@ fn effect<C: Calls>(calls: &C, call: &'static str, result: Result<(), Status>) {
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::<Real>::default()) });
 }}
 
 /// FNV-1a 64: metric names are short and trusted (sanitized labels), so the default
@@ -196,23 +201,37 @@ impl Metrics {
     }
 }
 
+/// The root context of a VM: the router built from the plugin configuration, shared by the
+/// HTTP contexts it creates, and the metric ids they share.
 #[derive(Default)]
-struct Root {
+struct Root<C: Calls> {
+    calls: C,
     router: Option<Rc<Router>>,
     metrics: Rc<RefCell<Metrics>>,
 }
 
-impl Context for Root {}
+impl<C: Calls> Context for Root<C> {}
 
-impl RootContext for Root {
+impl<C: Calls + Clone> Root<C> {
+    /// The HTTP context for a new stream: none until a configuration was accepted (Envoy then
+    /// lets the stream through without the filter).
+    fn http(&self) -> Option<Http<C>> {
+        let router = self.router.clone()?;
+        Some(Http::new(router, self.calls.clone(), self.metrics.clone()))
+    }
+}
+
+impl<C: Calls + Clone + 'static> RootContext for Root<C> {
     fn on_configure(&mut self, _size: usize) -> bool {
         // No configuration at all parses as an empty document, which `Router::from_json` rejects
         // with its own message below.
-        let bytes = self.get_plugin_configuration().unwrap_or_default();
+        let bytes = checked(&self.calls, "get_buffer(plugin configuration)", self.calls.get_plugin_configuration())
+            .flatten()
+            .unwrap_or_default();
         match Router::from_json(&bytes) {
             Ok(router) => {
                 log_line(
-                    &Real,
+                    &self.calls,
                     LogLevel::Info,
                     &format!(
                         "llm-router: configured: mode={} tiers={} classifier={} prices={}",
@@ -226,15 +245,15 @@ impl RootContext for Root {
                 true
             }
             Err(e) => {
-                log_line(&Real, LogLevel::Error, &format!("llm-router: invalid plugin configuration: {e}"));
+                // Envoy keeps the previous configuration (or refuses the listener) on `false`.
+                log_line(&self.calls, LogLevel::Error, &format!("llm-router: invalid plugin configuration: {e}"));
                 false
             }
         }
     }
 
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        let router = self.router.clone()?;
-        Some(Box::new(Http::new(router, Real, self.metrics.clone())))
+        self.http().map(|h| Box::new(h) as Box<dyn HttpContext>)
     }
 
     fn get_type(&self) -> Option<ContextType> {
