@@ -1,8 +1,9 @@
 //! What the filter does with one request body and one answer's usage, as data: for tools that
 //! show a decision instead of acting on it (the browser playground in `web/`).
 //!
-//! Nothing here decides or prices on its own. [`explain`] runs the decide step of the flow
-//! ([`crate::routing::route`]: alias or explicit model, policy, tier and model), and adds what
+//! Nothing here decides or prices on its own. [`explain`] runs the inspect and decide steps of
+//! the flow ([`crate::inspect::inspect`], then `routing::route`: alias or explicit model,
+//! policy, tier and model), and adds what
 //! that step read: the policy's facts, each rule tested with the policy's own
 //! [`crate::policy::holds`], and the classifier's feature vector ([`Router::features`]).
 //! [`price`] prices usage on a model and on the baseline model with the configuration's price
@@ -12,8 +13,9 @@ use serde::Serialize;
 
 use crate::config::{Config, RuleAction};
 use crate::features::{HASH_DIM, STRUCTURAL_NAMES};
+use crate::inspect::inspect;
 use crate::policy::holds;
-use crate::request::{parse_body, ChatRequest, RequestError};
+use crate::request::RequestError;
 use crate::router::Router;
 use crate::routing::route;
 use crate::usage::Usage;
@@ -101,9 +103,9 @@ pub fn explain(router: &Router, body: &[u8], headers: &[(String, String)]) -> Re
         .iter()
         .filter_map(|n| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| (n.clone(), v.clone())))
         .collect();
-    let value = parse_body(body)?;
-    let routed = route(router, &value, rule_headers.clone(), String::new())?;
-    let req = ChatRequest::try_from(&value)?;
+    // The flow's own two steps: inspect the body, then route the request.
+    let req = inspect(body)?.request;
+    let routed = route(router, &req, rule_headers.clone(), String::new());
     let facts = router.facts(&req, rule_headers);
     let r = routed.routing;
     let rules = if r.decided {

@@ -33,7 +33,7 @@ fn an_alias_is_decided_as_the_router_decides_it() {
         assert_eq!(e.score_header, format!("{:.4}", d.score.unwrap()));
         assert_eq!(e.rules.len(), r.config.rules.len());
         assert!(e.rules.iter().all(|t| !t.matched), "{:?}", e.rules);
-        let f = r.features(&ChatRequest::try_from(&parse_body(b.as_bytes()).unwrap()).unwrap());
+        let f = r.features(&crate::request::parse(b.as_bytes()).unwrap());
         assert_eq!(e.features.len() + e.hashed_total, f.as_slice().len());
         assert_eq!(e.features[0].value, f.as_slice()[0]);
     }
@@ -85,12 +85,13 @@ fn the_heuristic_classifier_reads_no_hashed_bucket() {
 fn prices_as_the_accounting_step_does() {
     let r = router();
     let cfg = &r.config;
-    let value = parse_body(body("auto", "hi").as_bytes()).unwrap();
+    let b = body("auto", "hi");
+    let req = crate::request::parse(b.as_bytes()).unwrap();
     for (model, p, c, cached) in
         [("gpt-5-nano", 1000, 500, 0), ("claude-haiku-4.5", 12_345, 678, 9_000), ("in-house", 10, 10, 0)]
     {
         let usage = Usage { prompt_tokens: p, completion_tokens: c, cached_tokens: cached };
-        let mut routing = route(&r, &value, Vec::new(), String::new()).unwrap().routing;
+        let mut routing = route(&r, &req, Vec::new(), String::new()).routing;
         routing.model = model.to_string();
         let record = account(cfg, "chat", &routing, Some(usage), None, Headers::All).record.unwrap();
         let costs = price(cfg, model, &usage);
