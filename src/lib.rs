@@ -17,6 +17,7 @@ pub mod flow;
 pub mod host;
 pub mod inspect;
 mod inspect_message;
+mod keyword_lists;
 mod keywords;
 pub mod mlp;
 pub mod money;
