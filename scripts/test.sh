@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # THE test command (also what CI runs via .ci/run):
 #   setup -> cargo fmt --check -> cargo test -> clippy -> wasm build -> envoy config validation -> integration tests
+#   -> playground build + browser test -> bounded fuzzing
 # Exits non-zero on the first failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -52,6 +53,12 @@ promtool check rules envoy-config/prometheus-rules.yml
 step "integration tests (pytest tests/integration)"
 # pytest exits 5 when it collected no tests, which fails this script too.
 .venv/bin/pytest tests/integration -q -p no:cacheprovider
+
+step "browser playground: build (wasm32-unknown-unknown + wasm-bindgen), then headless Chromium (pytest tests/browser)"
+# The first build on a machine also installs wasm-bindgen-cli from crates.io (cached in
+# ~/.cache/llm-router, a few minutes on 2 cores); the page is checked against the debug CLI.
+bash scripts/playground.sh --build-only
+.venv/bin/pytest tests/browser -q -p no:cacheprovider
 
 step "cargo fuzz, bounded (60 s per target: request_policy, sse_usage, config)"
 # Installs cargo-fuzz from crates.io if missing; builds fuzz/ with RUSTC_BOOTSTRAP=1 (stable

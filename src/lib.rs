@@ -11,6 +11,7 @@ pub mod accounting;
 pub mod classifier;
 pub mod config;
 mod emit;
+pub mod explain;
 pub mod features;
 pub mod flow;
 pub mod host;

@@ -45,7 +45,9 @@ pub struct Decision {
     pub reason: String,
 }
 
-fn holds(c: &Condition, f: &Facts) -> bool {
+/// Whether a rule's condition holds for `f` (every part given must hold). [`decide`] applies the
+/// rules whose condition holds; the playground's rule trace (`crate::explain`) calls this too.
+pub fn holds(c: &Condition, f: &Facts) -> bool {
     if let Some((name, test)) = &c.header {
         let value = f.header(name);
         let ok = match test {

@@ -64,7 +64,7 @@ pub const MAX_USD_PER_MTOK: f64 = 1_000_000.0;
 const MILLION: u128 = 1_000_000;
 
 /// The price table compiled into the plugin.
-const DEFAULT_PRICES_JSON: &str = include_str!("default_prices.json");
+pub const DEFAULT_PRICES_JSON: &str = include_str!("default_prices.json");
 
 /// Why a price table is invalid or a cost could not be computed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

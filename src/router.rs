@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::classifier::{self, Classifier, ClassifierError};
 use crate::config::{Config, ConfigError};
-use crate::features;
+use crate::features::{self, Features};
 use crate::policy::{self, Decision, Facts};
 use crate::request::{ChatRequest, RequestError};
 
@@ -81,22 +81,30 @@ impl Router {
         &self.rule_headers
     }
 
-    /// Score a request with the classifier (features + inference).
-    pub fn score(&self, req: &ChatRequest<'_>) -> Result<f32, ClassifierError> {
-        let f = features::extract_with(req, self.config.max_inspect_chars, self.classifier.reads_hashed());
-        self.classifier.score(f.as_slice())
+    /// The feature vector the classifier scores (hashed buckets left at zero when it reads none).
+    pub fn features(&self, req: &ChatRequest<'_>) -> Features {
+        features::extract_with(req, self.config.max_inspect_chars, self.classifier.reads_hashed())
     }
 
-    /// Decide a tier for a parsed request with the given rule headers.
-    pub fn decide(&self, req: &ChatRequest<'_>, headers: Vec<(String, String)>) -> Decision {
-        let facts = Facts {
+    /// Score a request with the classifier (features + inference).
+    pub fn score(&self, req: &ChatRequest<'_>) -> Result<f32, ClassifierError> {
+        self.classifier.score(self.features(req).as_slice())
+    }
+
+    /// What the rules see of a parsed request with the given rule headers.
+    pub fn facts(&self, req: &ChatRequest<'_>, headers: Vec<(String, String)>) -> Facts {
+        Facts {
             headers,
             input_tokens: req.estimated_input_tokens(),
             messages: req.messages.len() as u64,
             has_tools: req.tools > 0,
             has_response_format: req.response_format.is_some(),
-        };
-        policy::decide(&self.config, &facts, || self.score(req))
+        }
+    }
+
+    /// Decide a tier for a parsed request with the given rule headers.
+    pub fn decide(&self, req: &ChatRequest<'_>, headers: Vec<(String, String)>) -> Decision {
+        policy::decide(&self.config, &self.facts(req, headers), || self.score(req))
     }
 
     /// Read a body and decide, as the CLI does (no headers).

@@ -43,6 +43,11 @@ use crate::request;
 use crate::router::Router;
 use crate::usage::Usage;
 
+// Reading a sample and listing the strategies (shared by the CLI and the playground).
+#[path = "simulate_plan.rs"]
+mod plan;
+pub use plan::{strategies, SampleReader};
+
 /// Parts per million in a whole.
 const PPM: u128 = 1_000_000;
 

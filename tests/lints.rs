@@ -36,7 +36,7 @@ fn panicking_constructs_are_denied_for_the_whole_workspace() {
             "[workspace.lints.clippy] must deny {lint}: {lints:?}"
         );
     }
-    for manifest in ["Cargo.toml", "filters/llm-router/Cargo.toml"] {
+    for manifest in ["Cargo.toml", "filters/llm-router/Cargo.toml", "web/Cargo.toml"] {
         let text = read(manifest);
         assert_eq!(section(&text, "lints"), vec!["workspace = true"], "{manifest} must inherit the workspace lints");
     }
@@ -56,7 +56,7 @@ fn clippy_toml_allows_the_lints_in_tests_only() {
 
 #[test]
 fn the_core_forbids_unsafe_code() {
-    for root in ["src/lib.rs", "src/bin/llm-router.rs"] {
+    for root in ["src/lib.rs", "src/bin/llm-router.rs", "web/src/lib.rs"] {
         assert!(
             read(root).lines().any(|l| l.trim() == "#![forbid(unsafe_code)]"),
             "{root} must have #![forbid(unsafe_code)]"
@@ -94,6 +94,7 @@ fn the_lints_are_only_allowed_in_test_code() {
     let mut files = Vec::new();
     rust_files(&Path::new(ROOT).join("src"), &mut files);
     rust_files(&Path::new(ROOT).join("filters/llm-router/src"), &mut files);
+    rust_files(&Path::new(ROOT).join("web/src"), &mut files);
     assert!(files.len() > 10, "{files:?}");
     let mut offenders = Vec::new();
     for file in &files {

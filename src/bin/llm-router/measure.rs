@@ -66,7 +66,7 @@ pub(super) fn report_cmd(args: ReportArgs) -> Result<usize, Failure> {
 }
 
 pub(super) fn simulate_cmd(args: SimulateArgs) -> Result<usize, Failure> {
-    use llm_router::simulate::{self, SampleRequest, Split, Strategy, Traffic};
+    use llm_router::simulate::{self, SampleReader, Traffic};
     use llm_router::usage::Usage;
     let SimulateArgs {
         traffic: traffic_file,
@@ -109,21 +109,14 @@ pub(super) fn simulate_cmd(args: SimulateArgs) -> Result<usize, Failure> {
     let mut skipped = 0;
     let traffic = match traffic_file {
         Some(path) => {
-            let mut sample = Vec::new();
+            let mut sample = SampleReader::new(&router, output);
             for_each_input_line(&path, |n, line| {
-                if line.trim().is_empty() {
-                    return;
-                }
-                match SampleRequest::from_line(line, &router, output) {
-                    Ok(r) => sample.push(r),
-                    Err(e) => {
-                        skipped += 1;
-                        eprintln!("line {n}: skipped: {e}");
-                    }
+                if let Err(e) = sample.add_line(line) {
+                    skipped += 1;
+                    eprintln!("line {n}: skipped: {e}");
                 }
             })?;
-            let monthly_requests = requests.unwrap_or(sample.len() as u64);
-            Traffic::Sample { requests: sample, monthly_requests }
+            sample.into_traffic(requests)
         }
         // Checked above: a synthetic profile has all three.
         None => Traffic::Synthetic {
@@ -135,22 +128,8 @@ pub(super) fn simulate_cmd(args: SimulateArgs) -> Result<usize, Failure> {
             },
         },
     };
-    let mut strategies = Vec::new();
-    match &models {
-        Some(list) => {
-            for m in list.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-                let price = table.lookup(m).ok_or_else(|| format!("model `{m}` is not in the price table"))?;
-                strategies.push(Strategy::AllOn(price.id.clone()));
-            }
-        }
-        None => strategies.extend(table.models().map(|m| Strategy::AllOn(m.id.clone()))),
-    }
-    for spec in &splits {
-        strategies.push(Strategy::Split(Split::parse(spec, &table).map_err(|e| e.to_string())?));
-    }
-    if router_strategy && matches!(traffic, Traffic::Sample { .. }) {
-        strategies.push(Strategy::Router);
-    }
+    let strategies = simulate::strategies(&table, models.as_deref(), &splits, router_strategy, &traffic)
+        .map_err(|e| e.to_string())?;
     let projections =
         simulate::project(&traffic, &table, &router.config.baseline_model, &strategies).map_err(|e| e.to_string())?;
     match format {
