@@ -12,7 +12,7 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::inspect::{skip_map, skip_seq, too_deep, Skip, Val};
+use crate::inspect::{scalars_are, skip_map, skip_seq, too_deep, Skip, Val};
 use crate::request::{Message, RequestError, Role};
 
 fn count_chars(s: &str) -> u64 {
@@ -77,24 +77,7 @@ impl<'de> Visitor<'de> for MessageSeed {
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         skip_seq(seq, self.depth + 1).map(|_| Err(RequestError::MessageNotObject(self.index)))
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Err(RequestError::MessageNotObject(self.index)))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Err(RequestError::MessageNotObject(self.index)))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Err(RequestError::MessageNotObject(self.index)))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Err(RequestError::MessageNotObject(self.index)))
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Err(RequestError::MessageNotObject(self.index)))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Err(RequestError::MessageNotObject(self.index)))
-    }
+    scalars_are!(|v| Err(RequestError::MessageNotObject(v.index)));
 }
 
 /// A message's `content`: a string, an array of parts, or null.
