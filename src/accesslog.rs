@@ -228,6 +228,7 @@ impl TryFrom<RawAccessLine> for AccessRecord {
                     prompt_tokens,
                     completion_tokens: output.ok_or_else(|| missing("output_tokens"))?,
                     cached_tokens,
+                    ..Usage::ZERO
                 })
             }
         };
@@ -373,7 +374,7 @@ mod tests {
     fn reads_an_envoy_line() {
         let r = AccessRecord::from_line(PRICED).unwrap();
         assert_eq!(r.status, RecordStatus::Priced);
-        assert_eq!(r.usage, Some(Usage { prompt_tokens: 12, completion_tokens: 30, cached_tokens: 0 }));
+        assert_eq!(r.usage, Some(Usage { prompt_tokens: 12, completion_tokens: 30, cached_tokens: 0, ..Usage::ZERO }));
         assert_eq!((r.cost_micro_usd, r.baseline_cost_micro_usd), (Some(13), Some(486)));
         assert_eq!((r.route.as_str(), r.model.as_str(), r.tier.as_str()), ("chat", "gpt-5-nano", "cheap"));
         assert_eq!((r.customer.as_str(), r.mode.as_str(), r.price_version.as_str()), ("acme", "route", "2026-04"));

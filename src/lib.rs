@@ -8,6 +8,8 @@
 
 pub mod accesslog;
 pub mod accounting;
+pub mod anthropic;
+pub mod anthropic_usage;
 pub mod classifier;
 pub mod config;
 mod emit;
