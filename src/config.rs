@@ -18,6 +18,8 @@ pub use raw::{
 
 /// Default inspected path.
 pub const DEFAULT_PATH: &str = "/v1/chat/completions";
+/// Default inspected path of the Anthropic Messages section (`apis.messages`).
+pub const DEFAULT_MESSAGES_PATH: &str = "/v1/messages";
 /// Default model alias that asks for routing.
 pub const DEFAULT_ALIAS: &str = "auto";
 /// Default largest request body the filter inspects (bytes). Larger bodies pass through.
@@ -107,6 +109,20 @@ pub enum ConfigError {
     /// The fallback settings are invalid.
     #[error("fallback: {0}")]
     Fallback(String),
+    /// An `apis` section is invalid.
+    #[error("apis.{api}: {error}")]
+    Api {
+        /// The section (`messages`).
+        api: &'static str,
+        /// What is wrong in it.
+        error: Box<ConfigError>,
+    },
+    /// An `apis` section has its own `apis`.
+    #[error("`apis` sections cannot nest")]
+    NestedApis,
+    /// An `apis` section inspects a path another API inspects.
+    #[error("path `{0}` is also a chat-completions path (each path belongs to one api)")]
+    SharedPath(String),
     /// A label value source would produce an unusable label.
     #[error("customer.header `{0}` is not a valid lowercase header name")]
     BadHeaderName(String),
@@ -372,6 +388,8 @@ pub struct Config {
     pub classifier: ClassifierKind,
     /// Fallback on upstream failure.
     pub fallback: Fallback,
+    /// The Anthropic Messages section (`apis.messages`), validated like this one.
+    pub messages: Option<Box<Config>>,
 }
 
 impl Config {
