@@ -94,6 +94,16 @@ def messages(handler, raw: bytes) -> None:
     if not isinstance(model, str) or not model:
         _error(handler, 400, "invalid_request_error", "model: Field required")
         return
+    for i, m in enumerate(body["messages"]):
+        if not isinstance(m, dict) or not isinstance(m.get("content"), (str, list)):
+            _error(handler, 400, "invalid_request_error", f"messages.{i}: Input should be a valid dictionary with a content")
+            return
+    if "system" in body and not isinstance(body["system"], (str, list)):
+        _error(handler, 400, "invalid_request_error", "system: Input should be a valid string or list")
+        return
+    if "stream" in body and not isinstance(body["stream"], bool):
+        _error(handler, 400, "invalid_request_error", "stream: Input should be a valid boolean")
+        return
     if not isinstance(body.get("max_tokens"), int):
         _error(handler, 400, "invalid_request_error", "max_tokens: Field required")
         return
