@@ -622,4 +622,43 @@ mod tests {
         let c = Config::from_json(v.to_string().as_bytes()).unwrap();
         assert_eq!(c.baseline_model, "claude-sonnet-4.6");
     }
+
+    #[test]
+    fn messages_section_is_validated_with_its_own_defaults() {
+        let c = Config::from_json(base().to_string().as_bytes()).unwrap();
+        let m = c.messages.as_deref().unwrap();
+        assert_eq!(m.paths, ["/v1/messages"]);
+        assert_eq!(m.tiers[0].model, "claude-haiku-4-5");
+        assert!(!m.fail_closed && m.messages.is_none());
+        let mut v = base();
+        v["apis"]["messages"].as_object_mut().unwrap().remove("paths");
+        let c = Config::from_json(v.to_string().as_bytes()).unwrap();
+        assert_eq!(c.messages.unwrap().paths, [DEFAULT_MESSAGES_PATH]);
+    }
+
+    #[test]
+    fn messages_section_errors_name_the_section() {
+        let mut v = base();
+        v["apis"]["messages"]["paths"] = serde_json::json!(["/v1/chat/completions/"]);
+        assert_eq!(
+            err_of(v),
+            "apis.messages: path `/v1/chat/completions/` is also a chat-completions path (each path belongs to one api)"
+        );
+        let mut v = base();
+        v["apis"]["messages"]["tiers"][0]["escalate"] = serde_json::json!({"on": ["length"]});
+        assert_eq!(
+            err_of(v),
+            "apis.messages: tier `claude-cheap` escalate: escalation reads chat-completions answers only; remove it from Messages tiers"
+        );
+        let mut v = base();
+        let inner = v["apis"]["messages"].clone();
+        v["apis"]["messages"]["apis"] = serde_json::json!({"messages": inner});
+        assert_eq!(err_of(v), "apis.messages: `apis` sections cannot nest");
+        let mut v = base();
+        v["apis"]["messages"]["thresholds"] = serde_json::json!([0.5]);
+        assert!(err_of(v).starts_with("apis.messages: "));
+        let mut v = base();
+        v["apis"]["responses"] = serde_json::json!({});
+        assert!(err_of(v).contains("unknown field `responses`"));
+    }
 }

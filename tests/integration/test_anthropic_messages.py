@@ -76,13 +76,14 @@ def customer() -> str:
 
 def test_create_non_stream_routes_and_prices_cache_writes(env: Env) -> None:
     who = customer()
+    rid = "anthropic-" + uuid.uuid4().hex
     raw = sdk(env).messages.with_raw_response.create(
         model="auto",
         max_tokens=256,
         system=SYSTEM,
         tools=TOOLS,
         messages=[{"role": "user", "content": "What is the weather in Paris?"}],
-        extra_headers={"x-customer-id": who, "x-test-tool-use": "1", **PIN, **USAGE_HEADERS},
+        extra_headers={"x-customer-id": who, "x-request-id": rid, "x-test-tool-use": "1", **PIN, **USAGE_HEADERS},
     )
     message = raw.parse()
     assert message.model == MID["model"]
@@ -98,6 +99,10 @@ def test_create_non_stream_routes_and_prices_cache_writes(env: Env) -> None:
     assert env.wait_metric("llm_router_cost_micro_usd_total", cost, customer=who) == cost
     assert env.metric_sum("llm_router_input_tokens_total", customer=who) == 41 + 1800 + 300 + 200
     assert env.metric_sum("llm_router_cached_tokens_total", customer=who) == 1800
+    # The access log keeps the cache writes, so a report can reprice them.
+    entry = env.access_entry(rid)
+    assert (entry["path"], entry["tier"], entry["cost_micro_usd"]) == ("/v1/messages", "claude-mid", str(cost))
+    assert (entry["cache_write_5m_tokens"], entry["cache_write_1h_tokens"]) == ("300", "200")
 
 
 def test_stream_with_tools_is_priced_in_the_comment_and_the_sdk_is_unharmed(env: Env) -> None:
