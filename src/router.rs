@@ -94,7 +94,8 @@ impl Router {
         }
     }
 
-    /// Build from parts.
+    /// Build from parts. `config.messages` is not built here (its classifier is loaded by
+    /// [`Router::from_config`]): a router made with `new` inspects chat-completions paths only.
     pub fn new(config: Config, classifier: Box<dyn Classifier>) -> Router {
         let rule_headers = policy::rule_headers(&config);
         Router { config, classifier, rule_headers, customers: RefCell::new(HashSet::new()), messages: None }
