@@ -153,28 +153,59 @@ def test_stream_ending_in_an_error_event_is_usage_missing(env: Env) -> None:
     assert env.metric_sum("llm_router_cost_micro_usd_total", customer=who) == 0
 
 
+def nest(n: int) -> bytes:
+    return b"[" * n + b"1" + b"]" * n
+
+
+OK_TAIL = b'"max_tokens": 5'
+# Bodies the Messages reader rejects (kind in the comment), each sent through real Envoy.
 MALFORMED = [
-    b"{",
-    b"[]",
-    b'{"max_tokens": 5, "messages": []}',
+    b"",  # empty_body
+    b"{",  # invalid_json
+    b"[]",  # not_object
+    b"null",
+    b"42",
+    b'"text"',
+    b"\xff\xfe{}",  # invalid UTF-8
+    b'{"model": "auto", "max_tokens": 5, "messages": []} trailing',
+    b'{"model": "auto", "max_tokens": 5, "messages": [],}',
+    b'{"model": "auto", "max_tokens": 5, "messages": []',  # truncated
+    b'{"model": "auto", "max_tokens": NaN, "messages": []}',
+    b'{"max_tokens": 5, "messages": []}',  # bad_model
     b'{"model": "", "max_tokens": 5, "messages": []}',
-    b'{"model": "auto", "max_tokens": 5}',
+    b'{"model": "  ", "max_tokens": 5, "messages": []}',
+    b'{"model": 7, "max_tokens": 5, "messages": []}',
+    b'{"model": null, "max_tokens": 5, "messages": []}',
+    b'{"model": ["claude-haiku-4-5"], "max_tokens": 5, "messages": []}',
+    b'{"model": "auto", "max_tokens": 5}',  # bad_messages
     b'{"model": "auto", "max_tokens": 5, "messages": "hi"}',
+    b'{"model": "auto", "max_tokens": 5, "messages": {}}',
+    b'{"model": "auto", "max_tokens": 5, "messages": null}',
     b'{"model": "auto", "max_tokens": 5, "messages": [1]}',
+    b'{"model": "auto", "max_tokens": 5, "messages": ["hi"]}',
+    b'{"model": "auto", "max_tokens": 5, "messages": [null]}',
     b'{"model": "auto", "max_tokens": 5, "messages": [{"role": "user", "content": 5}]}',
+    b'{"model": "auto", "max_tokens": 5, "messages": [{"role": "user", "content": {}}]}',
+    b'{"model": "auto", "max_tokens": 5, "messages": [{"role": "user", "content": true}]}',
     b'{"model": "auto", "max_tokens": 5, "messages": [], "system": 7}',
-    b'{"model": "auto", "max_tokens": 5, "messages": [], "stream": "yes"}',
-    b'{"model": "auto", "messages": [], "x": ' + b"[" * 100 + b"]" * 100 + b"}",
+    b'{"model": "auto", "max_tokens": 5, "messages": [], "system": {"type": "text", "text": "x"}}',
+    b'{"model": "auto", "max_tokens": 5, "messages": [], "system": true}',
+    b'{"model": "auto", "max_tokens": 5, "messages": [], "stream": "yes"}',  # bad_stream
+    b'{"model": "auto", "max_tokens": 5, "messages": [], "stream": 1}',
+    b'{"model": "auto", "max_tokens": 5, "messages": [], "x": ' + nest(100) + b"}",  # too_deep
+    b'{"model": "auto", "max_tokens": 5, "messages": [{"role": "user", "content": [' + nest(70) + b"]}]}",
+    b'{"model": "auto", "max_tokens": 5, "messages": [], "system": [' + nest(70) + b"]}",
+    b'{"model": "auto", ' + OK_TAIL + b', "messages": [], "metadata": {"user_id": ' + nest(70) + b"}}",
 ]
 
 
 @pytest.mark.parametrize("body", MALFORMED, ids=range(len(MALFORMED)))
 def test_malformed_bodies_fail_open(env: Env, body: bytes) -> None:
     r = requests.post(env.base_url + "/v1/messages", data=body, headers={"content-type": "application/json"}, timeout=30)
-    # Passed through untouched to the default route, whose stand-in answers like Anthropic.
+    # Passed through untouched to the default route.
     assert "x-llm-router-tier" not in r.headers
+    assert r.headers["x-upstream-name"] == "default"
     assert base64.b64decode(env.last("default")["body_b64"]) == body
-    assert r.json()["type"] == "error", "the stand-in rejects it like Anthropic would"
 
 
 @pytest.mark.parametrize("body", MALFORMED, ids=range(len(MALFORMED)))
@@ -184,8 +215,12 @@ def test_malformed_bodies_fail_closed_in_anthropics_shape(alt_env: Env, body: by
     error = r.json()
     assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
     assert error["error"]["message"].startswith("llm-router: ")
-    # The SDK reads it as Anthropic's own invalid-request answer.
-    with pytest.raises(anthropic.BadRequestError):
+    assert alt_env.upstreams_hit() == {}
+
+
+def test_sdk_reads_the_fail_closed_answer_as_a_bad_request(alt_env: Env) -> None:
+    with pytest.raises(anthropic.BadRequestError) as caught:
         anthropic.Anthropic(base_url=alt_env.base_url, api_key="dummy", max_retries=0).messages.create(
             model="auto", max_tokens=5, messages=[{"role": "user", "content": "hi"}], system=7  # type: ignore[arg-type]
         )
+    assert caught.value.body["error"]["message"].startswith("llm-router: ")
