@@ -224,3 +224,23 @@ def test_sdk_reads_the_fail_closed_answer_as_a_bad_request(alt_env: Env) -> None
             model="auto", max_tokens=5, messages=[{"role": "user", "content": "hi"}], system=7  # type: ignore[arg-type]
         )
     assert caught.value.body["error"]["message"].startswith("llm-router: ")
+
+
+def test_overloaded_tier_falls_back_to_the_next_claude_tier(env: Env) -> None:
+    """Anthropic's 529 is a fallback status of the shipped section: mid fails, frontier answers."""
+    who = customer()
+    raw = sdk(env).messages.with_raw_response.create(
+        model="auto",
+        max_tokens=64,
+        messages=[{"role": "user", "content": "hi"}],
+        extra_headers={"x-customer-id": who, "x-test-status": "529", "x-test-only-on": "mid", **PIN, **USAGE_HEADERS},
+    )
+    frontier = TIERS["claude-frontier"]
+    message = raw.parse()
+    assert message.content[0].text == f"upstream=frontier model={frontier['model']}"
+    assert env.last("frontier")["json"]["model"] == frontier["model"]
+    assert env.upstreams_hit() == {"mid": 1, "frontier": 1}
+    assert raw.headers["x-llm-router-retry"].startswith("fallback")
+    cost = expected_cost(frontier["model"])
+    assert int(raw.headers["x-llm-router-cost-micro-usd"]) == cost
+    assert env.wait_metric("llm_router_cost_micro_usd_total", cost, customer=who) == cost
