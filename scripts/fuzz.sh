@@ -2,6 +2,8 @@
 # cargo fuzz targets in fuzz/ (its own workspace, not built by `cargo` in the repo root):
 #   request_policy  request body bytes -> inspect step (checked against the JSON-tree reader) -> features -> Router::decide -> splice
 #   sse_usage       SSE stream bytes in arbitrary chunkings -> SseScanner (+ usage_from_json, pricing)
+#   anthropic_events  Anthropic event-stream bytes in arbitrary chunkings -> SseScanner::anthropic
+#                   (+ the Messages usage and request readers, pricing)
 #   config          plugin configuration bytes -> Config::from_json / Router::from_json -> decide, price
 #
 #   bash scripts/fuzz.sh                      bounded: 60 s per target (the last step of scripts/test.sh)
@@ -27,7 +29,7 @@ elif [ "${1:-}" = "--time" ]; then
   shift 2
 fi
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(request_policy sse_usage config)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(request_policy sse_usage config anthropic_events)
 
 if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
   # shellcheck disable=SC1091

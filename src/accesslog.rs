@@ -83,6 +83,10 @@ pub struct RawAccessLine {
     pub output_tokens: Option<Value>,
     /// Cached prompt tokens.
     pub cached_tokens: Option<Value>,
+    /// Prompt tokens written to a 5-minute cache (Anthropic; absent or null means 0).
+    pub cache_write_5m_tokens: Option<Value>,
+    /// Prompt tokens written to a 1-hour cache (Anthropic; absent or null means 0).
+    pub cache_write_1h_tokens: Option<Value>,
     /// Cost, integer micro-USD.
     pub cost_micro_usd: Option<Value>,
     /// Baseline cost, integer micro-USD.
@@ -209,6 +213,8 @@ impl TryFrom<RawAccessLine> for AccessRecord {
         let input = count(raw.input_tokens.as_ref(), "input_tokens")?;
         let output = count(raw.output_tokens.as_ref(), "output_tokens")?;
         let cached = count(raw.cached_tokens.as_ref(), "cached_tokens")?;
+        let write_5m = count(raw.cache_write_5m_tokens.as_ref(), "cache_write_5m_tokens")?.unwrap_or(0);
+        let write_1h = count(raw.cache_write_1h_tokens.as_ref(), "cache_write_1h_tokens")?.unwrap_or(0);
         let cost = count(raw.cost_micro_usd.as_ref(), "cost_micro_usd")?;
         let baseline = count(raw.baseline_cost_micro_usd.as_ref(), "baseline_cost_micro_usd")?;
         let usage = match status {
@@ -224,11 +230,22 @@ impl TryFrom<RawAccessLine> for AccessRecord {
                         reason: format!("{cached_tokens} exceeds input_tokens {prompt_tokens}"),
                     });
                 }
-                Some(Usage {
+                let usage = Usage {
                     prompt_tokens,
                     completion_tokens: output.ok_or_else(|| missing("output_tokens"))?,
                     cached_tokens,
-                })
+                    cache_write_5m_tokens: write_5m,
+                    cache_write_1h_tokens: write_1h,
+                };
+                if usage.uncached_input().is_none() {
+                    return Err(AccessLogError::Invalid {
+                        field: "cache_write_5m_tokens",
+                        reason: format!(
+                            "cache writes {write_5m} + {write_1h} exceed input_tokens {prompt_tokens} less cached {cached_tokens}"
+                        ),
+                    });
+                }
+                Some(usage)
             }
         };
         let cost_micro_usd = match (status, cost) {
@@ -373,7 +390,7 @@ mod tests {
     fn reads_an_envoy_line() {
         let r = AccessRecord::from_line(PRICED).unwrap();
         assert_eq!(r.status, RecordStatus::Priced);
-        assert_eq!(r.usage, Some(Usage { prompt_tokens: 12, completion_tokens: 30, cached_tokens: 0 }));
+        assert_eq!(r.usage, Some(Usage { prompt_tokens: 12, completion_tokens: 30, cached_tokens: 0, ..Usage::ZERO }));
         assert_eq!((r.cost_micro_usd, r.baseline_cost_micro_usd), (Some(13), Some(486)));
         assert_eq!((r.route.as_str(), r.model.as_str(), r.tier.as_str()), ("chat", "gpt-5-nano", "cheap"));
         assert_eq!((r.customer.as_str(), r.mode.as_str(), r.price_version.as_str()), ("acme", "route", "2026-04"));
@@ -487,5 +504,24 @@ mod tests {
     fn error_messages_are_lowercase() {
         assert_eq!(AccessLogError::NotRouter.to_string(), "not a router request (no router_status)");
         assert_eq!(AccessLogError::BadTime("x".into()).to_string(), "`x` is not an rfc 3339 timestamp");
+    }
+
+    #[test]
+    fn cache_writes_are_read_and_checked() {
+        let with = |w5: &str, w1: &str| {
+            PRICED.replace(
+                r#""cached_tokens":"0","#,
+                &format!(r#""cached_tokens":"2","cache_write_5m_tokens":{w5},"cache_write_1h_tokens":{w1},"#),
+            )
+        };
+        let r = AccessRecord::from_line(&with(r#""3""#, r#""4""#)).unwrap();
+        let u = r.usage.unwrap();
+        assert_eq!((u.cached_tokens, u.cache_write_5m_tokens, u.cache_write_1h_tokens), (2, 3, 4));
+        // Envoy logs a missing filter state as null: no writes.
+        let r = AccessRecord::from_line(&with("null", "null")).unwrap();
+        assert_eq!(r.usage.unwrap().cache_write_1h_tokens, 0);
+        // 2 read + 6 + 5 written > 12 input tokens.
+        let e = AccessRecord::from_line(&with(r#""6""#, r#""5""#)).unwrap_err();
+        assert!(e.to_string().contains("cache_write_5m_tokens"), "{e}");
     }
 }

@@ -251,7 +251,7 @@ pub(crate) fn account(
     }
 
     let opt = |v: Option<u64>| v.map_or_else(String::new, |c| c.to_string());
-    let state = vec![
+    let mut state = vec![
         (state::REQUESTED_MODEL, r.requested_model.clone()),
         (state::SCORE, r.score_str()),
         (state::REASON, r.reason.clone()),
@@ -268,6 +268,12 @@ pub(crate) fn account(
         (state::BASELINE_COST, opt(baseline)),
         (state::RETRY, r.retry.clone().unwrap_or_default()),
     ];
+    // Only answers that wrote to a prompt cache pay the two extra host calls; the access log
+    // reads a missing value as 0.
+    if u.cache_write_5m_tokens > 0 || u.cache_write_1h_tokens > 0 {
+        state.push((state::CACHE_WRITE_5M_TOKENS, u.cache_write_5m_tokens.to_string()));
+        state.push((state::CACHE_WRITE_1H_TOKENS, u.cache_write_1h_tokens.to_string()));
+    }
 
     let mut out_headers = match headers {
         Headers::Decision | Headers::All => decision_headers(cfg, r),

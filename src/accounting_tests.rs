@@ -25,7 +25,7 @@ fn routing(model: &str, tier: &str) -> Routing {
 }
 
 fn usage(p: u64, c: u64) -> Option<Usage> {
-    Some(Usage { prompt_tokens: p, completion_tokens: c, cached_tokens: 0 })
+    Some(Usage { prompt_tokens: p, completion_tokens: c, cached_tokens: 0, ..Usage::ZERO })
 }
 
 fn counter(e: &Emission, name: &str) -> Vec<u64> {

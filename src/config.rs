@@ -18,6 +18,8 @@ pub use raw::{
 
 /// Default inspected path.
 pub const DEFAULT_PATH: &str = "/v1/chat/completions";
+/// Default inspected path of the Anthropic Messages section (`apis.messages`).
+pub const DEFAULT_MESSAGES_PATH: &str = "/v1/messages";
 /// Default model alias that asks for routing.
 pub const DEFAULT_ALIAS: &str = "auto";
 /// Default largest request body the filter inspects (bytes). Larger bodies pass through.
@@ -107,6 +109,20 @@ pub enum ConfigError {
     /// The fallback settings are invalid.
     #[error("fallback: {0}")]
     Fallback(String),
+    /// An `apis` section is invalid.
+    #[error("apis.{api}: {error}")]
+    Api {
+        /// The section (`messages`).
+        api: &'static str,
+        /// What is wrong in it.
+        error: Box<ConfigError>,
+    },
+    /// An `apis` section has its own `apis`.
+    #[error("`apis` sections cannot nest")]
+    NestedApis,
+    /// An `apis` section inspects a path another API inspects.
+    #[error("path `{0}` is also a chat-completions path (each path belongs to one api)")]
+    SharedPath(String),
     /// A label value source would produce an unusable label.
     #[error("customer.header `{0}` is not a valid lowercase header name")]
     BadHeaderName(String),
@@ -372,6 +388,8 @@ pub struct Config {
     pub classifier: ClassifierKind,
     /// Fallback on upstream failure.
     pub fallback: Fallback,
+    /// The Anthropic Messages section (`apis.messages`), validated like this one.
+    pub messages: Option<Box<Config>>,
 }
 
 impl Config {
@@ -603,5 +621,44 @@ mod tests {
         v.as_object_mut().unwrap().remove("baseline_model");
         let c = Config::from_json(v.to_string().as_bytes()).unwrap();
         assert_eq!(c.baseline_model, "claude-sonnet-4.6");
+    }
+
+    #[test]
+    fn messages_section_is_validated_with_its_own_defaults() {
+        let c = Config::from_json(base().to_string().as_bytes()).unwrap();
+        let m = c.messages.as_deref().unwrap();
+        assert_eq!(m.paths, ["/v1/messages"]);
+        assert_eq!(m.tiers[0].model, "claude-haiku-4-5");
+        assert!(!m.fail_closed && m.messages.is_none());
+        let mut v = base();
+        v["apis"]["messages"].as_object_mut().unwrap().remove("paths");
+        let c = Config::from_json(v.to_string().as_bytes()).unwrap();
+        assert_eq!(c.messages.unwrap().paths, [DEFAULT_MESSAGES_PATH]);
+    }
+
+    #[test]
+    fn messages_section_errors_name_the_section() {
+        let mut v = base();
+        v["apis"]["messages"]["paths"] = serde_json::json!(["/v1/chat/completions/"]);
+        assert_eq!(
+            err_of(v),
+            "apis.messages: path `/v1/chat/completions/` is also a chat-completions path (each path belongs to one api)"
+        );
+        let mut v = base();
+        v["apis"]["messages"]["tiers"][0]["escalate"] = serde_json::json!({"on": ["length"]});
+        assert_eq!(
+            err_of(v),
+            "apis.messages: tier `claude-cheap` escalate: escalation reads chat-completions answers only; remove it from Messages tiers"
+        );
+        let mut v = base();
+        let inner = v["apis"]["messages"].clone();
+        v["apis"]["messages"]["apis"] = serde_json::json!({"messages": inner});
+        assert_eq!(err_of(v), "apis.messages: `apis` sections cannot nest");
+        let mut v = base();
+        v["apis"]["messages"]["thresholds"] = serde_json::json!([0.5]);
+        assert!(err_of(v).starts_with("apis.messages: "));
+        let mut v = base();
+        v["apis"]["responses"] = serde_json::json!({});
+        assert!(err_of(v).contains("unknown field `responses`"));
     }
 }

@@ -183,4 +183,16 @@ pub struct RawConfig {
     /// Fallback on upstream failure.
     #[serde(default)]
     pub fallback: RawFallback,
+    /// Other APIs, each a configuration of this same shape (its own paths, tiers, thresholds,
+    /// rules; unset keys take their defaults, not this section's).
+    #[serde(default)]
+    pub apis: RawApis,
+}
+
+/// The `apis` section: one configuration per API other than chat completions.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApis {
+    /// Anthropic Messages; `paths` defaults to `["/v1/messages"]`.
+    pub messages: Option<Box<RawConfig>>,
 }

@@ -57,7 +57,39 @@ fn validate_condition(rule: &str, raw: RawCondition) -> Result<Condition, Config
 impl TryFrom<RawConfig> for Config {
     type Error = ConfigError;
 
-    fn try_from(raw: RawConfig) -> Result<Self, Self::Error> {
+    fn try_from(mut raw: RawConfig) -> Result<Self, Self::Error> {
+        let messages = raw.apis.messages.take().map(|m| messages_section(*m)).transpose()?;
+        let mut config = validate(raw)?;
+        if let Some(m) = &messages {
+            // One path, one wire format: the flow picks the API from the path alone.
+            if let Some(p) = m.paths.iter().find(|p| config.inspects_path(p)) {
+                return Err(ConfigError::Api { api: "messages", error: Box::new(ConfigError::SharedPath(p.clone())) });
+            }
+        }
+        config.messages = messages.map(Box::new);
+        Ok(config)
+    }
+}
+
+/// `apis.messages`: a configuration of the same shape, with its own default path; it cannot
+/// nest further, and its tiers cannot escalate (escalation reads chat-completions answers).
+fn messages_section(mut raw: RawConfig) -> Result<Config, ConfigError> {
+    let wrap = |error: ConfigError| ConfigError::Api { api: "messages", error: Box::new(error) };
+    if raw.apis.messages.is_some() {
+        return Err(wrap(ConfigError::NestedApis));
+    }
+    raw.paths.get_or_insert_with(|| vec![DEFAULT_MESSAGES_PATH.to_string()]);
+    if let Some(t) = raw.tiers.iter().find(|t| t.escalate.is_some()) {
+        return Err(wrap(ConfigError::Escalate(
+            t.name.clone(),
+            "escalation reads chat-completions answers only; remove it from Messages tiers".into(),
+        )));
+    }
+    validate(raw).map_err(wrap)
+}
+
+fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
+    {
         let prices = match raw.prices {
             Some(p) => PriceTable::try_from(p)?,
             None => PriceTable::default_table()?,
@@ -225,6 +257,7 @@ impl TryFrom<RawConfig> for Config {
             profile: raw.profile,
             classifier: validate_classifier(raw.classifier)?,
             fallback,
+            messages: None,
         })
     }
 }

@@ -33,13 +33,13 @@
 //! [`crate::accounting`] computes what an accounting writes and [`crate::emit`] performs it.
 
 use crate::accounting::{self, Headers};
+use crate::api::Api;
 use crate::config::Mode;
 use crate::emit;
 use crate::host::{Host, Level};
 use crate::inspect;
 use crate::names;
 use crate::reader::{self, Read, UsageReader};
-use crate::request;
 use crate::retry::{self, RetryKind};
 use crate::router::Router;
 use crate::routing::{self, Resend, Routed, Routing};
@@ -106,11 +106,14 @@ enum Phase {
 #[derive(Debug)]
 pub struct RequestFlow {
     phase: Phase,
+    /// The API of the request, from its path; every callback after the request headers uses
+    /// that API's section of the router.
+    api: Api,
 }
 
 impl Default for RequestFlow {
     fn default() -> Self {
-        RequestFlow { phase: Phase::Start }
+        RequestFlow { phase: Phase::Start, api: Api::ChatCompletions }
     }
 }
 
@@ -132,11 +135,14 @@ impl RequestFlow {
             }
         }
         let get = |name: &str| header(&all, name);
-        let cfg = &router.config;
-        if get(":method") != Some("POST") || !cfg.inspects_path(get(":path").unwrap_or_default()) {
+        let found =
+            if get(":method") == Some("POST") { router.for_path(get(":path").unwrap_or_default()) } else { None };
+        let Some((api, router)) = found else {
             self.phase = Phase::Skipped;
             return Action::Continue;
-        }
+        };
+        self.api = api;
+        let cfg = &router.config;
         if end_of_stream {
             return self.fail(router, host, "empty_body", "request body is empty");
         }
@@ -170,7 +176,7 @@ impl RequestFlow {
         self.phase = Phase::Skipped;
         if router.config.fail_closed {
             host.log(Level::Info, &format!("llm-router: rejected request ({kind}): {message}"));
-            host.send_json_response(400, &request::openai_error(&format!("llm-router: {message}"), kind));
+            host.send_json_response(400, &self.api.error_body(&format!("llm-router: {message}"), kind));
             return Action::Pause;
         }
         host.log(Level::Info, &format!("llm-router: passing request through uninspected ({kind}): {message}"));
@@ -185,6 +191,7 @@ impl RequestFlow {
         body_size: usize,
         end_of_stream: bool,
     ) -> Action {
+        let router = router.for_api(self.api);
         if !matches!(self.phase, Phase::AwaitBody { .. }) {
             return Action::Continue;
         }
@@ -202,7 +209,7 @@ impl RequestFlow {
             return self.fail(router, host, "no_body", "request body could not be read");
         };
         let started = host.now_nanos();
-        let inspected = match inspect::inspect(&body) {
+        let inspected = match self.api.inspect(&body) {
             Ok(i) => i,
             Err(e) => return self.fail(router, host, e.kind(), &e.to_string()),
         };
@@ -242,6 +249,7 @@ impl RequestFlow {
 
     /// Response headers arrived.
     pub fn on_response_headers<H: Host>(&mut self, router: &Router, host: &mut H, end_of_stream: bool) -> Action {
+        let router = router.for_api(self.api);
         // Only this filter speaks in its namespace: an upstream cannot forge cost or decision
         // headers, whether or not this response gets ours.
         let all = host.response_headers();
@@ -274,6 +282,7 @@ impl RequestFlow {
         }
         emit::set_headers(host, &accounting::decision_headers(&router.config, &routing));
         let reader = UsageReader::choose(
+            self.api,
             get("content-type"),
             get("content-length"),
             get("content-encoding"),
@@ -296,6 +305,7 @@ impl RequestFlow {
         body_size: usize,
         end_of_stream: bool,
     ) -> Action {
+        let router = router.for_api(self.api);
         match &mut self.phase {
             Phase::Failing(_, _) | Phase::Calling { .. } => {
                 if !end_of_stream {
@@ -391,6 +401,7 @@ impl RequestFlow {
         host: &mut H,
         response: Option<CallResponse>,
     ) -> Action {
+        let router = router.for_api(self.api);
         let (routing, kind, original) = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Calling { routing, kind, original } => (routing, kind, original),
             other => {
@@ -411,7 +422,7 @@ impl RequestFlow {
         };
         let stream = routing.resend.as_ref().is_some_and(|r| r.stream);
         let (mut body, usage) =
-            reader::read_whole(resp.body, stream, routing.strip_usage, router.config.max_response_bytes);
+            reader::read_whole(self.api, resp.body, stream, routing.strip_usage, router.config.max_response_bytes);
         for (name, value) in retry::header_swap(&host.response_headers(), &resp.headers) {
             host.set_response_header(&name, value.as_deref());
         }
@@ -433,6 +444,7 @@ impl RequestFlow {
 
     /// The stream is being logged (always last): account for requests that never completed.
     pub fn on_log<H: Host>(&mut self, router: &Router, host: &mut H) {
+        let router = router.for_api(self.api);
         let routing = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Routed(r) | Phase::Failing(r, _) => r,
             Phase::Calling { original, kind: RetryKind::Escalation(_, usage), .. } => {

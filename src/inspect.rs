@@ -90,17 +90,22 @@ pub(crate) fn too_deep<E: de::Error>(depth: usize) -> Result<(), E> {
 /// Read a request body in one pass.
 pub fn inspect(body: &[u8]) -> Result<Inspected<'_>, RequestError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let top = Top { body }.deserialize(&mut de).and_then(|t| de.end().map(|()| t)).map_err(|e| {
-        let text = e.to_string();
-        if text.starts_with(TOO_DEEP) || text.contains("recursion limit") {
-            RequestError::TooDeep
-        } else {
-            RequestError::Json(text)
-        }
-    })?;
+    let top = Top { body }
+        .deserialize(&mut de)
+        .and_then(|t| de.end().map(|()| t))
+        .map_err(|e| request_error(&e.to_string()))?;
     let fields = top.ok_or(RequestError::NotObject)?;
     let close = body.iter().rposition(|b| !b.is_ascii_whitespace()).unwrap_or(0);
     fields.into_inspected(close)
+}
+
+/// The request error of a failed pass: the depth limit (ours or serde's), else a JSON error.
+pub(crate) fn request_error(text: &str) -> RequestError {
+    if text.starts_with(TOO_DEEP) || text.contains("recursion limit") {
+        RequestError::TooDeep
+    } else {
+        RequestError::Json(text.to_string())
+    }
 }
 
 /// Members of the top-level object as read (the last occurrence of each).
@@ -166,7 +171,7 @@ impl<'de> DeserializeSeed<'de> for Top<'de> {
 }
 
 /// Byte range of `part` inside `whole` (it is always a sub-slice: raw values borrow the body).
-fn span_in(whole: &[u8], part: &str) -> Range<usize> {
+pub(crate) fn span_in(whole: &[u8], part: &str) -> Range<usize> {
     let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
     start..start + part.len()
 }
@@ -186,7 +191,7 @@ impl<'de> Visitor<'de> for Top<'de> {
                     f.model_spans.push(span_in(self.body, raw.get()));
                     f.model = Some(small(raw, 1)?.and_then(Scalar::string));
                 }
-                "messages" => f.messages = Some(map.next_value_seed(Messages)?),
+                "messages" => f.messages = Some(map.next_value_seed(Messages { anthropic: false })?),
                 "stream" => f.stream = Some(map.next_value_seed(Val(1))?.bool()),
                 "stream_options" => {
                     let raw: &'de RawValue = map.next_value()?;
@@ -211,7 +216,7 @@ impl<'de> Visitor<'de> for Top<'de> {
 
 /// A raw member value read again as a scalar (it is small: `model`), with the depth check a
 /// raw value skips.
-fn small<E: de::Error>(raw: &RawValue, depth: usize) -> Result<Option<Scalar<'_>>, E> {
+pub(crate) fn small<E: de::Error>(raw: &RawValue, depth: usize) -> Result<Option<Scalar<'_>>, E> {
     let mut de = serde_json::Deserializer::from_str(raw.get());
     Val(depth).deserialize(&mut de).map(Some).map_err(|e| {
         if e.to_string().starts_with(TOO_DEEP) {
@@ -296,14 +301,14 @@ impl<'a> Scalar<'a> {
         }
     }
     /// `null` reads as `false` (what a full parse did with `stream: null`).
-    fn bool(self) -> Option<bool> {
+    pub(crate) fn bool(self) -> Option<bool> {
         match self {
             Scalar::Bool(b) => Some(b),
             Scalar::Null => Some(false),
             _ => None,
         }
     }
-    fn u64(self) -> Option<u64> {
+    pub(crate) fn u64(self) -> Option<u64> {
         match self {
             Scalar::U64(n) => Some(n),
             _ => None,
@@ -369,9 +374,9 @@ impl<'de> Visitor<'de> for Val {
 /// One string member of an object value (`response_format.type`, `stream_options.include_usage`):
 /// `None` when the value is not an object or the member is missing or not of the type read.
 #[derive(Clone, Copy)]
-struct Member {
-    name: &'static str,
-    depth: usize,
+pub(crate) struct Member {
+    pub(crate) name: &'static str,
+    pub(crate) depth: usize,
 }
 
 impl Member {
@@ -413,8 +418,11 @@ impl<'de> Visitor<'de> for Member {
     scalars_are!(|_v| None);
 }
 
-/// `messages`: `None` when it is not an array; inside, the first message error.
-struct Messages;
+/// `messages`: `None` when it is not an array; inside, the first message error. `anthropic`:
+/// read as Anthropic Messages content (see [`MessageSeed`]).
+pub(crate) struct Messages {
+    pub(crate) anthropic: bool,
+}
 
 impl<'de> DeserializeSeed<'de> for Messages {
     type Value = Option<Result<Vec<Message<'de>>, RequestError>>;
@@ -431,7 +439,7 @@ impl<'de> Visitor<'de> for Messages {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Ok(Vec::new());
         let mut i = 0;
-        while let Some(m) = seq.next_element_seed(MessageSeed { index: i, depth: 2 })? {
+        while let Some(m) = seq.next_element_seed(MessageSeed { index: i, depth: 2, anthropic: self.anthropic })? {
             if let Ok(list) = &mut out {
                 match m {
                     Ok(m) => list.push(m),

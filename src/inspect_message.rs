@@ -19,10 +19,13 @@ fn count_chars(s: &str) -> u64 {
     s.chars().count() as u64
 }
 
-/// One element of `messages`, at `depth`, the `index`-th.
+/// One element of `messages`, at `depth`, the `index`-th. `anthropic`: an Anthropic Messages
+/// body, whose `tool_use` content blocks are the assistant's tool calls (OpenAI bodies keep
+/// counting any such part as an other part, so their features do not change).
 pub(crate) struct MessageSeed {
     pub(crate) index: usize,
     pub(crate) depth: usize,
+    pub(crate) anthropic: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for MessageSeed {
@@ -42,6 +45,7 @@ struct Content<'a> {
     chars: u64,
     images: u32,
     other_parts: u32,
+    tool_uses: u32,
 }
 
 impl<'a> Content<'a> {
@@ -64,7 +68,7 @@ impl<'de> Visitor<'de> for MessageSeed {
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match key.as_ref() {
                 "role" => role = Role::parse(map.next_value_seed(Val(inner))?.string().as_deref()),
-                "content" => content = map.next_value_seed(ContentSeed { depth: inner })?,
+                "content" => content = map.next_value_seed(ContentSeed { depth: inner, anthropic: self.anthropic })?,
                 "tool_calls" => tool_calls = map.next_value_seed(Val(inner))?.len(),
                 _ => map.next_value_seed(Skip(inner))?,
             }
@@ -72,6 +76,7 @@ impl<'de> Visitor<'de> for MessageSeed {
         let Ok(c) = content else {
             return Ok(Err(RequestError::BadContent(self.index)));
         };
+        let tool_calls = tool_calls.saturating_add(c.tool_uses);
         Ok(Ok(Message { role, text: c.text, chars: c.chars, images: c.images, other_parts: c.other_parts, tool_calls }))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
@@ -80,16 +85,44 @@ impl<'de> Visitor<'de> for MessageSeed {
     scalars_are!(|v| Err(RequestError::MessageNotObject(v.index)));
 }
 
-/// A message's `content`: a string, an array of parts, or null.
+/// A message's `content` (or Anthropic's `system`): a string, an array of parts, or null.
 struct ContentSeed {
     depth: usize,
+    anthropic: bool,
 }
+
+/// A content read into a system message (Anthropic's `system`); `None` when its type is not
+/// allowed.
+pub(crate) fn system_message<'a>(content: Result<ContentParts<'a>, ()>) -> Option<Message<'a>> {
+    let c = content.ok()?.0;
+    Some(Message {
+        role: Role::System,
+        text: c.text,
+        chars: c.chars,
+        images: c.images,
+        other_parts: c.other_parts,
+        tool_calls: c.tool_uses,
+    })
+}
+
+/// A content as read, opaque outside this file.
+pub(crate) struct ContentParts<'a>(Content<'a>);
 
 impl<'de> DeserializeSeed<'de> for ContentSeed {
     type Value = ContentRead<'de>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         too_deep(self.depth)?;
         d.deserialize_any(self)
+    }
+}
+
+/// Anthropic's top-level `system`: read like a message content, at depth 1.
+pub(crate) struct SystemSeed;
+
+impl<'de> DeserializeSeed<'de> for SystemSeed {
+    type Value = Result<ContentParts<'de>, ()>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        Ok(ContentSeed { depth: 1, anthropic: true }.deserialize(d)?.map(ContentParts))
     }
 }
 
@@ -113,11 +146,12 @@ impl<'de> Visitor<'de> for ContentSeed {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut c = Content::default();
-        while let Some(part) = seq.next_element_seed(PartSeed { depth: self.depth + 1 })? {
+        while let Some(part) = seq.next_element_seed(PartSeed { depth: self.depth + 1, anthropic: self.anthropic })? {
             match part {
                 Part::Text(Some(s)) => c.push(s),
                 Part::Text(None) => {}
                 Part::Image => c.images = c.images.saturating_add(1),
+                Part::ToolUse => c.tool_uses = c.tool_uses.saturating_add(1),
                 Part::Other => c.other_parts = c.other_parts.saturating_add(1),
             }
         }
@@ -145,12 +179,16 @@ enum Part<'a> {
     /// A text part (its `text`, when that is a string) or a bare string.
     Text(Option<Cow<'a, str>>),
     Image,
-    /// Audio, files, anything else, including parts that are not objects.
+    /// An Anthropic `tool_use` block: a tool call.
+    ToolUse,
+    /// Audio, files, documents, tool results, anything else, including parts that are not
+    /// objects.
     Other,
 }
 
 struct PartSeed {
     depth: usize,
+    anthropic: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for PartSeed {
@@ -179,6 +217,7 @@ impl<'de> Visitor<'de> for PartSeed {
         Ok(match kind.as_deref() {
             Some("text") | Some("input_text") => Part::Text(text),
             Some("image_url") | Some("image") | Some("input_image") => Part::Image,
+            Some("tool_use") if self.anthropic => Part::ToolUse,
             _ => Part::Other,
         })
     }

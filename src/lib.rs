@@ -8,6 +8,9 @@
 
 pub mod accesslog;
 pub mod accounting;
+pub mod anthropic;
+pub mod anthropic_usage;
+pub mod api;
 pub mod classifier;
 pub mod config;
 mod emit;
@@ -40,5 +43,7 @@ pub mod usage;
 
 #[cfg(test)]
 mod fake_host;
+#[cfg(test)]
+mod flow_messages_tests;
 #[cfg(test)]
 mod flow_tests;

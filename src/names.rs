@@ -55,6 +55,10 @@ pub mod state {
     pub const OUTPUT_TOKENS: &str = "llm_router_output_tokens";
     /// Cached prompt tokens reported by the upstream.
     pub const CACHED_TOKENS: &str = "llm_router_cached_tokens";
+    /// Prompt tokens written to a 5-minute cache (Anthropic); set only when not zero.
+    pub const CACHE_WRITE_5M_TOKENS: &str = "llm_router_cache_write_5m_tokens";
+    /// Prompt tokens written to a 1-hour cache (Anthropic); set only when not zero.
+    pub const CACHE_WRITE_1H_TOKENS: &str = "llm_router_cache_write_1h_tokens";
     /// Cost in micro-USD.
     pub const COST: &str = "llm_router_cost_micro_usd";
     /// Baseline cost in micro-USD.

@@ -29,14 +29,21 @@
 //!
 //! # Cost rule
 //!
-//! With `input`, `cached_rate` and `output` in micro-USD per 1M tokens, where
-//! `cached_rate` is the model's cached-input price if it has one and its input
-//! price otherwise:
+//! With `input`, `cached_rate`, `w5_rate`, `w1_rate` and `output` in micro-USD per 1M tokens,
+//! where `cached_rate` is the model's cached-input price if it has one and its input price
+//! otherwise, and `w5_rate` / `w1_rate` its 5-minute / 1-hour cache-write prices (Anthropic;
+//! the input price if absent), and `w5` / `w1` the input tokens written to those caches
+//! (always 0 for OpenAI answers):
 //!
 //! ```text
 //! cost_micro_usd = round_half_up(
-//!     ((prompt - cached) * input + cached * cached_rate + completion * output) / 1_000_000 )
+//!     ((prompt - cached - w5 - w1) * input + cached * cached_rate
+//!      + w5 * w5_rate + w1 * w1_rate + completion * output) / 1_000_000 )
 //! ```
+//!
+//! `prompt` counts every input token (Anthropic's `input_tokens` plus its cache reads and
+//! writes, see [`crate::anthropic_usage`]), so each token is billed at exactly one rate.
+//! Cache writes above `prompt - cached` are [`PricingError::CacheWritesExceedPrompt`].
 //!
 //! computed in `u128` with checked arithmetic. Rounding happens once, on the
 //! total (never per component), and a total of exactly `.5` micro-USD rounds
@@ -110,6 +117,14 @@ pub enum PricingError {
         /// Prompt tokens.
         prompt: u64,
     },
+    /// The usage reports more cache-write tokens than input tokens left after cache reads.
+    #[error("cache-write tokens ({written}) exceed the input tokens not read from the cache (of {prompt})")]
+    CacheWritesExceedPrompt {
+        /// Tokens written to a cache (5-minute and 1-hour).
+        written: u64,
+        /// Prompt tokens.
+        prompt: u64,
+    },
     /// The cost does not fit in the integer arithmetic.
     #[error("cost of model {model:?} overflows")]
     Overflow {
@@ -131,6 +146,17 @@ pub struct RawModelPrice {
     pub cached_input_per_mtok: Option<f64>,
     /// USD per 1M output tokens.
     pub output_per_mtok: f64,
+    /// USD per 1M input tokens written to a 5-minute prompt cache (Anthropic); the input price
+    /// applies if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_5m_per_mtok: Option<f64>,
+    /// USD per 1M input tokens written to a 1-hour prompt cache (Anthropic); the input price
+    /// applies if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_write_1h_per_mtok: Option<f64>,
+    /// Where and when the prices were read (documentation only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Other names of the model (dated snapshots, provider names).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
@@ -161,6 +187,12 @@ pub struct ModelPrice {
     pub cached_input: Option<u64>,
     /// Micro-USD per 1M output tokens.
     pub output: u64,
+    /// Micro-USD per 1M input tokens written to a 5-minute cache, if the model has that rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_write_5m: Option<u64>,
+    /// Micro-USD per 1M input tokens written to a 1-hour cache, if the model has that rate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_write_1h: Option<u64>,
 }
 
 /// A validated price table.
@@ -183,14 +215,19 @@ impl ModelPrice {
     /// prompt_tokens`, [`PricingError::Overflow`] if the cost does not fit.
     pub fn cost_micro_usd(&self, usage: &Usage) -> Result<u64, PricingError> {
         let overflow = || PricingError::Overflow { model: self.id.clone() };
-        let uncached = usage
-            .prompt_tokens
-            .checked_sub(usage.cached_tokens)
-            .ok_or(PricingError::CachedExceedsPrompt { cached: usage.cached_tokens, prompt: usage.prompt_tokens })?;
+        if usage.cached_tokens > usage.prompt_tokens {
+            return Err(PricingError::CachedExceedsPrompt { cached: usage.cached_tokens, prompt: usage.prompt_tokens });
+        }
+        let uncached = usage.uncached_input().ok_or(PricingError::CacheWritesExceedPrompt {
+            written: usage.cache_write_5m_tokens.saturating_add(usage.cache_write_1h_tokens),
+            prompt: usage.prompt_tokens,
+        })?;
         let cached_rate = self.cached_input.unwrap_or(self.input);
         let term = |tokens: u64, rate: u64| u128::from(tokens).checked_mul(u128::from(rate));
         let total = term(uncached, self.input)
             .and_then(|t| t.checked_add(term(usage.cached_tokens, cached_rate)?))
+            .and_then(|t| t.checked_add(term(usage.cache_write_5m_tokens, self.cache_write_5m.unwrap_or(self.input))?))
+            .and_then(|t| t.checked_add(term(usage.cache_write_1h_tokens, self.cache_write_1h.unwrap_or(self.input))?))
             .and_then(|t| t.checked_add(term(usage.completion_tokens, self.output)?))
             .ok_or_else(overflow)?;
         let rounded = total.checked_add(MILLION / 2).ok_or_else(overflow)? / MILLION;
@@ -283,6 +320,14 @@ impl TryFrom<RawPriceTable> for PriceTable {
                     .map(|p| micro_usd(&m.id, "cached_input_per_mtok", p))
                     .transpose()?,
                 output: micro_usd(&m.id, "output_per_mtok", m.output_per_mtok)?,
+                cache_write_5m: m
+                    .cache_write_5m_per_mtok
+                    .map(|p| micro_usd(&m.id, "cache_write_5m_per_mtok", p))
+                    .transpose()?,
+                cache_write_1h: m
+                    .cache_write_1h_per_mtok
+                    .map(|p| micro_usd(&m.id, "cache_write_1h_per_mtok", p))
+                    .transpose()?,
                 id: m.id,
                 aliases: m.aliases,
             };
@@ -333,11 +378,19 @@ mod tests {
     use super::*;
 
     fn usage(prompt: u64, cached: u64, completion: u64) -> Usage {
-        Usage { prompt_tokens: prompt, completion_tokens: completion, cached_tokens: cached }
+        Usage { prompt_tokens: prompt, completion_tokens: completion, cached_tokens: cached, ..Usage::ZERO }
     }
 
     fn model(input: u64, cached_input: Option<u64>, output: u64) -> ModelPrice {
-        ModelPrice { id: "m".into(), aliases: vec![], input, cached_input, output }
+        ModelPrice {
+            id: "m".into(),
+            aliases: vec![],
+            input,
+            cached_input,
+            output,
+            cache_write_5m: None,
+            cache_write_1h: None,
+        }
     }
 
     fn raw_model(id: &str, input: f64, output: f64) -> RawModelPrice {
@@ -346,6 +399,9 @@ mod tests {
             input_per_mtok: input,
             cached_input_per_mtok: None,
             output_per_mtok: output,
+            cache_write_5m_per_mtok: None,
+            cache_write_1h_per_mtok: None,
+            source: None,
             aliases: vec![],
         }
     }
@@ -515,6 +571,8 @@ mod tests {
                 input: 2_500_000,
                 cached_input: Some(1_250_000),
                 output: 10_000_000,
+                cache_write_5m: None,
+                cache_write_1h: None,
             }
         );
         let local = t.lookup("local").unwrap();
@@ -621,5 +679,67 @@ mod tests {
     fn error_messages_are_lowercase() {
         assert_eq!(PricingError::Unpriced("x".into()).to_string(), "model \"x\" has no price");
         assert_eq!(PricingError::NoModels.to_string(), "price table has no models");
+    }
+
+    fn anthropic_usage(input: u64, read: u64, w5: u64, w1: u64, output: u64) -> Usage {
+        Usage {
+            prompt_tokens: input + read + w5 + w1,
+            completion_tokens: output,
+            cached_tokens: read,
+            cache_write_5m_tokens: w5,
+            cache_write_1h_tokens: w1,
+        }
+    }
+
+    #[test]
+    fn cache_writes_are_billed_at_their_rates_with_one_rounding() {
+        let t = PriceTable::default_table().unwrap();
+        let sonnet = t.lookup("claude-sonnet-4-6").unwrap();
+        // $3 in, $0.30 read, $3.75 5-minute write, $6 1-hour write, $15 out (per Mtok).
+        let u = anthropic_usage(21, 188_086, 1_000, 2_000, 393);
+        let expected_pico =
+            21 * 3_000_000 + 188_086 * 300_000 + 1_000 * 3_750_000 + 2_000 * 6_000_000 + 393 * 15_000_000;
+        assert_eq!(sonnet.cost_micro_usd(&u).unwrap(), (expected_pico + 500_000) / 1_000_000);
+        // A cache-heavy request: the read tokens cost a tenth of plain input.
+        let heavy = anthropic_usage(10, 100_000, 0, 0, 100);
+        let plain = anthropic_usage(100_010, 0, 0, 0, 100);
+        assert_eq!(sonnet.cost_micro_usd(&heavy).unwrap(), (10 * 3 + 100_000 * 3 / 10 + 100 * 15) as u64);
+        assert_eq!(sonnet.cost_micro_usd(&plain).unwrap(), (100_010 * 3 + 100 * 15) as u64);
+    }
+
+    #[test]
+    fn missing_cache_write_rates_fall_back_to_input() {
+        let m = model(2_000_000, None, 0);
+        assert_eq!(m.cost_micro_usd(&anthropic_usage(1, 0, 2, 3, 0)).unwrap(), 12);
+    }
+
+    #[test]
+    fn cache_writes_beyond_prompt_are_an_error() {
+        let m = model(1, None, 1);
+        let bad = Usage { prompt_tokens: 10, cached_tokens: 6, cache_write_5m_tokens: 5, ..Usage::ZERO };
+        assert_eq!(m.cost_micro_usd(&bad), Err(PricingError::CacheWritesExceedPrompt { written: 5, prompt: 10 }));
+    }
+
+    #[test]
+    fn cache_write_prices_are_validated() {
+        let mut bad = raw_model("a", 1.0, 1.0);
+        bad.cache_write_1h_per_mtok = Some(-1.0);
+        assert!(matches!(
+            PriceTable::try_from(raw(vec![bad])),
+            Err(PricingError::InvalidPrice { field: "cache_write_1h_per_mtok", .. })
+        ));
+    }
+
+    #[test]
+    fn every_anthropic_model_has_both_cache_write_rates_and_a_source() {
+        let raw: RawPriceTable = serde_json::from_str(DEFAULT_PRICES_JSON).unwrap();
+        let claude: Vec<_> = raw.models.iter().filter(|m| m.id.starts_with("claude-")).collect();
+        assert_eq!(claude.len(), 3);
+        for m in claude {
+            // Anthropic's documented multipliers: 1.25x input for 5 minutes, 2x for 1 hour.
+            assert_eq!(m.cache_write_5m_per_mtok, Some(m.input_per_mtok * 1.25), "{}", m.id);
+            assert_eq!(m.cache_write_1h_per_mtok, Some(m.input_per_mtok * 2.0), "{}", m.id);
+            assert!(m.source.as_deref().is_some_and(|s| s.contains("anthropic.com")), "{}", m.id);
+        }
     }
 }

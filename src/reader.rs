@@ -14,8 +14,9 @@
 
 use serde_json::Value;
 
+use crate::api::Api;
 use crate::sse::SseScanner;
-use crate::usage::{self, Usage};
+use crate::usage::Usage;
 
 /// How one response's usage is read.
 #[derive(Debug)]
@@ -24,6 +25,8 @@ pub enum UsageReader {
     Held {
         /// The whole body (empty until the end).
         body: Vec<u8>,
+        /// Whose usage shape it has.
+        api: Api,
     },
     /// A JSON answer that goes on at once: a copy of it, or `None` once it cannot be read
     /// (encoded, or longer than `cap`).
@@ -32,6 +35,8 @@ pub enum UsageReader {
         copy: Option<Vec<u8>>,
         /// Most bytes copied.
         cap: usize,
+        /// Whose usage shape it has.
+        api: Api,
     },
     /// An SSE stream scanned as it passes.
     Sse {
@@ -54,8 +59,9 @@ pub struct Read {
 impl UsageReader {
     /// The reader for a response with these headers. `max_bytes` (`max_response_bytes`) is the
     /// most a JSON answer may be to be held, the cap of a copy and the longest SSE event;
-    /// `strip`: the router added `include_usage` itself.
+    /// `strip`: the router added `include_usage` itself; `api`: whose answer it is.
     pub fn choose(
+        api: Api,
         content_type: Option<&str>,
         content_length: Option<&str>,
         content_encoding: Option<&str>,
@@ -64,13 +70,13 @@ impl UsageReader {
     ) -> UsageReader {
         let content_type = content_type.unwrap_or_default().to_ascii_lowercase();
         if content_type.contains("text/event-stream") {
-            return UsageReader::Sse { scanner: Box::new(SseScanner::new(max_bytes)), strip };
+            return UsageReader::Sse { scanner: Box::new(api.sse_scanner(max_bytes)), strip };
         }
         let encoded = content_encoding.is_some_and(|e| !e.trim().eq_ignore_ascii_case("identity"));
         let length = content_length.and_then(|v| v.trim().parse::<usize>().ok());
         match length {
-            Some(n) if n <= max_bytes && !encoded => UsageReader::Held { body: Vec::new() },
-            _ => UsageReader::Copied { copy: (!encoded).then(Vec::new), cap: max_bytes },
+            Some(n) if n <= max_bytes && !encoded => UsageReader::Held { body: Vec::new(), api },
+            _ => UsageReader::Copied { copy: (!encoded).then(Vec::new), cap: max_bytes, api },
         }
     }
 
@@ -90,7 +96,7 @@ impl UsageReader {
     pub fn wants(&mut self, size: usize, end: bool) -> bool {
         match self {
             UsageReader::Held { .. } => end,
-            UsageReader::Copied { copy, cap } => match copy {
+            UsageReader::Copied { copy, cap, .. } => match copy {
                 Some(c) if c.len().saturating_add(size) <= *cap => true,
                 _ => {
                     *copy = None;
@@ -105,7 +111,7 @@ impl UsageReader {
     /// with it). Returns the bytes to forward in its place, when they differ from it.
     pub fn push(&mut self, chunk: Option<&[u8]>, end: bool) -> Option<Vec<u8>> {
         match self {
-            UsageReader::Held { body } => {
+            UsageReader::Held { body, .. } => {
                 if let (true, Some(c)) = (end, chunk) {
                     *body = c.to_vec();
                 }
@@ -143,13 +149,13 @@ impl UsageReader {
     /// What was read, after the chunk pushed with `end`.
     pub fn finish(self) -> Read {
         match self {
-            UsageReader::Held { body } => {
+            UsageReader::Held { body, api } => {
                 let json: Option<Value> = serde_json::from_slice(&body).ok();
-                let usage = json.as_ref().and_then(|v| usage::usage_from_value(v).ok());
+                let usage = json.as_ref().and_then(|v| api.usage_from_value(v).ok());
                 Read { usage, json }
             }
-            UsageReader::Copied { copy, .. } => {
-                Read { usage: copy.and_then(|c| usage::usage_from_json(&c).ok()), json: None }
+            UsageReader::Copied { copy, api, .. } => {
+                Read { usage: copy.and_then(|c| api.usage_from_json(&c).ok()), json: None }
             }
             UsageReader::Sse { scanner, .. } => Read { usage: scanner.usage(), json: None },
         }
@@ -171,11 +177,17 @@ impl UsageReader {
 /// A re-sent call's answer, which arrives whole: the bytes the client gets and its usage. A
 /// stream is scanned with an event limit of at least the body, so no event is dropped as
 /// oversized; with `strip_usage` its usage-only chunk is removed, as on the first answer's path.
-pub fn read_whole(body: Vec<u8>, stream: bool, strip_usage: bool, max_event_bytes: usize) -> (Vec<u8>, Option<Usage>) {
+pub fn read_whole(
+    api: Api,
+    body: Vec<u8>,
+    stream: bool,
+    strip_usage: bool,
+    max_event_bytes: usize,
+) -> (Vec<u8>, Option<Usage>) {
     let mut reader = if stream {
-        UsageReader::Sse { scanner: Box::new(SseScanner::new(max_event_bytes.max(body.len()))), strip: strip_usage }
+        UsageReader::Sse { scanner: Box::new(api.sse_scanner(max_event_bytes.max(body.len()))), strip: strip_usage }
     } else {
-        UsageReader::Held { body: Vec::new() }
+        UsageReader::Held { body: Vec::new(), api }
     };
     let replaced = reader.push(Some(&body), true);
     let usage = reader.finish().usage;

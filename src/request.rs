@@ -47,6 +47,9 @@ pub enum RequestError {
     /// `stream` is not a boolean.
     #[error("`stream` must be a boolean")]
     BadStream,
+    /// Anthropic's `system` is neither a string, an array nor null.
+    #[error("`system` must be a string or an array of content blocks")]
+    BadSystem,
     /// The body nests deeper than [`MAX_DEPTH`].
     #[error("body nests deeper than {MAX_DEPTH} levels")]
     TooDeep,
@@ -63,7 +66,8 @@ impl RequestError {
             RequestError::MissingMessages
             | RequestError::MessagesNotArray
             | RequestError::MessageNotObject(_)
-            | RequestError::BadContent(_) => "bad_messages",
+            | RequestError::BadContent(_)
+            | RequestError::BadSystem => "bad_messages",
             RequestError::BadStream => "bad_stream",
         }
     }
@@ -147,6 +151,13 @@ impl ChatRequest<'_> {
 /// Read a body into a request (see [`crate::inspect::inspect`] for what it checks).
 pub fn parse(body: &[u8]) -> Result<ChatRequest<'_>, RequestError> {
     crate::inspect::inspect(body).map(|i| i.request)
+}
+
+/// The Anthropic-shaped error body of a rejected Messages request (`fail_closed: true`):
+/// what Anthropic itself answers to an invalid request, so its SDKs raise their usual
+/// `BadRequestError`.
+pub fn anthropic_error(message: &str) -> String {
+    serde_json::json!({"type": "error", "error": {"type": "invalid_request_error", "message": message}}).to_string()
 }
 
 /// The OpenAI-shaped error body of a request rejected because it cannot be inspected

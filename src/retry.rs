@@ -266,7 +266,7 @@ mod tests {
             (f.stat(), f.reason(), f.label(), f.first_usage()),
             (stat::FALLBACKS, "status_503".to_string(), "fallback:status_503".to_string(), None)
         );
-        let u = Usage { prompt_tokens: 1, completion_tokens: 2, cached_tokens: 0 };
+        let u = Usage { prompt_tokens: 1, completion_tokens: 2, cached_tokens: 0, ..Usage::ZERO };
         let e = RetryKind::Escalation("refusal", Some(u));
         assert_eq!(
             (e.stat(), e.label(), e.first_usage()),

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use sha2::{Digest, Sha256};
 
+use crate::api::Api;
 use crate::classifier::{self, Classifier, ClassifierError};
 use crate::config::{Config, ConfigError};
 use crate::features::{self, Features};
@@ -49,6 +50,9 @@ pub struct Router {
     classifier: Box<dyn Classifier>,
     rule_headers: Vec<String>,
     customers: RefCell<HashSet<String>>,
+    /// The router of the Anthropic Messages section (`apis.messages`), with its own tiers,
+    /// classifier and customer label set.
+    messages: Option<Box<Router>>,
 }
 
 impl std::fmt::Debug for Router {
@@ -60,15 +64,41 @@ impl std::fmt::Debug for Router {
 impl Router {
     /// Build from configuration JSON, loading the configured classifier.
     pub fn from_json(bytes: &[u8]) -> Result<Router, RouterError> {
-        let config = Config::from_json(bytes)?;
-        let classifier = classifier::build(&config.classifier)?;
-        Ok(Router::new(config, classifier))
+        Router::from_config(Config::from_json(bytes)?)
     }
 
-    /// Build from parts.
+    /// Build from a validated configuration, loading the classifier of each API section.
+    pub fn from_config(mut config: Config) -> Result<Router, RouterError> {
+        let messages = config.messages.take().map(|m| Router::from_config(*m)).transpose()?;
+        let classifier = classifier::build(&config.classifier)?;
+        let mut router = Router::new(config, classifier);
+        router.messages = messages.map(Box::new);
+        Ok(router)
+    }
+
+    /// The API a request path is inspected as, and the router of that API's section; `None`
+    /// for a path no section inspects.
+    pub fn for_path(&self, path: &str) -> Option<(Api, &Router)> {
+        if self.config.inspects_path(path) {
+            return Some((Api::ChatCompletions, self));
+        }
+        self.messages.as_deref().filter(|m| m.config.inspects_path(path)).map(|m| (Api::Messages, m))
+    }
+
+    /// The router of `api`'s section (this one for chat completions, or when the section is
+    /// missing, which [`Router::for_path`] never returns).
+    pub fn for_api(&self, api: Api) -> &Router {
+        match api {
+            Api::ChatCompletions => self,
+            Api::Messages => self.messages.as_deref().unwrap_or(self),
+        }
+    }
+
+    /// Build from parts. `config.messages` is not built here (its classifier is loaded by
+    /// [`Router::from_config`]): a router made with `new` inspects chat-completions paths only.
     pub fn new(config: Config, classifier: Box<dyn Classifier>) -> Router {
         let rule_headers = policy::rule_headers(&config);
-        Router { config, classifier, rule_headers, customers: RefCell::new(HashSet::new()) }
+        Router { config, classifier, rule_headers, customers: RefCell::new(HashSet::new()), messages: None }
     }
 
     /// Name of the classifier in use.

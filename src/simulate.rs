@@ -205,7 +205,12 @@ impl SampleRequest {
             req.model.to_string()
         };
         Ok(SampleRequest {
-            usage: Usage { prompt_tokens: req.estimated_input_tokens(), completion_tokens: output, cached_tokens: 0 },
+            usage: Usage {
+                prompt_tokens: req.estimated_input_tokens(),
+                completion_tokens: output,
+                cached_tokens: 0,
+                ..Usage::ZERO
+            },
             routed_model,
         })
     }
@@ -508,7 +513,7 @@ mod tests {
     fn synthetic(requests: u64, input: u64, output: u64) -> Traffic {
         Traffic::Synthetic {
             requests,
-            usage: Usage { prompt_tokens: input, completion_tokens: output, cached_tokens: 0 },
+            usage: Usage { prompt_tokens: input, completion_tokens: output, cached_tokens: 0, ..Usage::ZERO },
         }
     }
 
@@ -595,7 +600,7 @@ mod tests {
             json!({"model": "auto", "messages": [{"role": "user", "content": text}], "expected_output_tokens": 7})
                 .to_string();
         let s = SampleRequest::from_line(&line, &r, None).unwrap();
-        assert_eq!(s.usage, Usage { prompt_tokens: 14, completion_tokens: 7, cached_tokens: 0 });
+        assert_eq!(s.usage, Usage { prompt_tokens: 14, completion_tokens: 7, cached_tokens: 0, ..Usage::ZERO });
         let decided = r.decide_body(line.as_bytes()).unwrap();
         assert_eq!(s.routed_model, r.config.tiers[decided.tier].model);
         let explicit = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}).to_string();
@@ -610,7 +615,7 @@ mod tests {
     #[test]
     fn router_strategy_prices_each_request_on_its_routed_model_and_scales() {
         let t = table();
-        let u = |i, o| Usage { prompt_tokens: i, completion_tokens: o, cached_tokens: 0 };
+        let u = |i, o| Usage { prompt_tokens: i, completion_tokens: o, cached_tokens: 0, ..Usage::ZERO };
         let requests = vec![
             SampleRequest { usage: u(1000, 500), routed_model: "gpt-5-nano".into() }, // 250
             SampleRequest { usage: u(2000, 300), routed_model: "claude-haiku-4.5".into() }, // 3500
@@ -653,7 +658,7 @@ mod tests {
         let t = table();
         let huge = Traffic::Synthetic {
             requests: u64::MAX,
-            usage: Usage { prompt_tokens: 100_000_000, completion_tokens: 0, cached_tokens: 0 },
+            usage: Usage { prompt_tokens: 100_000_000, completion_tokens: 0, cached_tokens: 0, ..Usage::ZERO },
         };
         assert_eq!(project(&huge, &t, "claude-opus-4.6", &[]), Err(SimulateError::Overflow));
     }

@@ -62,6 +62,7 @@
 //! payloads are parsed with a visitor that skips everything except `usage`
 //! and the emptiness of `choices`, so content deltas cost no allocation.
 
+use crate::anthropic_usage::{EventRead, EventUsage};
 use crate::sse_chunk::Chunk;
 use crate::usage::{usage_from_usage_object, Usage};
 
@@ -143,6 +144,9 @@ pub struct SseScanner {
     leading_lf: Option<bool>,
     /// Edit mode: usage-only events removed.
     removed_events: u64,
+    /// An Anthropic Messages stream: its events are folded here instead of read as OpenAI
+    /// chunks (see [`crate::anthropic_usage`]).
+    anthropic: Option<EventUsage>,
 }
 
 impl SseScanner {
@@ -167,7 +171,14 @@ impl SseScanner {
             block_forwarded: false,
             leading_lf: None,
             removed_events: 0,
+            anthropic: None,
         }
+    }
+
+    /// A scanner for an Anthropic Messages event stream (same framing and limits as
+    /// [`SseScanner::new`]; usage from `message_start` / `message_delta`).
+    pub fn anthropic(max_event_bytes: usize) -> Self {
+        SseScanner { anthropic: Some(EventUsage::default()), ..Self::new(max_event_bytes) }
     }
 
     /// Feeds the next bytes of the stream; chunk boundaries may fall anywhere.
@@ -416,6 +427,13 @@ impl SseScanner {
     }
 
     fn handle_payload(&mut self, data: &[u8]) {
+        if let Some(events) = &mut self.anthropic {
+            if events.on_event(data) == EventRead::Bad {
+                self.bad_events = self.bad_events.saturating_add(1);
+            }
+            self.usage = events.usage();
+            return;
+        }
         if data.trim_ascii() == b"[DONE]" {
             self.saw_done = true;
             return;
@@ -452,7 +470,8 @@ mod tests {
     const FINISH: &str = r#"{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion.chunk","created":1741569952,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_f9f4fb6dbf","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}"#;
     const USAGE: &str = r#"{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion.chunk","created":1741569952,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_f9f4fb6dbf","choices":[],"usage":{"prompt_tokens":1219,"completion_tokens":10,"total_tokens":1229,"prompt_tokens_details":{"cached_tokens":1024,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}"#;
 
-    const EXPECTED_USAGE: Usage = Usage { prompt_tokens: 1219, completion_tokens: 10, cached_tokens: 1024 };
+    const EXPECTED_USAGE: Usage =
+        Usage { prompt_tokens: 1219, completion_tokens: 10, cached_tokens: 1024, ..Usage::ZERO };
 
     /// A content delta chunk; `text` is already JSON-escaped.
     fn content(text: &str) -> String {
@@ -726,7 +745,7 @@ mod tests {
         let u = |p: i64, c: i64| format!(r#"{{"choices":[],"usage":{{"prompt_tokens":{p},"completion_tokens":{c}}}}}"#);
         let s = format!("data: {}\n\ndata: {}\n\n", u(1, 2), u(30, 40));
         let o = scan([s.as_bytes()], MAX);
-        assert_eq!(o.usage, Some(Usage { prompt_tokens: 30, completion_tokens: 40, cached_tokens: 0 }));
+        assert_eq!(o.usage, Some(Usage { prompt_tokens: 30, completion_tokens: 40, cached_tokens: 0, ..Usage::ZERO }));
 
         let s = format!("data: {}\n\ndata: {}\n\n", u(1, 2), u(-3, 4));
         let o = scan([s.as_bytes()], MAX);
@@ -747,7 +766,7 @@ mod tests {
         s.push(second.as_bytes());
         s.push(third);
         assert_eq!((s.events(), s.bad_events()), (1, 0));
-        assert_eq!(s.usage(), Some(Usage { prompt_tokens: 5, completion_tokens: 6, cached_tokens: 0 }));
+        assert_eq!(s.usage(), Some(Usage { prompt_tokens: 5, completion_tokens: 6, cached_tokens: 0, ..Usage::ZERO }));
         // A lone CR still ends a line even if nothing follows it yet.
         let mut s = SseScanner::new(MAX);
         s.push(b"data: {}\r\r");
@@ -760,7 +779,7 @@ mod tests {
             "data: {\"model\":\"m\",\ndata:\"usage\":\ndata\ndata:  {\"prompt_tokens\":7,\"completion_tokens\":8}}\n\n";
         let o = scan([s.as_bytes()], MAX);
         assert_eq!((o.events, o.bad), (1, 0));
-        assert_eq!(o.usage, Some(Usage { prompt_tokens: 7, completion_tokens: 8, cached_tokens: 0 }));
+        assert_eq!(o.usage, Some(Usage { prompt_tokens: 7, completion_tokens: 8, cached_tokens: 0, ..Usage::ZERO }));
 
         let mut sc = SseScanner::new(MAX);
         sc.push(b"data: a\ndata\ndata:\ndata: b\n");
@@ -826,7 +845,7 @@ mod tests {
     #[test]
     fn escaped_usage_key_is_found() {
         let o = scan([br#"data: {"\u0075sage":{"prompt_tokens":2,"completion_tokens":3}}"#.as_slice()], MAX);
-        assert_eq!(o.usage, Some(Usage { prompt_tokens: 2, completion_tokens: 3, cached_tokens: 0 }));
+        assert_eq!(o.usage, Some(Usage { prompt_tokens: 2, completion_tokens: 3, cached_tokens: 0, ..Usage::ZERO }));
     }
 
     #[test]
@@ -944,7 +963,7 @@ mod tests {
         let stream = format!("data: {with_choice}\n\ndata: [DONE]\n\n");
         let (out, s) = edit([stream.as_bytes()]);
         assert_eq!(out, stream.as_bytes());
-        assert_eq!(s.usage(), Some(Usage { prompt_tokens: 3, completion_tokens: 4, cached_tokens: 0 }));
+        assert_eq!(s.usage(), Some(Usage { prompt_tokens: 3, completion_tokens: 4, cached_tokens: 0, ..Usage::ZERO }));
         assert_eq!(s.removed_events(), 0);
     }
 

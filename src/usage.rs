@@ -31,6 +31,40 @@ pub struct Usage {
     /// `usage.prompt_tokens_details.cached_tokens`: the part of
     /// `prompt_tokens` served from the provider's prompt cache (0 if absent).
     pub cached_tokens: u64,
+    /// The part of `prompt_tokens` written to a 5-minute prompt cache (Anthropic's
+    /// `cache_creation_input_tokens`); always 0 for OpenAI answers, and left out of the
+    /// serialized form when 0 so OpenAI records keep their shape.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cache_write_5m_tokens: u64,
+    /// The part of `prompt_tokens` written to a 1-hour prompt cache (Anthropic's
+    /// `cache_creation.ephemeral_1h_input_tokens`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cache_write_1h_tokens: u64,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Usage {
+    /// No tokens; the base of struct-update literals.
+    pub const ZERO: Usage = Usage {
+        prompt_tokens: 0,
+        completion_tokens: 0,
+        cached_tokens: 0,
+        cache_write_5m_tokens: 0,
+        cache_write_1h_tokens: 0,
+    };
+
+    /// Input tokens billed at the plain input rate: not read from, nor written to, a cache.
+    /// `None` when the parts exceed the whole (a reader never builds such a usage).
+    pub fn uncached_input(&self) -> Option<u64> {
+        self.prompt_tokens
+            .checked_sub(self.cached_tokens)?
+            .checked_sub(self.cache_write_5m_tokens)?
+            .checked_sub(self.cache_write_1h_tokens)
+    }
 }
 
 /// Why a usage report could not be read.
@@ -78,6 +112,14 @@ pub enum UsageError {
         value: u64,
         /// The limit, [`MAX_TOKENS_PER_FIELD`].
         max: u64,
+    },
+    /// Anthropic's `cache_creation` split does not add up to `cache_creation_input_tokens`.
+    #[error("cache-creation split ({split}) differs from cache_creation_input_tokens ({total:?})")]
+    CacheSplitMismatch {
+        /// `cache_creation_input_tokens`, if present.
+        total: Option<u64>,
+        /// Sum of the 5-minute and 1-hour parts.
+        split: u64,
     },
     /// `cached_tokens` is larger than `prompt_tokens`.
     #[error("cached tokens ({cached}) exceed prompt tokens ({prompt})")]
@@ -137,17 +179,17 @@ pub(crate) fn usage_from_usage_object(usage: &Value) -> Result<Usage, UsageError
     if cached_tokens > prompt_tokens {
         return Err(UsageError::CachedExceedsPrompt { cached: cached_tokens, prompt: prompt_tokens });
     }
-    Ok(Usage { prompt_tokens, completion_tokens, cached_tokens })
+    Ok(Usage { prompt_tokens, completion_tokens, cached_tokens, ..Usage::ZERO })
 }
 
-fn required_count(v: Option<&Value>, field: &'static str) -> Result<u64, UsageError> {
+pub(crate) fn required_count(v: Option<&Value>, field: &'static str) -> Result<u64, UsageError> {
     match v {
         None | Some(Value::Null) => Err(UsageError::MissingCount { field }),
         Some(v) => count(v, field),
     }
 }
 
-fn count(v: &Value, field: &'static str) -> Result<u64, UsageError> {
+pub(crate) fn count(v: &Value, field: &'static str) -> Result<u64, UsageError> {
     let Value::Number(n) = v else {
         return Err(UsageError::NotAnInteger { field });
     };
@@ -194,7 +236,7 @@ mod tests {
         }));
         assert_eq!(
             usage_from_json(&b).unwrap(),
-            Usage { prompt_tokens: 1200, completion_tokens: 80, cached_tokens: 1024 }
+            Usage { prompt_tokens: 1200, completion_tokens: 80, cached_tokens: 1024, ..Usage::ZERO }
         );
     }
 
@@ -208,7 +250,7 @@ mod tests {
         ] {
             assert_eq!(
                 usage_from_json(&body(usage)).unwrap(),
-                Usage { prompt_tokens: 5, completion_tokens: 7, cached_tokens: 0 }
+                Usage { prompt_tokens: 5, completion_tokens: 7, cached_tokens: 0, ..Usage::ZERO }
             );
         }
     }
@@ -333,7 +375,7 @@ mod tests {
             "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}});
         assert_eq!(
             usage_from_value(&chunk).unwrap(),
-            Usage { prompt_tokens: 3, completion_tokens: 4, cached_tokens: 0 }
+            Usage { prompt_tokens: 3, completion_tokens: 4, cached_tokens: 0, ..Usage::ZERO }
         );
         assert_eq!(usage_from_value(&json!(3)), Err(UsageError::NotObject));
     }
@@ -346,7 +388,9 @@ mod tests {
 
     #[test]
     fn serializes() {
-        let s = serde_json::to_string(&Usage { prompt_tokens: 1, completion_tokens: 2, cached_tokens: 0 }).unwrap();
+        let s =
+            serde_json::to_string(&Usage { prompt_tokens: 1, completion_tokens: 2, cached_tokens: 0, ..Usage::ZERO })
+                .unwrap();
         assert_eq!(s, r#"{"prompt_tokens":1,"completion_tokens":2,"cached_tokens":0}"#);
     }
 }

@@ -55,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(c) = &cfg.customer {
         assert!(c.max_distinct > 0);
     }
-    let extreme = Usage { prompt_tokens: MAX_TOKENS_PER_FIELD, completion_tokens: MAX_TOKENS_PER_FIELD, cached_tokens: MAX_TOKENS_PER_FIELD / 2 };
+    let extreme = Usage { prompt_tokens: MAX_TOKENS_PER_FIELD, completion_tokens: MAX_TOKENS_PER_FIELD, cached_tokens: MAX_TOKENS_PER_FIELD / 2, ..Usage::ZERO };
     for t in &cfg.tiers {
         let _ = cfg.prices.cost_micro_usd(&t.model, &extreme);
     }

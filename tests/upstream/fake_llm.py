@@ -9,6 +9,7 @@ network access or API keys.
 
 Endpoints
   POST /v1/chat/completions   chat.completion (or SSE chunks with "stream": true)
+  POST /v1/messages           Anthropic Messages (see fake_anthropic.py for its controls)
   GET  /v1/models             a model list
   GET  /_last                 the last non-underscore request seen: {method, path, headers, body, body_b64, json}
   GET  /_history              the last 50 such requests, oldest first
@@ -72,6 +73,8 @@ from collections import deque
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import fake_anthropic  # noqa: E402 - a sibling module: the stand-in also speaks Anthropic Messages
 
 HISTORY_LIMIT = 50
 DEFAULT_COMPLETION_TOKENS = 20
@@ -257,6 +260,9 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
         self.record(body)
         if path.rstrip("/") == self.app.chat_path and self.command == "POST":
             self.chat_completions(body)
+            return
+        if path.rstrip("/") == "/v1/messages":
+            fake_anthropic.messages(self, body)
             return
         self.send_json(
             200,

@@ -65,7 +65,7 @@ fn usage_is_priced_with_the_configuration_table() {
     let table = PriceTable::default_table().unwrap();
     let usage = r#"{"prompt_tokens": 1200, "completion_tokens": 300, "prompt_tokens_details": {"cached_tokens": 200}}"#;
     let out = parse(&price(&default_config(), "claude-haiku-4.5", usage).unwrap());
-    let u = Usage { prompt_tokens: 1200, completion_tokens: 300, cached_tokens: 200 };
+    let u = Usage { prompt_tokens: 1200, completion_tokens: 300, cached_tokens: 200, ..Usage::ZERO };
     let cost = table.cost_micro_usd("claude-haiku-4.5", &u).unwrap();
     let baseline = table.cost_micro_usd("claude-sonnet-4.6", &u).unwrap();
     assert_eq!(out["cost_micro_usd"], cost);

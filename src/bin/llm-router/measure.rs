@@ -125,6 +125,7 @@ pub(super) fn simulate_cmd(args: SimulateArgs) -> Result<usize, Failure> {
                 prompt_tokens: input.unwrap_or(0),
                 completion_tokens: output.unwrap_or(0),
                 cached_tokens: cached.unwrap_or(0),
+                ..Usage::ZERO
             },
         },
     };

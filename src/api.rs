@@ -1,0 +1,101 @@
+//! The wire formats the router understands, behind one interface: each API reads a request
+//! body into the shared [`Inspected`] (facts for routing + rewrite spans), reads an answer's
+//! usage from JSON and from an event stream, and has its own error body. The flow picks the
+//! API once per request, from the path ([`crate::router::Router::for_path`]), and only calls
+//! these methods: it has no branch on the API itself.
+//!
+//! Adding an API is one module for its wire format (like [`crate::anthropic`] and
+//! [`crate::anthropic_usage`]), one variant here, and its configuration section.
+
+use serde_json::Value;
+
+use crate::inspect::{self, Inspected};
+use crate::request::{self, RequestError};
+use crate::sse::SseScanner;
+use crate::usage::{self, Usage, UsageError};
+use crate::{anthropic, anthropic_usage};
+
+/// One API's wire format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Api {
+    /// OpenAI chat completions (`POST /v1/chat/completions`).
+    #[default]
+    ChatCompletions,
+    /// Anthropic Messages (`POST /v1/messages`).
+    Messages,
+}
+
+impl Api {
+    /// Read a request body.
+    ///
+    /// # Errors
+    ///
+    /// The API's [`RequestError`] for a body routing cannot use.
+    pub fn inspect(self, body: &[u8]) -> Result<Inspected<'_>, RequestError> {
+        match self {
+            Api::ChatCompletions => inspect::inspect(body),
+            Api::Messages => anthropic::inspect(body).map(|r| r.inspected),
+        }
+    }
+
+    /// The usage of a whole JSON answer, parsed.
+    ///
+    /// # Errors
+    ///
+    /// The API's [`UsageError`] for an answer without a usable usage.
+    pub fn usage_from_value(self, v: &Value) -> Result<Usage, UsageError> {
+        match self {
+            Api::ChatCompletions => usage::usage_from_value(v),
+            Api::Messages => anthropic_usage::usage_from_value(v),
+        }
+    }
+
+    /// The usage of a whole JSON answer.
+    ///
+    /// # Errors
+    ///
+    /// [`UsageError::NotJson`], or those of [`Api::usage_from_value`].
+    pub fn usage_from_json(self, body: &[u8]) -> Result<Usage, UsageError> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| UsageError::NotJson(e.to_string()))?;
+        self.usage_from_value(&value)
+    }
+
+    /// A scanner for this API's event stream.
+    pub fn sse_scanner(self, max_event_bytes: usize) -> SseScanner {
+        match self {
+            Api::ChatCompletions => SseScanner::new(max_event_bytes),
+            Api::Messages => SseScanner::anthropic(max_event_bytes),
+        }
+    }
+
+    /// The body of a request rejected with `fail_closed`, in the API's own error shape.
+    pub fn error_body(self, message: &str, kind: &str) -> String {
+        match self {
+            Api::ChatCompletions => request::openai_error(message, kind),
+            Api::Messages => request::anthropic_error(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_api_reads_its_own_usage_shape() {
+        let openai = br#"{"usage":{"prompt_tokens":3,"completion_tokens":4}}"#;
+        let anthropic = br#"{"usage":{"input_tokens":3,"output_tokens":4,"cache_read_input_tokens":2}}"#;
+        assert_eq!(Api::ChatCompletions.usage_from_json(openai).unwrap().prompt_tokens, 3);
+        assert_eq!(Api::Messages.usage_from_json(anthropic).unwrap().prompt_tokens, 5);
+        assert!(Api::ChatCompletions.usage_from_json(anthropic).is_err());
+        assert!(Api::Messages.usage_from_json(openai).is_err());
+    }
+
+    #[test]
+    fn each_api_has_its_error_shape() {
+        let v: Value = serde_json::from_str(&Api::Messages.error_body("m", "invalid_json")).unwrap();
+        assert_eq!(v["type"], "error");
+        let v: Value = serde_json::from_str(&Api::ChatCompletions.error_body("m", "invalid_json")).unwrap();
+        assert_eq!(v["error"]["code"], "invalid_json");
+    }
+}
