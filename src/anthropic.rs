@@ -20,10 +20,12 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::inspect::{self, skip_seq, small, span_in, Inspected, Member, Messages, Scalar, Skip, Spans, Val};
+use crate::inspect::{
+    self, scalars_are, skip_seq, small, span_in, Inspected, Member, Messages, Scalar, Skip, Spans, Val,
+};
 use crate::inspect_message::{system_message, ContentParts, SystemSeed};
 use crate::request::{ChatRequest, Message, RequestError};
 
@@ -137,24 +139,7 @@ impl<'de> Visitor<'de> for Top<'de> {
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         skip_seq(seq, 1).map(|_| None)
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    scalars_are!(|_v| None);
 }
 
 #[cfg(test)]
