@@ -415,9 +415,11 @@ mod tests {
         let t = PriceTable::default_table().unwrap();
         assert_eq!(t.version(), "2026-04");
         assert_eq!(t.effective(), "2026-04-01");
-        assert_eq!(t.models().count(), 8);
+        assert_eq!(t.models().count(), 10);
         let expect = [
             ("gpt-5-nano", 50_000, 5_000, 400_000),
+            ("gpt-5-mini", 250_000, 25_000, 2_000_000),
+            ("gpt-5", 1_250_000, 125_000, 10_000_000),
             ("gemini-2.5-flash-lite", 100_000, 25_000, 400_000),
             ("deepseek-v3.2", 280_000, 28_000, 420_000),
             ("gpt-4o", 2_500_000, 1_250_000, 10_000_000),
