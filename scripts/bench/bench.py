@@ -284,11 +284,12 @@ def rendered(ports: stack.Ports, mode: str, wasm: Path | None = None) -> str:
 
 
 def plugin_with(text: str, member: str) -> str:
-    """The plugin configuration with one more top-level member (`"key": value`), for a variant."""
-    anchor = '"aliases": ["auto"],'
-    if text.count(anchor) != 1:
-        raise ValueError(f"expected exactly one {anchor!r} in the plugin configuration")
-    return text.replace(anchor, f"{anchor} {member},")
+    """The plugin configuration with one more top-level member (`"key": value`), for a variant.
+    It goes after the top-level `"mode"` member, the one member no `apis` section repeats."""
+    anchors = re.findall(r'"mode": "[a-z]+",', text)
+    if len(anchors) != 1:
+        raise ValueError(f"expected exactly one top-level \"mode\" member in the plugin configuration, found {anchors}")
+    return text.replace(anchors[0], f"{anchors[0]} {member},")
 
 
 def with_classifier(text: str, kind: str) -> str:
