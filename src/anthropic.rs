@@ -26,7 +26,7 @@ use serde_json::value::RawValue;
 use crate::inspect::{
     self, scalars_are, skip_seq, small, span_in, Inspected, Member, Messages, Scalar, Skip, Spans, Val,
 };
-use crate::inspect_message::{system_message, ContentParts, SystemSeed};
+use crate::inspect_message::{system_message, ContentParts, Dialect, SystemSeed};
 use crate::request::{ChatRequest, Message, RequestError};
 
 /// An Anthropic Messages body as read: what routing reads and the `metadata.user_id` sent.
@@ -93,6 +93,7 @@ impl<'a> Fields<'a> {
             max_tokens: self.max_tokens,
             response_format: None,
             tools: self.tools,
+            stateful: false,
         };
         let spans = Spans { model: self.model_spans, stream_options: Vec::new(), close, empty: self.members == 0 };
         Ok(MessagesRequest { inspected: Inspected { request, spans }, user_id: self.user_id })
@@ -125,7 +126,7 @@ impl<'de> Visitor<'de> for Top<'de> {
                     f.model_spans.push(span_in(self.body, raw.get()));
                     f.model = Some(small(raw, 1)?.and_then(Scalar::string));
                 }
-                "messages" => f.messages = Some(map.next_value_seed(Messages { anthropic: true })?),
+                "messages" => f.messages = Some(map.next_value_seed(Messages { dialect: Dialect::Anthropic })?),
                 "system" => f.system = Some(map.next_value_seed(SystemSeed)?),
                 "stream" => f.stream = Some(map.next_value_seed(Val(1))?.bool()),
                 "max_tokens" => f.max_tokens = map.next_value_seed(Val(1))?.u64(),

@@ -19,7 +19,7 @@ use std::ops::Range;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::inspect_message::MessageSeed;
+use crate::inspect_message::{Dialect, MessageSeed};
 use crate::request::{ChatRequest, Message, RequestError, MAX_DEPTH};
 
 /// Where the members a rewrite edits sit in the body (byte ranges of their values).
@@ -151,6 +151,7 @@ impl<'a> Fields<'a> {
             max_tokens: self.max_completion_tokens.or(self.max_tokens),
             response_format: self.response_format,
             tools: self.tools.saturating_add(self.functions),
+            stateful: false,
         };
         let spans =
             Spans { model: self.model_spans, stream_options: self.stream_options, close, empty: self.members == 0 };
@@ -191,7 +192,7 @@ impl<'de> Visitor<'de> for Top<'de> {
                     f.model_spans.push(span_in(self.body, raw.get()));
                     f.model = Some(small(raw, 1)?.and_then(Scalar::string));
                 }
-                "messages" => f.messages = Some(map.next_value_seed(Messages { anthropic: false })?),
+                "messages" => f.messages = Some(map.next_value_seed(Messages { dialect: Dialect::Chat })?),
                 "stream" => f.stream = Some(map.next_value_seed(Val(1))?.bool()),
                 "stream_options" => {
                     let raw: &'de RawValue = map.next_value()?;
@@ -418,10 +419,10 @@ impl<'de> Visitor<'de> for Member {
     scalars_are!(|_v| None);
 }
 
-/// `messages`: `None` when it is not an array; inside, the first message error. `anthropic`:
-/// read as Anthropic Messages content (see [`MessageSeed`]).
+/// `messages`: `None` when it is not an array; inside, the first message error. Each message is
+/// read in `dialect` (see [`MessageSeed`]).
 pub(crate) struct Messages {
-    pub(crate) anthropic: bool,
+    pub(crate) dialect: Dialect,
 }
 
 impl<'de> DeserializeSeed<'de> for Messages {
@@ -439,7 +440,7 @@ impl<'de> Visitor<'de> for Messages {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Ok(Vec::new());
         let mut i = 0;
-        while let Some(m) = seq.next_element_seed(MessageSeed { index: i, depth: 2, anthropic: self.anthropic })? {
+        while let Some(m) = seq.next_element_seed(MessageSeed { index: i, depth: 2, dialect: self.dialect })? {
             if let Ok(list) = &mut out {
                 match m {
                     Ok(m) => list.push(m),
