@@ -21,6 +21,7 @@ fn routing(model: &str, tier: &str) -> Routing {
         attempts: 0,
         retry: None,
         strip_usage: false,
+        family: None,
     }
 }
 

@@ -31,6 +31,8 @@ pub mod quality;
 pub mod reader;
 pub mod report;
 pub mod request;
+pub mod responses;
+pub mod responses_usage;
 pub mod retry;
 pub mod router;
 mod routing;
@@ -45,5 +47,7 @@ pub mod usage;
 mod fake_host;
 #[cfg(test)]
 mod flow_messages_tests;
+#[cfg(test)]
+mod flow_responses_tests;
 #[cfg(test)]
 mod flow_tests;
