@@ -18,6 +18,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::service_tier::ServiceTier;
 use crate::usage::Usage;
 
 /// Why a line is not a usable router record.
@@ -87,6 +88,8 @@ pub struct RawAccessLine {
     pub cache_write_5m_tokens: Option<Value>,
     /// Prompt tokens written to a 1-hour cache (Anthropic; absent or null means 0).
     pub cache_write_1h_tokens: Option<Value>,
+    /// The answer's service tier (absent, null or `-` means standard).
+    pub service_tier: Option<Value>,
     /// Cost, integer micro-USD.
     pub cost_micro_usd: Option<Value>,
     /// Baseline cost, integer micro-USD.
@@ -215,6 +218,10 @@ impl TryFrom<RawAccessLine> for AccessRecord {
         let cached = count(raw.cached_tokens.as_ref(), "cached_tokens")?;
         let write_5m = count(raw.cache_write_5m_tokens.as_ref(), "cache_write_5m_tokens")?.unwrap_or(0);
         let write_1h = count(raw.cache_write_1h_tokens.as_ref(), "cache_write_1h_tokens")?.unwrap_or(0);
+        let service_tier = match text(raw.service_tier.as_ref(), "service_tier")? {
+            None => ServiceTier::Standard,
+            Some(s) => ServiceTier::reported(Some(&s)),
+        };
         let cost = count(raw.cost_micro_usd.as_ref(), "cost_micro_usd")?;
         let baseline = count(raw.baseline_cost_micro_usd.as_ref(), "baseline_cost_micro_usd")?;
         let usage = match status {
@@ -236,6 +243,7 @@ impl TryFrom<RawAccessLine> for AccessRecord {
                     cached_tokens,
                     cache_write_5m_tokens: write_5m,
                     cache_write_1h_tokens: write_1h,
+                    service_tier,
                 };
                 if usage.uncached_input().is_none() {
                     return Err(AccessLogError::Invalid {
@@ -523,5 +531,24 @@ mod tests {
         // 2 read + 6 + 5 written > 12 input tokens.
         let e = AccessRecord::from_line(&with(r#""6""#, r#""5""#)).unwrap_err();
         assert!(e.to_string().contains("cache_write_5m_tokens"), "{e}");
+    }
+
+    #[test]
+    fn service_tier_is_read_and_null_is_standard() {
+        let with = |tier: &str| {
+            PRICED.replace(r#""cached_tokens":"0","#, &format!(r#""cached_tokens":"0","service_tier":{tier},"#))
+        };
+        for (tier, expected) in [
+            (r#""flex""#, ServiceTier::Flex),
+            (r#""priority""#, ServiceTier::Priority),
+            (r#""unknown""#, ServiceTier::Unknown),
+            (r#""turbo""#, ServiceTier::Unknown),
+            ("null", ServiceTier::Standard),
+            (r#""-""#, ServiceTier::Standard),
+        ] {
+            assert_eq!(AccessRecord::from_line(&with(tier)).unwrap().usage.unwrap().service_tier, expected, "{tier}");
+        }
+        assert_eq!(AccessRecord::from_line(PRICED).unwrap().usage.unwrap().service_tier, ServiceTier::Standard);
+        assert!(AccessRecord::from_line(&with("[1]")).is_err());
     }
 }

@@ -19,13 +19,15 @@
 //! output item, content part and text delta events, and one terminal event carrying the whole
 //! `response`: `response.completed`, or `response.incomplete` (e.g. `max_output_tokens` reached)
 //! or `response.failed`, both of which the provider bills with the usage they carry.
-//! [`EventUsage`] takes the usage of the terminal event's `response.usage`. A stream cut before
+//! [`EventUsage`] takes the usage of the terminal event's `response.usage` (and its tier from
+//! `response.service_tier`, as the JSON answer's from its `service_tier`). A stream cut before
 //! a terminal event, a terminal event without usage, and a stream carrying an `error` event have
 //! no usage (accounted as `usage_missing`, never a guess); an invalid usage is a bad event.
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::service_tier::ServiceTier;
 pub use crate::usage::EventRead;
 use crate::usage::{read_usage, usage_member, Usage, UsageError, UsageShape};
 
@@ -60,6 +62,8 @@ struct Event {
 #[derive(Deserialize)]
 struct EventResponse {
     usage: Option<Value>,
+    /// The tier the response was processed on (`default`, `flex`, `priority`, ...).
+    service_tier: Option<Value>,
 }
 
 /// The usage of one Responses event stream, folded event by event.
@@ -88,8 +92,13 @@ impl EventUsage {
                 EventRead::Ok
             }
             Some(kind) if is_terminal(kind) => {
-                let usage = event.response.and_then(|r| r.usage).filter(|u| !u.is_null());
-                match usage.as_ref().map(|u| read_usage(u, &SHAPE)) {
+                let (usage, tier) = event.response.map_or((None, None), |r| (r.usage, r.service_tier));
+                let usage = usage.filter(|u| !u.is_null());
+                let read = |u: &Value| {
+                    let usage = read_usage(u, &SHAPE)?;
+                    Ok::<_, UsageError>(Usage { service_tier: ServiceTier::from_member(tier.as_ref()), ..usage })
+                };
+                match usage.as_ref().map(read) {
                     None => {
                         self.usage = None;
                         EventRead::Ok

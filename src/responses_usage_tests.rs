@@ -122,6 +122,18 @@ fn stream_usage_comes_from_the_terminal_event() {
 }
 
 #[test]
+fn the_tier_the_response_was_processed_on_is_kept() {
+    use crate::service_tier::ServiceTier;
+    let mut v = response("completed", &usage_json(10, 0, 5, 0));
+    assert_eq!(usage_from_value(&v).unwrap().service_tier, ServiceTier::Standard, "default");
+    v["service_tier"] = json!("flex");
+    assert_eq!(usage_from_value(&v).unwrap().service_tier, ServiceTier::Flex);
+    let stream =
+        documented_stream("response.completed", &usage_json(10, 0, 5, 0)).replace("\"default\"", "\"priority\"");
+    assert_eq!(scan(&stream, 9).usage().unwrap().service_tier, ServiceTier::Priority);
+}
+
+#[test]
 fn incomplete_and_failed_responses_are_billed_with_their_usage() {
     for terminal in ["response.incomplete", "response.failed"] {
         let stream = documented_stream(terminal, &usage_json(40, 0, 16, 16));

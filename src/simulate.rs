@@ -287,8 +287,11 @@ fn mul(a: u128, b: u128) -> Result<u128, SimulateError> {
 
 /// Sum of the per-request costs of the described requests on `model`, and `n`.
 fn per_model_sum(traffic: &Traffic, table: &PriceTable, model: &str) -> Result<(u128, u128), SimulateError> {
-    let price = table.lookup(model).ok_or_else(|| SimulateError::UnknownModel(model.to_string()))?;
-    let cost = |u: &Usage| price.cost_micro_usd(u).map(u128::from).map_err(|_| SimulateError::Overflow);
+    table.lookup(model).ok_or_else(|| SimulateError::UnknownModel(model.to_string()))?;
+    // A recorded usage is already validated, so only the arithmetic can fail here; a record
+    // served on a tier `model` is not sold on is priced at its standard rates.
+    let cost =
+        |u: &Usage| table.counterfactual_cost_micro_usd(model, u).map(u128::from).map_err(|_| SimulateError::Overflow);
     match traffic {
         Traffic::Synthetic { usage, .. } => Ok((cost(usage)?, 1)),
         Traffic::Sample { requests, .. } => {
@@ -334,7 +337,7 @@ fn strategy_amount(
             let mut models = BTreeMap::new();
             for r in requests {
                 *models.entry(r.routed_model.clone()).or_insert(0) += 1;
-                match table.cost_micro_usd(&r.routed_model, &r.usage) {
+                match table.counterfactual_cost_micro_usd(&r.routed_model, &r.usage) {
                     Ok(c) => sum = sum.checked_add(u128::from(c)).ok_or(SimulateError::Overflow)?,
                     Err(_) => unpriced += 1,
                 }
@@ -524,7 +527,7 @@ mod tests {
     /// Per-request cost from the price table's integer rates, independently of `pricing`.
     fn per_request(model: &str, input: u64, output: u64) -> u64 {
         let m = table().lookup(model).unwrap().clone();
-        let exact = u128::from(input) * u128::from(m.input) + u128::from(output) * u128::from(m.output);
+        let exact = u128::from(input) * u128::from(m.base.input) + u128::from(output) * u128::from(m.base.output);
         u64::try_from((exact + 500_000) / 1_000_000).unwrap()
     }
 
