@@ -3,18 +3,11 @@
 //! answer's JSON and event stream, OpenAI's error shape when failing closed, and stateful
 //! requests (`previous_response_id`, `conversation`) kept in their provider family.
 
-use crate::config::DEFAULT_CONFIG_JSON;
-use crate::fake_host::FakeHost;
+use crate::fake_host::{router_with, send_to, FakeHost};
 use crate::flow::{Action, CallResponse, RequestFlow};
 use crate::names;
 use crate::router::Router;
 use crate::usage::Usage;
-
-fn router_with(patch: impl FnOnce(&mut serde_json::Value)) -> Router {
-    let mut v: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON).unwrap();
-    patch(&mut v);
-    Router::from_json(v.to_string().as_bytes()).unwrap()
-}
 
 /// The shipped section with each tier its own family (the default: its cluster).
 fn three_families(v: &mut serde_json::Value) {
@@ -27,13 +20,7 @@ const PINNED: (&str, &str) = ("x-llm-tier", "openai-mid");
 const BODY: &str = r#"{"model":"auto","instructions":"Be brief.","input":[{"role":"user","content":[{"type":"input_text","text":"hi"}]}],"max_output_tokens":64}"#;
 
 fn send(r: &Router, body: &str, headers: &[(&str, &str)]) -> (RequestFlow, FakeHost) {
-    let mut h = FakeHost::request("POST", "/v1/responses", headers, body);
-    h.route = Some("chat".into());
-    let mut f = RequestFlow::new();
-    assert_eq!(f.on_request_headers(r, &mut h, false), Action::Pause);
-    let n = h.request_body.len();
-    assert_eq!(f.on_request_body(r, &mut h, n, true), Action::Continue);
-    (f, h)
+    send_to(r, "/v1/responses", body, headers)
 }
 
 fn sent_model(h: &FakeHost) -> String {

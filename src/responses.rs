@@ -26,23 +26,14 @@ use std::fmt;
 use std::ops::Range;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
-use crate::inspect::{
-    self, scalars_are, skip_map, skip_seq, small, span_in, Inspected, Messages, Scalar, Skip, Spans, Val,
-};
+use crate::inspect::{self, scalars_are, skip_map, skip_seq, Inspected, Messages, Scalar, Skip, Spans, Val};
 use crate::inspect_message::{text_message, Dialect};
 use crate::request::{ChatRequest, Message, RequestError, Role};
 
 /// Read an OpenAI Responses body in one pass.
 pub fn inspect(body: &[u8]) -> Result<Inspected<'_>, RequestError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let top = Top { body }
-        .deserialize(&mut de)
-        .and_then(|t| de.end().map(|()| t))
-        .map_err(|e| inspect::request_error(&e.to_string()))?;
-    let fields = top.ok_or(RequestError::NotObject)?;
-    let close = body.iter().rposition(|b| !b.is_ascii_whitespace()).unwrap_or(0);
+    let (fields, close) = inspect::top_members(body, Top { body })?;
     fields.into_inspected(close)
 }
 
@@ -66,17 +57,9 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn into_inspected(self, close: usize) -> Result<Inspected<'a>, RequestError> {
-        let model = match self.model {
-            None => return Err(RequestError::MissingModel),
-            Some(Some(m)) if !m.trim().is_empty() => m,
-            Some(_) => return Err(RequestError::BadModel),
-        };
+        let model = inspect::required_model(self.model)?;
         let mut messages = self.input.unwrap_or(Ok(Vec::new()))?;
-        let stream = match self.stream {
-            None => false,
-            Some(Some(b)) => b,
-            Some(None) => return Err(RequestError::BadStream),
-        };
+        let stream = inspect::stream_flag(self.stream)?;
         match self.instructions {
             None | Some(Some(Scalar::Null)) => {}
             Some(Some(Scalar::Str(s))) => messages.insert(0, text_message(Role::System, s)),
@@ -124,11 +107,7 @@ impl<'de> Visitor<'de> for Top<'de> {
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             f.members += 1;
             match key.as_ref() {
-                "model" => {
-                    let raw: &'de RawValue = map.next_value()?;
-                    f.model_spans.push(span_in(self.body, raw.get()));
-                    f.model = Some(small(raw, 1)?.and_then(Scalar::string));
-                }
+                "model" => f.model = inspect::model_member(&mut map, self.body, &mut f.model_spans)?,
                 "input" => f.input = Some(map.next_value_seed(InputSeed)?),
                 "instructions" => {
                     let v = map.next_value_seed(Val(1))?;

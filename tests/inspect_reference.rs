@@ -53,24 +53,26 @@ fn bodies() -> Vec<Vec<u8>> {
     out
 }
 
+/// `body`, and it cut at and with a byte deleted at up to 64 places: truncations, broken
+/// strings, missing commas and quotes, the errors a fuzzer starts from.
+fn variants(body: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = vec![body.to_vec()];
+    let step = (body.len() / 64).max(1);
+    for at in (0..body.len()).step_by(step) {
+        out.push(body[..at].to_vec());
+        let mut v = body.to_vec();
+        v.remove(at);
+        out.push(v);
+    }
+    out
+}
+
 #[test]
 fn inspect_reads_what_the_tree_reader_read() {
     let mut checked = 0;
-    for body in bodies() {
-        let mut variants = vec![body.clone()];
-        // Cut at and delete a byte from up to 64 places: truncations, broken strings, missing
-        // commas and quotes, the errors a fuzzer starts from.
-        let step = (body.len() / 64).max(1);
-        for at in (0..body.len()).step_by(step) {
-            variants.push(body[..at].to_vec());
-            let mut v = body.clone();
-            v.remove(at);
-            variants.push(v);
-        }
-        for v in &variants {
-            dom_reference::check(v, &inspect(v).map(|i| i.request));
-            checked += 1;
-        }
+    for v in bodies().iter().flat_map(|b| variants(b)) {
+        dom_reference::check(&v, &inspect(&v).map(|i| i.request));
+        checked += 1;
     }
     assert!(checked > 10_000, "{checked}");
     eprintln!("inspect == tree reader on {checked} bodies");
@@ -131,19 +133,9 @@ fn responses_bodies() -> Vec<Vec<u8>> {
 #[test]
 fn the_responses_reader_reads_what_the_tree_reads() {
     let mut checked = 0;
-    for body in responses_bodies() {
-        let mut variants = vec![body.clone()];
-        let step = (body.len() / 64).max(1);
-        for at in (0..body.len()).step_by(step) {
-            variants.push(body[..at].to_vec());
-            let mut v = body.clone();
-            v.remove(at);
-            variants.push(v);
-        }
-        for v in &variants {
-            responses_reference::check(v, &responses::inspect(v).map(|i| i.request));
-            checked += 1;
-        }
+    for v in responses_bodies().iter().flat_map(|b| variants(b)) {
+        responses_reference::check(&v, &responses::inspect(&v).map(|i| i.request));
+        checked += 1;
     }
     assert!(checked > 3_000, "{checked}");
     eprintln!("responses::inspect == tree reader on {checked} bodies");
