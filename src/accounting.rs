@@ -160,6 +160,16 @@ pub fn rejected(kind: &str) -> Emission {
     }
 }
 
+/// The cost ceiling acted on a request of `route`: stepped it down, or rejected it (also an
+/// error of kind `cost_ceiling`, with status `error` for the access log).
+pub fn cost_ceiling(route: &str, rejected: bool) -> Emission {
+    let action = if rejected { value::ACTION_REJECT } else { value::ACTION_STEP_DOWN };
+    let count = Count::new(stat::COST_CEILING, &[(label::ROUTE, route), (label::ACTION, action)], 1);
+    let mut e = if rejected { self::rejected(value::COST_CEILING_REJECT) } else { Emission::default() };
+    e.counters.push(count);
+    e
+}
+
 /// A customer folded into `other` because the distinct-customer cap was reached.
 pub fn customer_overflow() -> Emission {
     Emission { counters: vec![Count::new(stat::CUSTOMER_OVERFLOW, &[], 1)], ..Emission::default() }

@@ -6,6 +6,7 @@
 
 use serde::Deserialize;
 
+use crate::ceiling::{CeilingError, CostCeiling};
 use crate::pricing::{PriceTable, PricingError, RawPriceTable};
 
 // The raw serde types live in their own file.
@@ -109,6 +110,9 @@ pub enum ConfigError {
     /// The fallback settings are invalid.
     #[error("fallback: {0}")]
     Fallback(String),
+    /// The cost ceiling is invalid.
+    #[error("cost_ceiling: {0}")]
+    CostCeiling(#[from] CeilingError),
     /// An `apis` section is invalid.
     #[error("apis.{api}: {error}")]
     Api {
@@ -388,6 +392,8 @@ pub struct Config {
     pub classifier: ClassifierKind,
     /// Fallback on upstream failure.
     pub fallback: Fallback,
+    /// The most one request may cost ([`crate::ceiling`]).
+    pub cost_ceiling: Option<CostCeiling>,
     /// The Anthropic Messages section (`apis.messages`), validated like this one.
     pub messages: Option<Box<Config>>,
 }

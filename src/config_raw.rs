@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 
+pub use crate::ceiling::RawCostCeiling;
+
 use super::*;
 
 /// Raw customer configuration.
@@ -183,6 +185,8 @@ pub struct RawConfig {
     /// Fallback on upstream failure.
     #[serde(default)]
     pub fallback: RawFallback,
+    /// The most one request may cost, estimated before it is forwarded.
+    pub cost_ceiling: Option<RawCostCeiling>,
     /// Other APIs, each a configuration of this same shape (its own paths, tiers, thresholds,
     /// rules; unset keys take their defaults, not this section's).
     #[serde(default)]

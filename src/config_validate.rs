@@ -257,6 +257,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             profile: raw.profile,
             classifier: validate_classifier(raw.classifier)?,
             fallback,
+            cost_ceiling: raw.cost_ceiling.map(CostCeiling::try_from).transpose()?,
             messages: None,
         })
     }

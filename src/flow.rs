@@ -38,11 +38,11 @@ use crate::config::Mode;
 use crate::emit;
 use crate::host::{Host, Level};
 use crate::inspect;
-use crate::names;
+use crate::names::{self, value};
 use crate::reader::{self, Read, UsageReader};
 use crate::retry::{self, RetryKind};
 use crate::router::Router;
-use crate::routing::{self, Resend, Routed, Routing};
+use crate::routing::{self, Ceiling, Resend, Routed, Routing};
 use crate::splice;
 
 /// What the host should do after a callback.
@@ -213,10 +213,31 @@ impl RequestFlow {
             Ok(i) => i,
             Err(e) => return self.fail(router, host, e.kind(), &e.to_string()),
         };
-        let Routed { mut routing, rewrite_model, force_usage, expect, stream } =
-            routing::route(router, &inspected.request, headers, customer);
+        let ceiling_header = router.config.cost_ceiling.as_ref().and_then(|c| {
+            let name = c.header.as_deref()?;
+            headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+        });
+        let mut routed = routing::route(router, &inspected.request, headers, customer);
         let elapsed_us = host.now_nanos().saturating_sub(started) / 1000;
         emit::emit(host, &accounting::decision_time(elapsed_us));
+        if let (Some(c), Mode::Route) = (&router.config.cost_ceiling, router.config.mode) {
+            if let Some(limit) = c.limit(ceiling_header.as_deref(), || host.route_name()) {
+                let outcome = routing::apply_ceiling(&router.config, c, limit, &inspected.request, &mut routed);
+                if outcome != Ceiling::Within {
+                    let route = accounting::route_label(host.route_name().as_deref());
+                    let rejected = matches!(outcome, Ceiling::Reject(_));
+                    emit::emit(host, &accounting::cost_ceiling(&route, rejected));
+                }
+                if let Ceiling::Reject(message) = outcome {
+                    host.log(Level::Info, &format!("llm-router: rejected request (cost_ceiling): {message}"));
+                    let body = self.api.error_body(&format!("llm-router: {message}"), value::COST_CEILING_REJECT);
+                    host.send_json_response(400, &body);
+                    self.phase = Phase::Skipped;
+                    return Action::Pause;
+                }
+            }
+        }
+        let Routed { mut routing, rewrite_model, force_usage, expect, stream } = routed;
 
         if router.config.mode == Mode::Route {
             if let Some(t) = routing.tier_index.and_then(|i| router.config.tiers.get(i)) {

@@ -18,7 +18,7 @@ impl Classifier for Fixed {
     }
 }
 
-fn router_with(patch: impl FnOnce(&mut serde_json::Value), score: f32) -> Router {
+pub(crate) fn router_with(patch: impl FnOnce(&mut serde_json::Value), score: f32) -> Router {
     let mut v: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON).unwrap();
     patch(&mut v);
     Router::new(Config::from_json(v.to_string().as_bytes()).unwrap(), Box::new(Fixed(score)))
@@ -50,7 +50,7 @@ fn send(r: &Router, headers: &[(&str, &str)], body: &str) -> (RequestFlow, FakeH
 
 /// Run the request side and end the stream without a response (`on_log`), so the decision's
 /// filter state (written at accounting time) is there to read.
-fn decided(r: &Router, headers: &[(&str, &str)], body: &str) -> FakeHost {
+pub(crate) fn decided(r: &Router, headers: &[(&str, &str)], body: &str) -> FakeHost {
     let (mut f, mut h) = send(r, headers, body);
     f.on_log(r, &mut h);
     h

@@ -11,6 +11,7 @@ pub mod accounting;
 pub mod anthropic;
 pub mod anthropic_usage;
 pub mod api;
+pub mod ceiling;
 pub mod classifier;
 pub mod config;
 mod emit;
@@ -45,6 +46,8 @@ pub mod usage;
 
 #[cfg(test)]
 mod fake_host;
+#[cfg(test)]
+mod flow_ceiling_tests;
 #[cfg(test)]
 mod flow_messages_tests;
 #[cfg(test)]

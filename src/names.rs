@@ -104,6 +104,9 @@ pub mod stat {
     pub const FALLBACKS: &str = "llm_router_fallbacks_total";
     /// Requests re-sent to the next tier because the answer was unusable, by reason.
     pub const ESCALATIONS: &str = "llm_router_escalations_total";
+    /// Requests whose worst-case estimate was above the cost ceiling, by action
+    /// (`step_down`, `reject`).
+    pub const COST_CEILING: &str = "llm_router_cost_ceiling_total";
     /// Histogram: decision time in microseconds (parse + features + inference + policy).
     pub const DECISION_TIME_US: &str = "llm_router_decision_time_us";
     /// Histogram: per-request cost in micro-USD.
@@ -133,6 +136,8 @@ pub mod label {
     pub const KIND: &str = "kind";
     /// Filter callback (`request_headers`, `request_body`, ...), for the profile histogram.
     pub const CALLBACK: &str = "callback";
+    /// What the cost ceiling did (`step_down`, `reject`).
+    pub const ACTION: &str = "action";
 }
 
 /// Fixed label, header and filter-state values (the variable ones come from the configuration
@@ -158,4 +163,12 @@ pub mod value {
     pub const STATUS_USAGE_MISSING: &str = "usage_missing";
     /// Accounting status: the request could not be inspected.
     pub const STATUS_ERROR: &str = "error";
+    /// Decision reason of a request stepped down by the cost ceiling.
+    pub const REASON_COST_CEILING: &str = "cost_ceiling";
+    /// Error kind (`llm_router_errors_total{kind}`) of a request the cost ceiling rejected.
+    pub const COST_CEILING_REJECT: &str = "cost_ceiling";
+    /// The cost ceiling's actions (`action` label).
+    pub const ACTION_STEP_DOWN: &str = "step_down";
+    /// See [`ACTION_STEP_DOWN`].
+    pub const ACTION_REJECT: &str = "reject";
 }

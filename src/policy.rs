@@ -75,6 +75,8 @@ pub fn tier_for_score(thresholds: &[f32], score: f32) -> usize {
 pub fn rule_headers(config: &Config) -> Vec<String> {
     let mut names: Vec<String> =
         config.rules.iter().filter_map(|r| r.when.header.as_ref().map(|(n, _)| n.clone())).collect();
+    // The cost ceiling's per-request header is read with them, from the same header copy.
+    names.extend(config.cost_ceiling.as_ref().and_then(|c| c.header.clone()));
     names.sort();
     names.dedup();
     names

@@ -3,7 +3,8 @@
 
 use std::ops::Range;
 
-use crate::config::{ExplicitModel, Mode};
+use crate::ceiling::{self, CostCeiling, Verdict};
+use crate::config::{Config, ExplicitModel, Mode};
 use crate::names::value;
 use crate::policy::Decision;
 use crate::quality::Expectation;
@@ -65,6 +66,51 @@ pub(crate) struct Routed {
     pub(crate) expect: Expectation,
     /// The request is a stream.
     pub(crate) stream: bool,
+}
+
+/// What the cost ceiling did to a routed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ceiling {
+    /// Nothing: within the ceiling.
+    Within,
+    /// Moved to a cheaper tier.
+    SteppedDown,
+    /// To be rejected, with this message.
+    Reject(String),
+}
+
+/// Apply the cost ceiling `limit` (micro-USD) to a routed request ([`crate::ceiling`]).
+pub(crate) fn apply_ceiling(
+    cfg: &Config,
+    ceiling: &CostCeiling,
+    limit: u64,
+    req: &ChatRequest<'_>,
+    routed: &mut Routed,
+) -> Ceiling {
+    let r = &mut routed.routing;
+    let verdict = ceiling::check(
+        cfg,
+        ceiling,
+        limit,
+        (&r.model, r.tier_index, r.decided),
+        req.estimated_input_tokens(),
+        req.max_tokens,
+    );
+    match verdict {
+        Verdict::Within => Ceiling::Within,
+        Verdict::Reject(estimate) => Ceiling::Reject(Verdict::message(&estimate, limit)),
+        Verdict::StepDown { tier, .. } => {
+            let Some(t) = cfg.tiers.get(tier) else {
+                return Ceiling::Within;
+            };
+            r.tier_index = Some(tier);
+            r.tier.clone_from(&t.name);
+            r.model.clone_from(&t.model);
+            r.reason = value::REASON_COST_CEILING.to_string();
+            routed.rewrite_model = Some(t.model.clone());
+            Ceiling::SteppedDown
+        }
+    }
 }
 
 /// Decide for an inspected request: the policy for an alias (or `route_anyway`, or measure
