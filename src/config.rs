@@ -6,6 +6,7 @@
 
 use serde::Deserialize;
 
+use crate::budget::{Budget, BudgetError};
 use crate::ceiling::{CeilingError, CostCeiling};
 use crate::pricing::{PriceTable, PricingError, RawPriceTable};
 
@@ -113,6 +114,9 @@ pub enum ConfigError {
     /// The cost ceiling is invalid.
     #[error("cost_ceiling: {0}")]
     CostCeiling(#[from] CeilingError),
+    /// The budget section is invalid.
+    #[error("budget: {0}")]
+    Budget(#[from] BudgetError),
     /// An `apis` section is invalid.
     #[error("apis.{api}: {error}")]
     Api {
@@ -394,6 +398,8 @@ pub struct Config {
     pub fallback: Fallback,
     /// The most one request may cost ([`crate::ceiling`]).
     pub cost_ceiling: Option<CostCeiling>,
+    /// Budgets per customer ([`crate::budget`]).
+    pub budget: Option<Budget>,
     /// The Anthropic Messages section (`apis.messages`), validated like this one.
     pub messages: Option<Box<Config>>,
 }

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+pub use crate::budget::RawBudget;
 pub use crate::ceiling::RawCostCeiling;
 
 use super::*;
@@ -187,6 +188,8 @@ pub struct RawConfig {
     pub fallback: RawFallback,
     /// The most one request may cost, estimated before it is forwarded.
     pub cost_ceiling: Option<RawCostCeiling>,
+    /// Budgets per customer and period.
+    pub budget: Option<RawBudget>,
     /// Other APIs, each a configuration of this same shape (its own paths, tiers, thresholds,
     /// rules; unset keys take their defaults, not this section's).
     #[serde(default)]

@@ -239,6 +239,12 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             }
         };
 
+        let budget = match raw.budget {
+            None => None,
+            Some(_) if customer.is_none() => return Err(BudgetError::NoCustomer.into()),
+            Some(b) => Some(Budget::try_from(b)?),
+        };
+
         Ok(Config {
             mode: raw.mode,
             paths,
@@ -258,6 +264,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             classifier: validate_classifier(raw.classifier)?,
             fallback,
             cost_ceiling: raw.cost_ceiling.map(CostCeiling::try_from).transpose()?,
+            budget,
             messages: None,
         })
     }

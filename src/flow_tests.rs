@@ -30,7 +30,7 @@ fn router(score: f32) -> Router {
 
 const SIMPLE: &str = r#"{"model":"auto","messages":[{"role":"user","content":"hi"}]}"#;
 
-fn usage_body(model: &str, p: u64, c: u64, cached: u64) -> String {
+pub(crate) fn usage_body(model: &str, p: u64, c: u64, cached: u64) -> String {
     format!(
         r#"{{"id":"x","object":"chat.completion","model":"{model}","choices":[{{"index":0,"message":{{"role":"assistant","content":"ok"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":{p},"completion_tokens":{c},"total_tokens":{},"prompt_tokens_details":{{"cached_tokens":{cached}}}}}}}"#,
         p + c
@@ -38,7 +38,7 @@ fn usage_body(model: &str, p: u64, c: u64, cached: u64) -> String {
 }
 
 /// Run the request side; returns the flow and the host.
-fn send(r: &Router, headers: &[(&str, &str)], body: &str) -> (RequestFlow, FakeHost) {
+pub(crate) fn send(r: &Router, headers: &[(&str, &str)], body: &str) -> (RequestFlow, FakeHost) {
     let mut h = FakeHost::request("POST", "/v1/chat/completions", headers, body);
     h.route = Some("chat".into());
     let mut f = RequestFlow::new();
@@ -57,7 +57,7 @@ pub(crate) fn decided(r: &Router, headers: &[(&str, &str)], body: &str) -> FakeH
 }
 
 /// Complete a non-streaming JSON response through the held-headers path.
-fn respond_json(r: &Router, f: &mut RequestFlow, h: &mut FakeHost, body: &str) {
+pub(crate) fn respond_json(r: &Router, f: &mut RequestFlow, h: &mut FakeHost, body: &str) {
     h.response_headers = vec![
         (":status".into(), "200".into()),
         ("content-type".into(), "application/json".into()),

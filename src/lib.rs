@@ -11,6 +11,7 @@ pub mod accounting;
 pub mod anthropic;
 pub mod anthropic_usage;
 pub mod api;
+pub mod budget;
 pub mod ceiling;
 pub mod classifier;
 pub mod config;
@@ -46,6 +47,8 @@ pub mod usage;
 
 #[cfg(test)]
 mod fake_host;
+#[cfg(test)]
+mod flow_budget_tests;
 #[cfg(test)]
 mod flow_ceiling_tests;
 #[cfg(test)]

@@ -381,6 +381,7 @@ mod tests {
             attempts: 0,
             retry: None,
             strip_usage: false,
+            budget: None,
         }
     }
 

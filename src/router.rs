@@ -101,6 +101,18 @@ impl Router {
         Router { config, classifier, rule_headers, customers: RefCell::new(HashSet::new()), messages: None }
     }
 
+    /// The shared-data keys of the customers named in the budgets of every section.
+    pub fn budget_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = std::iter::once(self)
+            .chain(self.messages.as_deref())
+            .filter_map(|r| r.config.budget.as_ref())
+            .flat_map(|b| b.customers.keys().map(|c| crate::budget::key(c)))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
     /// Name of the classifier in use.
     pub fn classifier_name(&self) -> &'static str {
         self.classifier.name()
@@ -135,6 +147,24 @@ impl Router {
     /// Decide a tier for a parsed request with the given rule headers.
     pub fn decide(&self, req: &ChatRequest<'_>, headers: Vec<(String, String)>) -> Decision {
         policy::decide(&self.config, &self.facts(req, headers), || self.score(req))
+    }
+
+    /// [`Router::decide`] with the thresholds raised by a budget's `pace` (0 ..= 1, see
+    /// [`crate::budget`]); a tier the raise moved has reason `budget_pace`.
+    pub fn decide_paced(&self, req: &ChatRequest<'_>, headers: Vec<(String, String)>, pace: f64) -> Decision {
+        if pace <= 0.0 {
+            return self.decide(req, headers);
+        }
+        let facts = self.facts(req, headers);
+        let raised = crate::budget::raised(&self.config.thresholds, pace);
+        let mut d = policy::decide_at(&self.config, &raised, &facts, || self.score(req));
+        if let Some(s) = d.score {
+            let unpaced = policy::decide(&self.config, &facts, || Ok::<f32, ()>(s));
+            if unpaced.tier != d.tier {
+                d.reason = crate::names::value::REASON_BUDGET_PACE.to_string();
+            }
+        }
+        d
     }
 
     /// Read a body and decide, as the CLI does (no headers).
