@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::budget::{Budget, BudgetError};
 use crate::ceiling::{CeilingError, CostCeiling};
 use crate::pricing::{PriceTable, PricingError, RawPriceTable};
+use crate::share::{ShareError, StrongShare};
 
 // The raw serde types live in their own file.
 #[path = "config_raw.rs"]
@@ -117,6 +118,9 @@ pub enum ConfigError {
     /// The budget section is invalid.
     #[error("budget: {0}")]
     Budget(#[from] BudgetError),
+    /// The strong-share controller is invalid.
+    #[error("strong_share: {0}")]
+    StrongShare(#[from] ShareError),
     /// An `apis` section is invalid.
     #[error("apis.{api}: {error}")]
     Api {
@@ -400,6 +404,8 @@ pub struct Config {
     pub cost_ceiling: Option<CostCeiling>,
     /// Budgets per customer ([`crate::budget`]).
     pub budget: Option<Budget>,
+    /// Target share of the strongest tier ([`crate::share`]).
+    pub strong_share: Option<StrongShare>,
     /// The Anthropic Messages section (`apis.messages`), validated like this one.
     pub messages: Option<Box<Config>>,
 }

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 pub use crate::budget::RawBudget;
 pub use crate::ceiling::RawCostCeiling;
+pub use crate::share::RawStrongShare;
 
 use super::*;
 
@@ -190,6 +191,8 @@ pub struct RawConfig {
     pub cost_ceiling: Option<RawCostCeiling>,
     /// Budgets per customer and period.
     pub budget: Option<RawBudget>,
+    /// A target share of scored requests for the strongest tier.
+    pub strong_share: Option<RawStrongShare>,
     /// Other APIs, each a configuration of this same shape (its own paths, tiers, thresholds,
     /// rules; unset keys take their defaults, not this section's).
     #[serde(default)]

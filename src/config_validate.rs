@@ -245,6 +245,12 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             Some(b) => Some(Budget::try_from(b)?),
         };
 
+        let strong_share = match raw.strong_share {
+            None => None,
+            Some(_) if tiers.len() < 2 => return Err(ShareError::OneTier.into()),
+            Some(s) => Some(StrongShare::try_from(s)?),
+        };
+
         Ok(Config {
             mode: raw.mode,
             paths,
@@ -265,6 +271,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             fallback,
             cost_ceiling: raw.cost_ceiling.map(CostCeiling::try_from).transpose()?,
             budget,
+            strong_share,
             messages: None,
         })
     }

@@ -39,6 +39,7 @@ pub mod router;
 mod routing;
 mod scan;
 pub mod service_tier;
+pub mod share;
 pub mod simulate;
 pub mod splice;
 pub mod sse;

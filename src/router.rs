@@ -11,6 +11,7 @@ use crate::config::{Config, ConfigError};
 use crate::features::{self, Features};
 use crate::policy::{self, Decision, Facts};
 use crate::request::{ChatRequest, RequestError};
+use crate::share::ShareController;
 
 /// Errors building a router.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +54,8 @@ pub struct Router {
     /// The router of the Anthropic Messages section (`apis.messages`), with its own tiers,
     /// classifier and customer label set.
     messages: Option<Box<Router>>,
+    /// Recent scores, for `strong_share`.
+    share: ShareController,
 }
 
 impl std::fmt::Debug for Router {
@@ -98,7 +101,14 @@ impl Router {
     /// [`Router::from_config`]): a router made with `new` inspects chat-completions paths only.
     pub fn new(config: Config, classifier: Box<dyn Classifier>) -> Router {
         let rule_headers = policy::rule_headers(&config);
-        Router { config, classifier, rule_headers, customers: RefCell::new(HashSet::new()), messages: None }
+        Router {
+            config,
+            classifier,
+            rule_headers,
+            customers: RefCell::new(HashSet::new()),
+            messages: None,
+            share: ShareController::default(),
+        }
     }
 
     /// The shared-data keys of the customers named in the budgets of every section.
@@ -151,16 +161,24 @@ impl Router {
 
     /// [`Router::decide`] with the thresholds raised by a budget's `pace` (0 ..= 1, see
     /// [`crate::budget`]); a tier the raise moved has reason `budget_pace`.
+    ///
+    /// With `strong_share`, the last threshold is the one the share controller sets from this
+    /// worker's recent scores ([`crate::share`]), and each scored request is remembered.
     pub fn decide_paced(&self, req: &ChatRequest<'_>, headers: Vec<(String, String)>, pace: f64) -> Decision {
-        if pace <= 0.0 {
+        let share = self.config.strong_share.as_ref();
+        if pace <= 0.0 && share.is_none() {
             return self.decide(req, headers);
         }
+        let base =
+            share.map_or_else(|| self.config.thresholds.clone(), |c| self.share.thresholds(c, &self.config.thresholds));
         let facts = self.facts(req, headers);
-        let raised = crate::budget::raised(&self.config.thresholds, pace);
-        let mut d = policy::decide_at(&self.config, &raised, &facts, || self.score(req));
+        let paced = if pace > 0.0 { crate::budget::raised(&base, pace) } else { base.clone() };
+        let mut d = policy::decide_at(&self.config, &paced, &facts, || self.score(req));
         if let Some(s) = d.score {
-            let unpaced = policy::decide(&self.config, &facts, || Ok::<f32, ()>(s));
-            if unpaced.tier != d.tier {
+            if let Some(c) = share {
+                self.share.observe(c, s);
+            }
+            if pace > 0.0 && policy::decide_at(&self.config, &base, &facts, || Ok::<f32, ()>(s)).tier != d.tier {
                 d.reason = crate::names::value::REASON_BUDGET_PACE.to_string();
             }
         }
