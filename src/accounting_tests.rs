@@ -23,6 +23,7 @@ fn routing(model: &str, tier: &str) -> Routing {
         retry: None,
         strip_usage: false,
         family: None,
+        budget: None,
     }
 }
 

@@ -391,6 +391,7 @@ mod tests {
             retry: None,
             strip_usage: false,
             family: None,
+            budget: None,
         }
     }
 

@@ -3,6 +3,8 @@
 
 use std::ops::Range;
 
+use crate::budget::{AtCap, Budget, ExplicitAtCap};
+use crate::ceiling::{self, CostCeiling, Verdict};
 use crate::config::{Config, ExplicitModel, Mode};
 use crate::names::value;
 use crate::policy::Decision;
@@ -46,6 +48,9 @@ pub(crate) struct Routing {
     pub(crate) strip_usage: bool,
     /// A stateful request's provider family: a fallback re-send only goes to tiers of it.
     pub(crate) family: Option<String>,
+    /// The customer's budget left before this request (micro-USD) and the pace, when the
+    /// customer has a budget.
+    pub(crate) budget: Option<(u64, f64)>,
 }
 
 impl Routing {
@@ -69,6 +74,90 @@ pub(crate) struct Routed {
     pub(crate) stream: bool,
 }
 
+/// What the cost ceiling did to a routed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ceiling {
+    /// Nothing: within the ceiling.
+    Within,
+    /// Moved to a cheaper tier.
+    SteppedDown,
+    /// To be rejected, with this message.
+    Reject(String),
+}
+
+/// Apply the cost ceiling `limit` (micro-USD) to a routed request ([`crate::ceiling`]).
+pub(crate) fn apply_ceiling(
+    cfg: &Config,
+    ceiling: &CostCeiling,
+    limit: u64,
+    req: &ChatRequest<'_>,
+    routed: &mut Routed,
+) -> Ceiling {
+    let r = &mut routed.routing;
+    let verdict = ceiling::check(
+        cfg,
+        ceiling,
+        limit,
+        (&r.model, r.tier_index, r.decided),
+        req.estimated_input_tokens(),
+        req.max_tokens,
+    );
+    match verdict {
+        Verdict::Within => Ceiling::Within,
+        Verdict::Reject(estimate) => Ceiling::Reject(Verdict::message(&estimate, limit)),
+        Verdict::StepDown { tier, over } => {
+            let Some(t) = cfg.tiers.get(tier) else {
+                return Ceiling::Within;
+            };
+            // A stateful request cannot leave its provider family: no cheaper tier fits there.
+            if r.family.as_ref().is_some_and(|f| *f != t.family) {
+                return Ceiling::Reject(Verdict::message(&over, limit));
+            }
+            r.tier_index = Some(tier);
+            r.tier.clone_from(&t.name);
+            r.model.clone_from(&t.model);
+            r.reason = value::REASON_COST_CEILING.to_string();
+            routed.rewrite_model = Some(t.model.clone());
+            Ceiling::SteppedDown
+        }
+    }
+}
+
+/// What a budget's cap did to a routed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cap {
+    /// Sent to the cheapest tier.
+    Cheapest,
+    /// Let through (an explicit model under `explicit_at_cap: allow`).
+    Allow,
+    /// To be rejected.
+    Reject,
+}
+
+/// Apply a budget's cap to a request of a customer at the cap ([`crate::budget`]).
+pub(crate) fn apply_cap(cfg: &Config, budget: &Budget, routed: &mut Routed) -> Cap {
+    let r = &mut routed.routing;
+    if !r.decided {
+        return match budget.explicit_at_cap {
+            ExplicitAtCap::Allow => Cap::Allow,
+            ExplicitAtCap::Reject => Cap::Reject,
+        };
+    }
+    // The cheapest tier a stateful request may go to is the cheapest of its family.
+    let cheapest = cfg.tiers.iter().position(|t| r.family.as_ref().is_none_or(|f| *f == t.family));
+    match (budget.at_cap, cheapest.and_then(|i| cfg.tiers.get(i).map(|t| (i, t)))) {
+        (AtCap::Cheapest, Some((i, t))) => {
+            r.tier_index = Some(i);
+            r.tier.clone_from(&t.name);
+            r.model.clone_from(&t.model);
+            r.reason = value::REASON_BUDGET_CAP.to_string();
+            routed.rewrite_model = Some(t.model.clone());
+            Cap::Cheapest
+        }
+        _ => Cap::Reject,
+    }
+}
+
 /// Decide for an inspected request: the policy for an alias (or `route_anyway`, or measure
 /// mode), the serving tier of an explicit model otherwise. A stateful request stays in its
 /// provider family ([`Config::stateful_family`](crate::config::Config::stateful_family)): the
@@ -79,6 +168,7 @@ pub(crate) fn route(
     req: &ChatRequest<'_>,
     headers: Vec<(String, String)>,
     customer: String,
+    pace: f64,
 ) -> Routed {
     let cfg = &router.config;
     let family = req.stateful.then(|| cfg.stateful_family(&req.model));
@@ -86,7 +176,7 @@ pub(crate) fn route(
     let wants = is_alias || cfg.explicit_model == ExplicitModel::RouteAnyway || cfg.mode == Mode::Measure;
     let unknown_family = matches!(family, Some(None));
     let decide = wants && !unknown_family;
-    let decision = if decide { Some(router.decide(req, headers)) } else { None };
+    let decision = if decide { Some(router.decide_paced(req, headers, pace)) } else { None };
     let decision = match (decision, family.flatten()) {
         (Some(d), Some(f)) => Some(within_family(cfg, d, f)),
         (d, _) => d,
@@ -115,6 +205,7 @@ pub(crate) fn route(
         retry: None,
         strip_usage: false,
         family: family.flatten().map(str::to_string),
+        budget: None,
     };
     let rewrite_model = decision.is_some().then(|| routing.model.clone());
     let force_usage = req.stream && !req.include_usage;
