@@ -237,3 +237,32 @@ fn fallback_of_a_stateful_request_skips_other_families() {
     assert!(h.calls.is_empty());
     assert_eq!(h.resp_header(":status"), Some("503"));
 }
+
+#[test]
+fn the_cost_ceiling_never_steps_a_stateful_request_out_of_its_family() {
+    // gpt-5 alone in its family; 4,000 output tokens are 40,000 micro-USD on gpt-5, 8,000 on
+    // gpt-5-mini: a 20,000 ceiling steps a stateless request down to mid.
+    let r = router_with(|v| {
+        for (i, fam) in ["a", "a", "b"].iter().enumerate() {
+            v["apis"]["responses"]["tiers"][i]["family"] = (*fam).into();
+        }
+        v["apis"]["responses"]["explicit_model"] = "route_anyway".into();
+        v["apis"]["responses"]["cost_ceiling"] = serde_json::json!({"max_micro_usd": 20_000});
+        let strong = serde_json::json!({"name": "strong", "when": {"header": {"name": "x-strong", "equals": "1"}}, "tier": "openai-frontier"});
+        v["apis"]["responses"]["rules"].as_array_mut().unwrap().insert(0, strong);
+    });
+    let pinned = [("x-strong", "1")];
+    let stateless = r#"{"model":"gpt-5","input":"hi","max_output_tokens":4000}"#;
+    let (_, h) = send(&r, stateless, &pinned);
+    assert_eq!((sent_model(&h), h.req_header(names::HEADER_CLUSTER)), ("gpt-5-mini".into(), Some("llm_mid")));
+    let stateful = r#"{"model":"gpt-5","input":"hi","max_output_tokens":4000,"previous_response_id":"resp_1"}"#;
+    let mut h = FakeHost::request("POST", "/v1/responses", &pinned, stateful);
+    let mut f = RequestFlow::new();
+    assert_eq!(f.on_request_headers(&r, &mut h, false), Action::Pause);
+    let n = h.request_body.len();
+    assert_eq!(f.on_request_body(&r, &mut h, n, true), Action::Pause, "rejected, nothing sent");
+    let (status, body) = h.local_reply.clone().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((status, v["error"]["code"].as_str()), (400, Some("cost_ceiling")));
+    assert!(v["error"]["message"].as_str().unwrap().contains("on gpt-5 "), "{body}");
+}
