@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # cargo fuzz targets in fuzz/ (its own workspace, not built by `cargo` in the repo root):
-#   request_policy  request body bytes -> inspect step (checked against the JSON-tree reader) -> features -> Router::decide -> splice
+#   request_policy  request body bytes -> inspect step (checked against the JSON-tree reader) -> features -> Router::decide -> splice;
+#                   the same bytes through the Responses reader (checked against its tree oracle) and splice
 #   sse_usage       SSE stream bytes in arbitrary chunkings -> SseScanner (+ usage_from_json, pricing)
 #   anthropic_events  Anthropic event-stream bytes in arbitrary chunkings -> SseScanner::anthropic
 #                   (+ the Messages usage and request readers, pricing)
+#   responses_events  OpenAI Responses event-stream bytes in arbitrary chunkings -> SseScanner::responses
+#                   (+ the Responses usage and request readers, pricing; request_policy also
+#                   checks the Responses request reader against its tree-based oracle)
 #   config          plugin configuration bytes -> Config::from_json / Router::from_json -> decide, price
 #
 #   bash scripts/fuzz.sh                      bounded: 60 s per target (the last step of scripts/test.sh)
@@ -29,7 +33,7 @@ elif [ "${1:-}" = "--time" ]; then
   shift 2
 fi
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(request_policy sse_usage config anthropic_events)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(request_policy sse_usage config anthropic_events responses_events)
 
 if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
   # shellcheck disable=SC1091

@@ -60,7 +60,7 @@ step "browser playground: build (wasm32-unknown-unknown + wasm-bindgen), then he
 bash scripts/playground.sh --build-only
 .venv/bin/pytest tests/browser -q -p no:cacheprovider
 
-step "cargo fuzz, bounded (60 s per target: request_policy, sse_usage, config, anthropic_events)"
+step "cargo fuzz, bounded (60 s per target: request_policy, sse_usage, config, anthropic_events, responses_events)"
 # Installs cargo-fuzz from crates.io if missing; builds fuzz/ with RUSTC_BOOTSTRAP=1 (stable
 # toolchain). The long run: bash scripts/fuzz.sh --long 600 (README, "Fuzzing").
 bash scripts/fuzz.sh

@@ -22,6 +22,7 @@ fn routing(model: &str, tier: &str) -> Routing {
         attempts: 0,
         retry: None,
         strip_usage: false,
+        family: None,
         budget: None,
     }
 }

@@ -21,12 +21,9 @@ use std::fmt;
 use std::ops::Range;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
-use crate::inspect::{
-    self, scalars_are, skip_seq, small, span_in, Inspected, Member, Messages, Scalar, Skip, Spans, Val,
-};
-use crate::inspect_message::{system_message, ContentParts, SystemSeed};
+use crate::inspect::{self, scalars_are, skip_seq, Inspected, Member, Messages, Skip, Spans, Val};
+use crate::inspect_message::{system_message, ContentParts, Dialect, SystemSeed};
 use crate::request::{ChatRequest, Message, RequestError};
 
 /// An Anthropic Messages body as read: what routing reads and the `metadata.user_id` sent.
@@ -40,13 +37,7 @@ pub struct MessagesRequest<'a> {
 
 /// Read an Anthropic Messages body in one pass.
 pub fn inspect(body: &[u8]) -> Result<MessagesRequest<'_>, RequestError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let top = Top { body }
-        .deserialize(&mut de)
-        .and_then(|t| de.end().map(|()| t))
-        .map_err(|e| inspect::request_error(&e.to_string()))?;
-    let fields = top.ok_or(RequestError::NotObject)?;
-    let close = body.iter().rposition(|b| !b.is_ascii_whitespace()).unwrap_or(0);
+    let (fields, close) = inspect::top_members(body, Top { body })?;
     fields.into_request(close)
 }
 
@@ -67,21 +58,13 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn into_request(self, close: usize) -> Result<MessagesRequest<'a>, RequestError> {
-        let model = match self.model {
-            None => return Err(RequestError::MissingModel),
-            Some(Some(m)) if !m.trim().is_empty() => m,
-            Some(_) => return Err(RequestError::BadModel),
-        };
+        let model = inspect::required_model(self.model)?;
         let mut messages = match self.messages {
             None => return Err(RequestError::MissingMessages),
             Some(None) => return Err(RequestError::MessagesNotArray),
             Some(Some(m)) => m?,
         };
-        let stream = match self.stream {
-            None => false,
-            Some(Some(b)) => b,
-            Some(None) => return Err(RequestError::BadStream),
-        };
+        let stream = inspect::stream_flag(self.stream)?;
         if let Some(system) = self.system {
             messages.insert(0, system_message(system).ok_or(RequestError::BadSystem)?);
         }
@@ -93,6 +76,7 @@ impl<'a> Fields<'a> {
             max_tokens: self.max_tokens,
             response_format: None,
             tools: self.tools,
+            stateful: false,
         };
         let spans = Spans { model: self.model_spans, stream_options: Vec::new(), close, empty: self.members == 0 };
         Ok(MessagesRequest { inspected: Inspected { request, spans }, user_id: self.user_id })
@@ -120,12 +104,8 @@ impl<'de> Visitor<'de> for Top<'de> {
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             f.members += 1;
             match key.as_ref() {
-                "model" => {
-                    let raw: &'de RawValue = map.next_value()?;
-                    f.model_spans.push(span_in(self.body, raw.get()));
-                    f.model = Some(small(raw, 1)?.and_then(Scalar::string));
-                }
-                "messages" => f.messages = Some(map.next_value_seed(Messages { anthropic: true })?),
+                "model" => f.model = inspect::model_member(&mut map, self.body, &mut f.model_spans)?,
+                "messages" => f.messages = Some(map.next_value_seed(Messages { dialect: Dialect::Anthropic })?),
                 "system" => f.system = Some(map.next_value_seed(SystemSeed)?),
                 "stream" => f.stream = Some(map.next_value_seed(Val(1))?.bool()),
                 "max_tokens" => f.max_tokens = map.next_value_seed(Val(1))?.u64(),

@@ -29,6 +29,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::service_tier::ServiceTier;
+pub use crate::usage::EventRead;
 use crate::usage::{count, required_count, Usage, UsageError};
 
 const INPUT: &str = "usage.input_tokens";
@@ -169,15 +170,6 @@ struct Event {
 #[derive(Deserialize)]
 struct StartMessage {
     usage: Option<Value>,
-}
-
-/// What one event's data meant to the usage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventRead {
-    /// Read, and usage-neutral or usable.
-    Ok,
-    /// Not a JSON object, or a usage in it is invalid (the stream's usage is then unknown).
-    Bad,
 }
 
 /// The usage of one Anthropic event stream, folded event by event.

@@ -5,7 +5,8 @@
 //! these methods: it has no branch on the API itself.
 //!
 //! Adding an API is one module for its wire format (like [`crate::anthropic`] and
-//! [`crate::anthropic_usage`]), one variant here, and its configuration section.
+//! [`crate::anthropic_usage`], or [`crate::responses`] and [`crate::responses_usage`]), one
+//! variant here, and its configuration section.
 
 use serde_json::Value;
 
@@ -13,7 +14,7 @@ use crate::inspect::{self, Inspected};
 use crate::request::{self, RequestError};
 use crate::sse::SseScanner;
 use crate::usage::{self, Usage, UsageError};
-use crate::{anthropic, anthropic_usage};
+use crate::{anthropic, anthropic_usage, responses, responses_usage};
 
 /// One API's wire format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -23,6 +24,8 @@ pub enum Api {
     ChatCompletions,
     /// Anthropic Messages (`POST /v1/messages`).
     Messages,
+    /// OpenAI Responses (`POST /v1/responses`).
+    Responses,
 }
 
 impl Api {
@@ -35,6 +38,7 @@ impl Api {
         match self {
             Api::ChatCompletions => inspect::inspect(body),
             Api::Messages => anthropic::inspect(body).map(|r| r.inspected),
+            Api::Responses => responses::inspect(body),
         }
     }
 
@@ -47,6 +51,7 @@ impl Api {
         match self {
             Api::ChatCompletions => usage::usage_from_value(v),
             Api::Messages => anthropic_usage::usage_from_value(v),
+            Api::Responses => responses_usage::usage_from_value(v),
         }
     }
 
@@ -65,13 +70,14 @@ impl Api {
         match self {
             Api::ChatCompletions => SseScanner::new(max_event_bytes),
             Api::Messages => SseScanner::anthropic(max_event_bytes),
+            Api::Responses => SseScanner::responses(max_event_bytes),
         }
     }
 
     /// The body of a request rejected with `fail_closed`, in the API's own error shape.
     pub fn error_body(self, message: &str, kind: &str) -> String {
         match self {
-            Api::ChatCompletions => request::openai_error(message, kind),
+            Api::ChatCompletions | Api::Responses => request::openai_error(message, kind),
             Api::Messages => request::anthropic_error(message),
         }
     }
@@ -85,17 +91,23 @@ mod tests {
     fn each_api_reads_its_own_usage_shape() {
         let openai = br#"{"usage":{"prompt_tokens":3,"completion_tokens":4}}"#;
         let anthropic = br#"{"usage":{"input_tokens":3,"output_tokens":4,"cache_read_input_tokens":2}}"#;
+        let responses = br#"{"usage":{"input_tokens":3,"output_tokens":4,"input_tokens_details":{"cached_tokens":2}}}"#;
         assert_eq!(Api::ChatCompletions.usage_from_json(openai).unwrap().prompt_tokens, 3);
         assert_eq!(Api::Messages.usage_from_json(anthropic).unwrap().prompt_tokens, 5);
+        assert_eq!(Api::Responses.usage_from_json(responses).unwrap().prompt_tokens, 3);
+        assert_eq!(Api::Responses.usage_from_json(responses).unwrap().cached_tokens, 2);
         assert!(Api::ChatCompletions.usage_from_json(anthropic).is_err());
         assert!(Api::Messages.usage_from_json(openai).is_err());
+        assert!(Api::Responses.usage_from_json(openai).is_err());
     }
 
     #[test]
     fn each_api_has_its_error_shape() {
         let v: Value = serde_json::from_str(&Api::Messages.error_body("m", "invalid_json")).unwrap();
         assert_eq!(v["type"], "error");
-        let v: Value = serde_json::from_str(&Api::ChatCompletions.error_body("m", "invalid_json")).unwrap();
-        assert_eq!(v["error"]["code"], "invalid_json");
+        for api in [Api::ChatCompletions, Api::Responses] {
+            let v: Value = serde_json::from_str(&api.error_body("m", "invalid_json")).unwrap();
+            assert_eq!(v["error"]["code"], "invalid_json");
+        }
     }
 }

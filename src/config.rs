@@ -23,6 +23,8 @@ pub use raw::{
 pub const DEFAULT_PATH: &str = "/v1/chat/completions";
 /// Default inspected path of the Anthropic Messages section (`apis.messages`).
 pub const DEFAULT_MESSAGES_PATH: &str = "/v1/messages";
+/// Default inspected path of the OpenAI Responses section (`apis.responses`).
+pub const DEFAULT_RESPONSES_PATH: &str = "/v1/responses";
 /// Default model alias that asks for routing.
 pub const DEFAULT_ALIAS: &str = "auto";
 /// Default largest request body the filter inspects (bytes). Larger bodies pass through.
@@ -124,7 +126,7 @@ pub enum ConfigError {
     /// An `apis` section is invalid.
     #[error("apis.{api}: {error}")]
     Api {
-        /// The section (`messages`).
+        /// The section (`messages`, `responses`).
         api: &'static str,
         /// What is wrong in it.
         error: Box<ConfigError>,
@@ -133,8 +135,8 @@ pub enum ConfigError {
     #[error("`apis` sections cannot nest")]
     NestedApis,
     /// An `apis` section inspects a path another API inspects.
-    #[error("path `{0}` is also a chat-completions path (each path belongs to one api)")]
-    SharedPath(String),
+    #[error("path `{0}` is also a {1} path (each path belongs to one api)")]
+    SharedPath(String, &'static str),
     /// A label value source would produce an unusable label.
     #[error("customer.header `{0}` is not a valid lowercase header name")]
     BadHeaderName(String),
@@ -298,6 +300,8 @@ pub struct Tier {
     pub model: String,
     /// Envoy cluster.
     pub cluster: String,
+    /// Provider family (default: the cluster): stateful Responses requests stay within one.
+    pub family: String,
     /// Quality escalation, when enabled for this tier.
     pub escalate: Option<Escalate>,
 }
@@ -408,6 +412,8 @@ pub struct Config {
     pub strong_share: Option<StrongShare>,
     /// The Anthropic Messages section (`apis.messages`), validated like this one.
     pub messages: Option<Box<Config>>,
+    /// The OpenAI Responses section (`apis.responses`), validated like this one.
+    pub responses: Option<Box<Config>>,
 }
 
 impl Config {
@@ -437,6 +443,18 @@ impl Config {
     /// Whether `model` asks for routing.
     pub fn is_alias(&self, model: &str) -> bool {
         self.aliases.iter().any(|a| a == model)
+    }
+
+    /// The family a stateful request for `model` must stay in: that of the tier serving
+    /// `model`, or for an alias the one family every tier shares. `None` when it cannot be
+    /// known (a model no tier serves, an alias over several families): such a request is not
+    /// routed.
+    pub fn stateful_family(&self, model: &str) -> Option<&str> {
+        if let Some(t) = self.tier_for_model(model).and_then(|i| self.tiers.get(i)) {
+            return Some(&t.family);
+        }
+        let first = &self.tiers.first()?.family;
+        (self.is_alias(model) && self.tiers.iter().all(|t| &t.family == first)).then_some(first.as_str())
     }
 }
 
@@ -655,6 +673,61 @@ mod tests {
     }
 
     #[test]
+    fn responses_section_has_its_own_path_and_tier_families() {
+        let c = Config::from_json(base().to_string().as_bytes()).unwrap();
+        let r = c.responses.as_deref().unwrap();
+        assert_eq!(r.paths, [DEFAULT_RESPONSES_PATH]);
+        assert!(r.tiers.iter().all(|t| t.family == "openai"));
+        // Without `family`, a tier's family is its cluster; chat tiers too.
+        assert_eq!(c.tiers[0].family, c.tiers[0].cluster);
+        let mut v = base();
+        v["apis"]["responses"]["tiers"][0].as_object_mut().unwrap().remove("family");
+        v["apis"]["responses"].as_object_mut().unwrap().remove("paths");
+        let c = Config::from_json(v.to_string().as_bytes()).unwrap();
+        let r = c.responses.unwrap();
+        assert_eq!(
+            (r.tiers[0].family.as_str(), r.paths.clone()),
+            ("llm_cheap", vec![DEFAULT_RESPONSES_PATH.to_string()])
+        );
+        // The family of a stateful request: the serving tier's, or for an alias the shared one.
+        assert_eq!(r.stateful_family("gpt-5"), Some("openai"));
+        assert_eq!(r.stateful_family("gpt-5-nano-2025-08-07"), Some("llm_cheap"));
+        assert_eq!(r.stateful_family("auto"), None, "tiers of two families");
+        assert_eq!(r.stateful_family("gpt-4o"), None);
+        let c = Config::from_json(base().to_string().as_bytes()).unwrap();
+        assert_eq!(c.responses.unwrap().stateful_family("auto"), Some("openai"));
+    }
+
+    #[test]
+    fn responses_section_errors_name_the_section() {
+        let mut v = base();
+        v["apis"]["responses"]["paths"] = serde_json::json!(["/v1/chat/completions"]);
+        assert_eq!(
+            err_of(v),
+            "apis.responses: path `/v1/chat/completions` is also a chat-completions path (each path belongs to one api)"
+        );
+        let mut v = base();
+        v["apis"]["responses"]["paths"] = serde_json::json!(["/v1/messages/"]);
+        assert_eq!(
+            err_of(v),
+            "apis.responses: path `/v1/messages/` is also a Messages path (each path belongs to one api)"
+        );
+        let mut v = base();
+        v["apis"]["responses"]["tiers"][1]["escalate"] = serde_json::json!({"on": ["empty"]});
+        assert_eq!(
+            err_of(v),
+            "apis.responses: tier `openai-mid` escalate: escalation reads chat-completions answers only; remove it from Responses tiers"
+        );
+        let mut v = base();
+        v["apis"]["responses"]["tiers"][1]["family"] = serde_json::json!(" ");
+        assert_eq!(err_of(v), "apis.responses: family of tier `openai-mid` must not be empty");
+        let mut v = base();
+        let inner = v["apis"]["messages"].clone();
+        v["apis"]["responses"]["apis"] = serde_json::json!({"messages": inner});
+        assert_eq!(err_of(v), "apis.responses: `apis` sections cannot nest");
+    }
+
+    #[test]
     fn messages_section_errors_name_the_section() {
         let mut v = base();
         v["apis"]["messages"]["paths"] = serde_json::json!(["/v1/chat/completions/"]);
@@ -676,7 +749,7 @@ mod tests {
         v["apis"]["messages"]["thresholds"] = serde_json::json!([0.5]);
         assert!(err_of(v).starts_with("apis.messages: "));
         let mut v = base();
-        v["apis"]["responses"] = serde_json::json!({});
-        assert!(err_of(v).contains("unknown field `responses`"));
+        v["apis"]["other"] = serde_json::json!({});
+        assert!(err_of(v).contains("unknown field `other`"));
     }
 }

@@ -32,6 +32,9 @@ pub struct RawTier {
     pub model: String,
     /// Envoy cluster that serves the model.
     pub cluster: String,
+    /// The provider family the tier belongs to (default: its cluster). A stateful OpenAI
+    /// Responses request (`previous_response_id`, `conversation`) stays within one family.
+    pub family: Option<String>,
     /// Quality-triggered escalation of this tier's non-streaming answers (opt-in).
     pub escalate: Option<RawEscalate>,
 }
@@ -205,4 +208,6 @@ pub struct RawConfig {
 pub struct RawApis {
     /// Anthropic Messages; `paths` defaults to `["/v1/messages"]`.
     pub messages: Option<Box<RawConfig>>,
+    /// OpenAI Responses; `paths` defaults to `["/v1/responses"]`.
+    pub responses: Option<Box<RawConfig>>,
 }

@@ -58,31 +58,53 @@ impl TryFrom<RawConfig> for Config {
     type Error = ConfigError;
 
     fn try_from(mut raw: RawConfig) -> Result<Self, Self::Error> {
-        let messages = raw.apis.messages.take().map(|m| messages_section(*m)).transpose()?;
+        let messages = raw.apis.messages.take().map(|m| api_section(*m, &MESSAGES)).transpose()?;
+        let responses = raw.apis.responses.take().map(|r| api_section(*r, &RESPONSES)).transpose()?;
         let mut config = validate(raw)?;
-        if let Some(m) = &messages {
-            // One path, one wire format: the flow picks the API from the path alone.
-            if let Some(p) = m.paths.iter().find(|p| config.inspects_path(p)) {
-                return Err(ConfigError::Api { api: "messages", error: Box::new(ConfigError::SharedPath(p.clone())) });
-            }
+        // One path, one wire format: the flow picks the API from the path alone.
+        let shared = |section: &Config, other: &Config| section.paths.iter().find(|p| other.inspects_path(p)).cloned();
+        let chat = "chat-completions";
+        let clash = messages
+            .as_ref()
+            .and_then(|m| shared(m, &config).map(|p| (MESSAGES.name, p, chat)))
+            .or_else(|| responses.as_ref().and_then(|r| shared(r, &config).map(|p| (RESPONSES.name, p, chat))))
+            .or_else(|| match (&messages, &responses) {
+                (Some(m), Some(r)) => shared(r, m).map(|p| (RESPONSES.name, p, MESSAGES.label)),
+                _ => None,
+            });
+        if let Some((api, path, other)) = clash {
+            return Err(ConfigError::Api { api, error: Box::new(ConfigError::SharedPath(path, other)) });
         }
         config.messages = messages.map(Box::new);
+        config.responses = responses.map(Box::new);
         Ok(config)
     }
 }
 
-/// `apis.messages`: a configuration of the same shape, with its own default path; it cannot
+/// What differs between the `apis` sections.
+struct Section {
+    /// The key under `apis`.
+    name: &'static str,
+    /// The API in messages.
+    label: &'static str,
+    default_path: &'static str,
+}
+
+const MESSAGES: Section = Section { name: "messages", label: "Messages", default_path: DEFAULT_MESSAGES_PATH };
+const RESPONSES: Section = Section { name: "responses", label: "Responses", default_path: DEFAULT_RESPONSES_PATH };
+
+/// An `apis` section: a configuration of the same shape, with its own default path; it cannot
 /// nest further, and its tiers cannot escalate (escalation reads chat-completions answers).
-fn messages_section(mut raw: RawConfig) -> Result<Config, ConfigError> {
-    let wrap = |error: ConfigError| ConfigError::Api { api: "messages", error: Box::new(error) };
-    if raw.apis.messages.is_some() {
+fn api_section(mut raw: RawConfig, section: &Section) -> Result<Config, ConfigError> {
+    let wrap = |error: ConfigError| ConfigError::Api { api: section.name, error: Box::new(error) };
+    if raw.apis.messages.is_some() || raw.apis.responses.is_some() {
         return Err(wrap(ConfigError::NestedApis));
     }
-    raw.paths.get_or_insert_with(|| vec![DEFAULT_MESSAGES_PATH.to_string()]);
+    raw.paths.get_or_insert_with(|| vec![section.default_path.to_string()]);
     if let Some(t) = raw.tiers.iter().find(|t| t.escalate.is_some()) {
         return Err(wrap(ConfigError::Escalate(
             t.name.clone(),
-            "escalation reads chat-completions answers only; remove it from Messages tiers".into(),
+            format!("escalation reads chat-completions answers only; remove it from {} tiers", section.label),
         )));
     }
     validate(raw).map_err(wrap)
@@ -103,6 +125,9 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             non_empty(&t.name, "tier name")?;
             non_empty(&t.model, format!("model of tier `{}`", t.name))?;
             non_empty(&t.cluster, format!("cluster of tier `{}`", t.name))?;
+            if let Some(f) = &t.family {
+                non_empty(f, format!("family of tier `{}`", t.name))?;
+            }
             if tiers.iter().any(|x| x.name == t.name) {
                 return Err(ConfigError::DuplicateTier(t.name));
             }
@@ -127,7 +152,8 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
                     })
                 }
             };
-            tiers.push(Tier { name: t.name, model: t.model, cluster: t.cluster, escalate });
+            let family = t.family.unwrap_or_else(|| t.cluster.clone());
+            tiers.push(Tier { name: t.name, model: t.model, cluster: t.cluster, family, escalate });
         }
 
         let expected = tiers.len() - 1;
@@ -273,6 +299,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             budget,
             strong_share,
             messages: None,
+            responses: None,
         })
     }
 }

@@ -3,7 +3,10 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+use crate::config::DEFAULT_CONFIG_JSON;
+use crate::flow::{Action, RequestFlow};
 use crate::host::{Host, Labels, Level, SharedError};
+use crate::router::Router;
 
 /// A dispatched call: (cluster, headers, body, timeout_ms).
 pub type Call = (String, Vec<(String, String)>, Vec<u8>, u64);
@@ -34,6 +37,25 @@ pub struct FakeHost {
     pub shared: BTreeMap<String, (Vec<u8>, u32)>,
     /// Versions to bump before the next `shared_set`s (a concurrent writer), one per call.
     pub shared_races: u32,
+}
+
+/// The shipped configuration with `patch` applied, as a router.
+pub fn router_with(patch: impl FnOnce(&mut serde_json::Value)) -> Router {
+    let mut v: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON).unwrap();
+    patch(&mut v);
+    Router::from_json(v.to_string().as_bytes()).unwrap()
+}
+
+/// Runs the request side of a `POST` to `path` on Envoy's `chat` route; returns the flow and
+/// the host.
+pub fn send_to(r: &Router, path: &str, body: &str, headers: &[(&str, &str)]) -> (RequestFlow, FakeHost) {
+    let mut h = FakeHost::request("POST", path, headers, body);
+    h.route = Some("chat".into());
+    let mut f = RequestFlow::new();
+    assert_eq!(f.on_request_headers(r, &mut h, false), Action::Pause);
+    let n = h.request_body.len();
+    assert_eq!(f.on_request_body(r, &mut h, n, true), Action::Continue);
+    (f, h)
 }
 
 /// Render a metric key like the filter encodes it: `name{a=1,b=2}`.

@@ -2,30 +2,17 @@
 //! configuration) against the fake host: routing within the Claude tiers, cost from the
 //! answer's JSON and event stream, and the Anthropic error shape when failing closed.
 
-use crate::config::DEFAULT_CONFIG_JSON;
-use crate::fake_host::FakeHost;
+use crate::fake_host::{router_with, send_to, FakeHost};
 use crate::flow::{Action, RequestFlow};
 use crate::names;
 use crate::router::Router;
 use crate::usage::Usage;
 
-fn router_with(patch: impl FnOnce(&mut serde_json::Value)) -> Router {
-    let mut v: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON).unwrap();
-    patch(&mut v);
-    Router::from_json(v.to_string().as_bytes()).unwrap()
-}
-
 const PINNED: (&str, &str) = ("x-llm-tier", "claude-mid");
 const BODY: &str = r#"{"model":"auto","max_tokens":64,"system":[{"type":"text","text":"manual","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"hi"}]}"#;
 
 fn send(r: &Router, body: &str, headers: &[(&str, &str)]) -> (RequestFlow, FakeHost) {
-    let mut h = FakeHost::request("POST", "/v1/messages", headers, body);
-    h.route = Some("chat".into());
-    let mut f = RequestFlow::new();
-    assert_eq!(f.on_request_headers(r, &mut h, false), Action::Pause);
-    let n = h.request_body.len();
-    assert_eq!(f.on_request_body(r, &mut h, n, true), Action::Continue);
-    (f, h)
+    send_to(r, "/v1/messages", body, headers)
 }
 
 /// Cost of `usage` on `model` by the shipped price table.

@@ -19,7 +19,7 @@ use std::ops::Range;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::inspect_message::MessageSeed;
+use crate::inspect_message::{Dialect, MessageSeed};
 use crate::request::{ChatRequest, Message, RequestError, MAX_DEPTH};
 
 /// Where the members a rewrite edits sit in the body (byte ranges of their values).
@@ -89,14 +89,54 @@ pub(crate) fn too_deep<E: de::Error>(depth: usize) -> Result<(), E> {
 
 /// Read a request body in one pass.
 pub fn inspect(body: &[u8]) -> Result<Inspected<'_>, RequestError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let top = Top { body }
-        .deserialize(&mut de)
-        .and_then(|t| de.end().map(|()| t))
-        .map_err(|e| request_error(&e.to_string()))?;
-    let fields = top.ok_or(RequestError::NotObject)?;
-    let close = body.iter().rposition(|b| !b.is_ascii_whitespace()).unwrap_or(0);
+    let (fields, close) = top_members(body, Top { body })?;
     fields.into_inspected(close)
+}
+
+/// The one pass of every API's reader: `top` reads the top-level value (`None` when it is not
+/// an object), the whole body must be one JSON value. Returns what `top` read and where the
+/// object closes.
+pub(crate) fn top_members<'de, T>(
+    body: &'de [u8],
+    top: impl DeserializeSeed<'de, Value = Option<T>>,
+) -> Result<(T, usize), RequestError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let read =
+        top.deserialize(&mut de).and_then(|t| de.end().map(|()| t)).map_err(|e| request_error(&e.to_string()))?;
+    let fields = read.ok_or(RequestError::NotObject)?;
+    let close = body.iter().rposition(|b| !b.is_ascii_whitespace()).unwrap_or(0);
+    Ok((fields, close))
+}
+
+/// A `model` member's value (the last occurrence's, as read by [`model_member`]), checked: a
+/// non-empty string.
+pub(crate) fn required_model(model: Option<Option<Cow<'_, str>>>) -> Result<Cow<'_, str>, RequestError> {
+    match model {
+        None => Err(RequestError::MissingModel),
+        Some(Some(m)) if !m.trim().is_empty() => Ok(m),
+        Some(_) => Err(RequestError::BadModel),
+    }
+}
+
+/// A `stream` member's value, checked: a boolean or null (false), or absent (false).
+pub(crate) fn stream_flag(stream: Option<Option<bool>>) -> Result<bool, RequestError> {
+    match stream {
+        None => Ok(false),
+        Some(Some(b)) => Ok(b),
+        Some(None) => Err(RequestError::BadStream),
+    }
+}
+
+/// Reads one `model` member's value: its span goes to `spans` (a rewrite edits every
+/// occurrence), the string it holds (if it is one) is returned.
+pub(crate) fn model_member<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    body: &'de [u8],
+    spans: &mut Vec<Range<usize>>,
+) -> Result<Option<Option<Cow<'de, str>>>, A::Error> {
+    let raw: &'de RawValue = map.next_value()?;
+    spans.push(span_in(body, raw.get()));
+    Ok(Some(small(raw, 1)?.and_then(Scalar::string)))
 }
 
 /// The request error of a failed pass: the depth limit (ours or serde's), else a JSON error.
@@ -128,21 +168,13 @@ struct Fields<'a> {
 impl<'a> Fields<'a> {
     /// The checks of a full parse, in its order: model, messages, stream.
     fn into_inspected(self, close: usize) -> Result<Inspected<'a>, RequestError> {
-        let model = match self.model {
-            None => return Err(RequestError::MissingModel),
-            Some(Some(m)) if !m.trim().is_empty() => m,
-            Some(_) => return Err(RequestError::BadModel),
-        };
+        let model = required_model(self.model)?;
         let messages = match self.messages {
             None => return Err(RequestError::MissingMessages),
             Some(None) => return Err(RequestError::MessagesNotArray),
             Some(Some(m)) => m?,
         };
-        let stream = match self.stream {
-            None => false,
-            Some(Some(b)) => b,
-            Some(None) => return Err(RequestError::BadStream),
-        };
+        let stream = stream_flag(self.stream)?;
         let request = ChatRequest {
             model,
             messages,
@@ -151,6 +183,7 @@ impl<'a> Fields<'a> {
             max_tokens: self.max_completion_tokens.or(self.max_tokens),
             response_format: self.response_format,
             tools: self.tools.saturating_add(self.functions),
+            stateful: false,
         };
         let spans =
             Spans { model: self.model_spans, stream_options: self.stream_options, close, empty: self.members == 0 };
@@ -186,12 +219,8 @@ impl<'de> Visitor<'de> for Top<'de> {
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             f.members += 1;
             match key.as_ref() {
-                "model" => {
-                    let raw: &'de RawValue = map.next_value()?;
-                    f.model_spans.push(span_in(self.body, raw.get()));
-                    f.model = Some(small(raw, 1)?.and_then(Scalar::string));
-                }
-                "messages" => f.messages = Some(map.next_value_seed(Messages { anthropic: false })?),
+                "model" => f.model = model_member(&mut map, self.body, &mut f.model_spans)?,
+                "messages" => f.messages = Some(map.next_value_seed(Messages { dialect: Dialect::Chat })?),
                 "stream" => f.stream = Some(map.next_value_seed(Val(1))?.bool()),
                 "stream_options" => {
                     let raw: &'de RawValue = map.next_value()?;
@@ -418,10 +447,10 @@ impl<'de> Visitor<'de> for Member {
     scalars_are!(|_v| None);
 }
 
-/// `messages`: `None` when it is not an array; inside, the first message error. `anthropic`:
-/// read as Anthropic Messages content (see [`MessageSeed`]).
+/// `messages`: `None` when it is not an array; inside, the first message error. Each message is
+/// read in `dialect` (see [`MessageSeed`]).
 pub(crate) struct Messages {
-    pub(crate) anthropic: bool,
+    pub(crate) dialect: Dialect,
 }
 
 impl<'de> DeserializeSeed<'de> for Messages {
@@ -439,7 +468,7 @@ impl<'de> Visitor<'de> for Messages {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut out = Ok(Vec::new());
         let mut i = 0;
-        while let Some(m) = seq.next_element_seed(MessageSeed { index: i, depth: 2, anthropic: self.anthropic })? {
+        while let Some(m) = seq.next_element_seed(MessageSeed { index: i, depth: 2, dialect: self.dialect })? {
             if let Ok(list) = &mut out {
                 match m {
                     Ok(m) => list.push(m),

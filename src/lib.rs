@@ -34,6 +34,8 @@ pub mod quality;
 pub mod reader;
 pub mod report;
 pub mod request;
+pub mod responses;
+pub mod responses_usage;
 pub mod retry;
 pub mod router;
 mod routing;
@@ -54,5 +56,7 @@ mod flow_budget_tests;
 mod flow_ceiling_tests;
 #[cfg(test)]
 mod flow_messages_tests;
+#[cfg(test)]
+mod flow_responses_tests;
 #[cfg(test)]
 mod flow_tests;

@@ -163,6 +163,12 @@ pub mod value {
     pub const NO_SCORE: &str = "-";
     /// Reason of an explicit model passed through.
     pub const REASON_EXPLICIT: &str = "explicit";
+    /// Reason of a stateful Responses request passed through unrouted: the provider family
+    /// holding the response it continues cannot be known (see `Config::stateful_family`).
+    pub const REASON_STATEFUL_UNROUTED: &str = "stateful_unrouted";
+    /// Prefix of the reason of a stateful request whose decided tier was moved into its
+    /// family (`stateful:<the policy's reason>`).
+    pub const REASON_STATEFUL_PREFIX: &str = "stateful:";
     /// Accounting status: usage read and priced.
     pub const STATUS_PRICED: &str = "priced";
     /// Accounting status: usage read, model not in the price table.

@@ -50,6 +50,18 @@ pub enum RequestError {
     /// Anthropic's `system` is neither a string, an array nor null.
     #[error("`system` must be a string or an array of content blocks")]
     BadSystem,
+    /// Responses' `input` is neither a string, an array nor null.
+    #[error("`input` must be a string or an array of input items")]
+    BadInput,
+    /// A Responses input item is not an object.
+    #[error("input item {0} is not an object")]
+    InputItemNotObject(usize),
+    /// A Responses message item's `content` has an unexpected type.
+    #[error("input item {0} has a `content` that is neither a string, an array nor null")]
+    BadInputContent(usize),
+    /// Responses' `instructions` is neither a string nor null.
+    #[error("`instructions` must be a string")]
+    BadInstructions,
     /// The body nests deeper than [`MAX_DEPTH`].
     #[error("body nests deeper than {MAX_DEPTH} levels")]
     TooDeep,
@@ -69,6 +81,10 @@ impl RequestError {
             | RequestError::BadContent(_)
             | RequestError::BadSystem => "bad_messages",
             RequestError::BadStream => "bad_stream",
+            RequestError::BadInput
+            | RequestError::InputItemNotObject(_)
+            | RequestError::BadInputContent(_)
+            | RequestError::BadInstructions => "bad_input",
         }
     }
 }
@@ -134,6 +150,9 @@ pub struct ChatRequest<'a> {
     pub response_format: Option<Cow<'a, str>>,
     /// Number of tools.
     pub tools: u32,
+    /// The request continues a response stored at the provider (Responses'
+    /// `previous_response_id` or `conversation`), so it must stay with that provider.
+    pub stateful: bool,
 }
 
 impl ChatRequest<'_> {

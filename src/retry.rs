@@ -167,9 +167,18 @@ pub(crate) fn resend_headers(request_headers: &[(String, String)]) -> Vec<(Strin
     h
 }
 
-/// The tier a re-send of the answer of `r` would go to, if one is allowed.
+/// The tier a re-send of the answer of `r` would go to, if one is allowed. A stateful request
+/// skips the tiers of other provider families: the response it continues is not there.
 pub(crate) fn next_tier_of(cfg: &Config, r: &Routing) -> Option<usize> {
-    next_tier(&cfg.fallback, r.resend.is_some(), r.attempts, r.tier_index)
+    let mut next = next_tier(&cfg.fallback, r.resend.is_some(), r.attempts, r.tier_index)?;
+    let Some(family) = r.family.as_deref() else {
+        return Some(next);
+    };
+    // `order` names each tier once, so this walks forward and ends.
+    while cfg.tiers.get(next).is_some_and(|t| t.family != family) {
+        next = cfg.fallback.next_tier(next)?;
+    }
+    Some(next)
 }
 
 /// The reason to escalate the held answer of `r` with `status` and parsed `body`, if its tier
@@ -381,6 +390,7 @@ mod tests {
             attempts: 0,
             retry: None,
             strip_usage: false,
+            family: None,
             budget: None,
         }
     }

@@ -54,6 +54,8 @@ pub struct Router {
     /// The router of the Anthropic Messages section (`apis.messages`), with its own tiers,
     /// classifier and customer label set.
     messages: Option<Box<Router>>,
+    /// The router of the OpenAI Responses section (`apis.responses`), likewise.
+    responses: Option<Box<Router>>,
     /// Recent scores, for `strong_share`.
     share: ShareController,
 }
@@ -73,9 +75,11 @@ impl Router {
     /// Build from a validated configuration, loading the classifier of each API section.
     pub fn from_config(mut config: Config) -> Result<Router, RouterError> {
         let messages = config.messages.take().map(|m| Router::from_config(*m)).transpose()?;
+        let responses = config.responses.take().map(|r| Router::from_config(*r)).transpose()?;
         let classifier = classifier::build(&config.classifier)?;
         let mut router = Router::new(config, classifier);
         router.messages = messages.map(Box::new);
+        router.responses = responses.map(Box::new);
         Ok(router)
     }
 
@@ -85,7 +89,9 @@ impl Router {
         if self.config.inspects_path(path) {
             return Some((Api::ChatCompletions, self));
         }
-        self.messages.as_deref().filter(|m| m.config.inspects_path(path)).map(|m| (Api::Messages, m))
+        [(Api::Messages, &self.messages), (Api::Responses, &self.responses)]
+            .into_iter()
+            .find_map(|(api, section)| section.as_deref().filter(|r| r.config.inspects_path(path)).map(|r| (api, r)))
     }
 
     /// The router of `api`'s section (this one for chat completions, or when the section is
@@ -94,11 +100,13 @@ impl Router {
         match api {
             Api::ChatCompletions => self,
             Api::Messages => self.messages.as_deref().unwrap_or(self),
+            Api::Responses => self.responses.as_deref().unwrap_or(self),
         }
     }
 
-    /// Build from parts. `config.messages` is not built here (its classifier is loaded by
-    /// [`Router::from_config`]): a router made with `new` inspects chat-completions paths only.
+    /// Build from parts. `config.messages` and `config.responses` are not built here (their
+    /// classifiers are loaded by [`Router::from_config`]): a router made with `new` inspects
+    /// chat-completions paths only.
     pub fn new(config: Config, classifier: Box<dyn Classifier>) -> Router {
         let rule_headers = policy::rule_headers(&config);
         Router {
@@ -107,6 +115,7 @@ impl Router {
             rule_headers,
             customers: RefCell::new(HashSet::new()),
             messages: None,
+            responses: None,
             share: ShareController::default(),
         }
     }
@@ -115,6 +124,7 @@ impl Router {
     pub fn budget_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = std::iter::once(self)
             .chain(self.messages.as_deref())
+            .chain(self.responses.as_deref())
             .filter_map(|r| r.config.budget.as_ref())
             .flat_map(|b| b.customers.keys().map(|c| crate::budget::key(c)))
             .collect();

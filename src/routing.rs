@@ -46,6 +46,8 @@ pub(crate) struct Routing {
     /// chunk it causes is read and removed from the answer, which keeps the shape the client
     /// asked for.
     pub(crate) strip_usage: bool,
+    /// A stateful request's provider family: a fallback re-send only goes to tiers of it.
+    pub(crate) family: Option<String>,
     /// The customer's budget left before this request (micro-USD) and the pace, when the
     /// customer has a budget.
     pub(crate) budget: Option<(u64, f64)>,
@@ -103,10 +105,14 @@ pub(crate) fn apply_ceiling(
     match verdict {
         Verdict::Within => Ceiling::Within,
         Verdict::Reject(estimate) => Ceiling::Reject(Verdict::message(&estimate, limit)),
-        Verdict::StepDown { tier, .. } => {
+        Verdict::StepDown { tier, over } => {
             let Some(t) = cfg.tiers.get(tier) else {
                 return Ceiling::Within;
             };
+            // A stateful request cannot leave its provider family: no cheaper tier fits there.
+            if r.family.as_ref().is_some_and(|f| *f != t.family) {
+                return Ceiling::Reject(Verdict::message(&over, limit));
+            }
             r.tier_index = Some(tier);
             r.tier.clone_from(&t.name);
             r.model.clone_from(&t.model);
@@ -137,9 +143,11 @@ pub(crate) fn apply_cap(cfg: &Config, budget: &Budget, routed: &mut Routed) -> C
             ExplicitAtCap::Reject => Cap::Reject,
         };
     }
-    match (budget.at_cap, cfg.tiers.first()) {
-        (AtCap::Cheapest, Some(t)) => {
-            r.tier_index = Some(0);
+    // The cheapest tier a stateful request may go to is the cheapest of its family.
+    let cheapest = cfg.tiers.iter().position(|t| r.family.as_ref().is_none_or(|f| *f == t.family));
+    match (budget.at_cap, cheapest.and_then(|i| cfg.tiers.get(i).map(|t| (i, t)))) {
+        (AtCap::Cheapest, Some((i, t))) => {
+            r.tier_index = Some(i);
             r.tier.clone_from(&t.name);
             r.model.clone_from(&t.model);
             r.reason = value::REASON_BUDGET_CAP.to_string();
@@ -151,7 +159,10 @@ pub(crate) fn apply_cap(cfg: &Config, budget: &Budget, routed: &mut Routed) -> C
 }
 
 /// Decide for an inspected request: the policy for an alias (or `route_anyway`, or measure
-/// mode), the serving tier of an explicit model otherwise.
+/// mode), the serving tier of an explicit model otherwise. A stateful request stays in its
+/// provider family ([`Config::stateful_family`](crate::config::Config::stateful_family)): the
+/// decided tier moves to the nearest tier of that family, and a request whose family cannot be
+/// known is not decided at all.
 pub(crate) fn route(
     router: &Router,
     req: &ChatRequest<'_>,
@@ -160,11 +171,19 @@ pub(crate) fn route(
     pace: f64,
 ) -> Routed {
     let cfg = &router.config;
+    let family = req.stateful.then(|| cfg.stateful_family(&req.model));
     let is_alias = cfg.is_alias(&req.model);
-    let decide = is_alias || cfg.explicit_model == ExplicitModel::RouteAnyway || cfg.mode == Mode::Measure;
+    let wants = is_alias || cfg.explicit_model == ExplicitModel::RouteAnyway || cfg.mode == Mode::Measure;
+    let unknown_family = matches!(family, Some(None));
+    let decide = wants && !unknown_family;
     let decision = if decide { Some(router.decide_paced(req, headers, pace)) } else { None };
+    let decision = match (decision, family.flatten()) {
+        (Some(d), Some(f)) => Some(within_family(cfg, d, f)),
+        (d, _) => d,
+    };
     let (tier_index, score, reason) = match &decision {
         Some(Decision { tier, score, reason }) => (Some(*tier), *score, reason.clone()),
+        None if wants => (None, None, value::REASON_STATEFUL_UNROUTED.to_string()),
         None => (cfg.tier_for_model(&req.model), None, value::REASON_EXPLICIT.to_string()),
     };
     let tier = tier_index.and_then(|i| cfg.tiers.get(i));
@@ -185,6 +204,7 @@ pub(crate) fn route(
         attempts: 0,
         retry: None,
         strip_usage: false,
+        family: family.flatten().map(str::to_string),
         budget: None,
     };
     let rewrite_model = decision.is_some().then(|| routing.model.clone());
@@ -192,4 +212,16 @@ pub(crate) fn route(
     let expect =
         Expectation { max_tokens: req.max_tokens, response_format: req.response_format.as_deref().map(str::to_string) };
     Routed { routing, rewrite_model, force_usage, expect, stream: req.stream }
+}
+
+/// `d` moved into `family` when its tier is of another: the cheapest tier of the family at or
+/// above it, else the strongest below it (the family always has a tier: it came from one).
+fn within_family(cfg: &Config, d: Decision, family: &str) -> Decision {
+    let of_family = |i: &usize| cfg.tiers.get(*i).is_some_and(|t| t.family == family);
+    if of_family(&d.tier) {
+        return d;
+    }
+    let tier =
+        (d.tier..cfg.tiers.len()).find(of_family).or_else(|| (0..d.tier).rev().find(of_family)).unwrap_or(d.tier);
+    Decision { tier, score: d.score, reason: format!("{}{}", value::REASON_STATEFUL_PREFIX, d.reason) }
 }

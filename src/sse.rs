@@ -62,10 +62,11 @@
 //! payloads are parsed with a visitor that skips everything except `usage`
 //! and the emptiness of `choices`, so content deltas cost no allocation.
 
-use crate::anthropic_usage::{EventRead, EventUsage};
 use crate::service_tier::ServiceTier;
 use crate::sse_chunk::Chunk;
+use crate::usage::EventRead;
 use crate::usage::{usage_from_usage_object, Usage};
+use crate::{anthropic_usage, responses_usage};
 
 /// The only field name the scanner keeps.
 const DATA: &[u8] = b"data";
@@ -145,9 +146,31 @@ pub struct SseScanner {
     leading_lf: Option<bool>,
     /// Edit mode: usage-only events removed.
     removed_events: u64,
-    /// An Anthropic Messages stream: its events are folded here instead of read as OpenAI
-    /// chunks (see [`crate::anthropic_usage`]).
-    anthropic: Option<EventUsage>,
+    /// A stream of typed events (Anthropic Messages, OpenAI Responses): its events are folded
+    /// here instead of read as chat chunks.
+    typed: Option<Events>,
+}
+
+/// The usage fold of an API whose stream is not chat chunks.
+#[derive(Debug, Clone)]
+enum Events {
+    Anthropic(anthropic_usage::EventUsage),
+    Responses(responses_usage::EventUsage),
+}
+
+impl Events {
+    fn on_event(&mut self, data: &[u8]) -> EventRead {
+        match self {
+            Events::Anthropic(e) => e.on_event(data),
+            Events::Responses(e) => e.on_event(data),
+        }
+    }
+    fn usage(&self) -> Option<Usage> {
+        match self {
+            Events::Anthropic(e) => e.usage(),
+            Events::Responses(e) => e.usage(),
+        }
+    }
 }
 
 impl SseScanner {
@@ -172,14 +195,21 @@ impl SseScanner {
             block_forwarded: false,
             leading_lf: None,
             removed_events: 0,
-            anthropic: None,
+            typed: None,
         }
     }
 
     /// A scanner for an Anthropic Messages event stream (same framing and limits as
     /// [`SseScanner::new`]; usage from `message_start` / `message_delta`).
     pub fn anthropic(max_event_bytes: usize) -> Self {
-        SseScanner { anthropic: Some(EventUsage::default()), ..Self::new(max_event_bytes) }
+        SseScanner { typed: Some(Events::Anthropic(Default::default())), ..Self::new(max_event_bytes) }
+    }
+
+    /// A scanner for an OpenAI Responses event stream (same framing and limits as
+    /// [`SseScanner::new`]; usage from the terminal `response.*` event, see
+    /// [`crate::responses_usage`]).
+    pub fn responses(max_event_bytes: usize) -> Self {
+        SseScanner { typed: Some(Events::Responses(Default::default())), ..Self::new(max_event_bytes) }
     }
 
     /// Feeds the next bytes of the stream; chunk boundaries may fall anywhere.
@@ -428,7 +458,7 @@ impl SseScanner {
     }
 
     fn handle_payload(&mut self, data: &[u8]) {
-        if let Some(events) = &mut self.anthropic {
+        if let Some(events) = &mut self.typed {
             if events.on_event(data) == EventRead::Bad {
                 self.bad_events = self.bad_events.saturating_add(1);
             }

@@ -74,6 +74,16 @@ impl Usage {
     }
 }
 
+/// What one event's data meant to the usage of an API whose stream is folded event by event
+/// ([`crate::anthropic_usage::EventUsage`], [`crate::responses_usage::EventUsage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventRead {
+    /// Read, and usage-neutral or usable.
+    Ok,
+    /// Not a JSON object, or a usage in it is invalid (the stream's usage is then unknown).
+    Bad,
+}
+
 /// Why a usage report could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UsageError {
@@ -138,10 +148,23 @@ pub enum UsageError {
     },
 }
 
-const PROMPT: &str = "usage.prompt_tokens";
-const COMPLETION: &str = "usage.completion_tokens";
-const CACHED: &str = "usage.prompt_tokens_details.cached_tokens";
-const DETAILS: &str = "usage.prompt_tokens_details";
+/// Where an OpenAI-style `usage` object keeps its counts (paths from the answer, used in
+/// errors; the member names are their last segments): chat completions and Responses name
+/// them differently but mean the same (cached tokens are part of the input).
+pub(crate) struct UsageShape {
+    pub(crate) prompt: &'static str,
+    pub(crate) completion: &'static str,
+    pub(crate) details: &'static str,
+    pub(crate) cached: &'static str,
+}
+
+/// Chat completions' `usage`.
+const CHAT: UsageShape = UsageShape {
+    prompt: "usage.prompt_tokens",
+    completion: "usage.completion_tokens",
+    details: "usage.prompt_tokens_details",
+    cached: "usage.prompt_tokens_details.cached_tokens",
+};
 
 /// Reads the usage of a non-streaming `OpenAI` chat completion response body.
 ///
@@ -163,26 +186,42 @@ pub fn usage_from_json(body: &[u8]) -> Result<Usage, UsageError> {
 /// [`UsageError::MissingUsage`] if `usage` is missing or `null`, and the
 /// other variants for an invalid count.
 pub fn usage_from_value(v: &Value) -> Result<Usage, UsageError> {
+    usage_member(v, &CHAT)
+}
+
+/// The `usage` member of `v`, read in `shape`.
+pub(crate) fn usage_member(v: &Value, shape: &UsageShape) -> Result<Usage, UsageError> {
     let obj = v.as_object().ok_or(UsageError::NotObject)?;
     let usage = match obj.get("usage") {
         None | Some(Value::Null) => return Err(UsageError::MissingUsage),
-        Some(usage) => usage_from_usage_object(usage)?,
+        Some(usage) => read_usage(usage, shape)?,
     };
+    // The tier the answer was processed on is a member of the answer (or stream chunk), next
+    // to `usage`, in chat completions and Responses alike.
     Ok(Usage { service_tier: ServiceTier::from_member(obj.get("service_tier")), ..usage })
 }
 
 /// Reads and validates the `usage` object itself.
 pub(crate) fn usage_from_usage_object(usage: &Value) -> Result<Usage, UsageError> {
+    read_usage(usage, &CHAT)
+}
+
+fn member(path: &str) -> &str {
+    path.rsplit('.').next().unwrap_or(path)
+}
+
+/// Reads and validates a `usage` object of `shape`.
+pub(crate) fn read_usage(usage: &Value, shape: &UsageShape) -> Result<Usage, UsageError> {
     let usage = usage.as_object().ok_or(UsageError::NotAnObject { field: "usage" })?;
-    let prompt_tokens = required_count(usage.get("prompt_tokens"), PROMPT)?;
-    let completion_tokens = required_count(usage.get("completion_tokens"), COMPLETION)?;
-    let cached_tokens = match usage.get("prompt_tokens_details") {
+    let prompt_tokens = required_count(usage.get(member(shape.prompt)), shape.prompt)?;
+    let completion_tokens = required_count(usage.get(member(shape.completion)), shape.completion)?;
+    let cached_tokens = match usage.get(member(shape.details)) {
         None | Some(Value::Null) => 0,
-        Some(Value::Object(details)) => match details.get("cached_tokens") {
+        Some(Value::Object(details)) => match details.get(member(shape.cached)) {
             None | Some(Value::Null) => 0,
-            Some(c) => count(c, CACHED)?,
+            Some(c) => count(c, shape.cached)?,
         },
-        Some(_) => return Err(UsageError::NotAnObject { field: DETAILS }),
+        Some(_) => return Err(UsageError::NotAnObject { field: shape.details }),
     };
     if cached_tokens > prompt_tokens {
         return Err(UsageError::CachedExceedsPrompt { cached: cached_tokens, prompt: prompt_tokens });
@@ -223,6 +262,11 @@ mod tests {
 
     use super::*;
     use serde_json::json;
+
+    const PROMPT: &str = CHAT.prompt;
+    const COMPLETION: &str = CHAT.completion;
+    const CACHED: &str = CHAT.cached;
+    const DETAILS: &str = CHAT.details;
 
     fn body(usage: Value) -> Vec<u8> {
         serde_json::to_vec(&json!({

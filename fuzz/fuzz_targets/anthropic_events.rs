@@ -8,64 +8,29 @@
 //! the stream.
 #![no_main]
 
+mod event_streams;
+
 use libfuzzer_sys::fuzz_target;
 use llm_router::anthropic;
 use llm_router::anthropic_usage;
-use llm_router::pricing::PriceTable;
 use llm_router::sse::SseScanner;
 use llm_router::usage::{Usage, MAX_TOKENS_PER_FIELD};
 
-fn scan<'a>(max: usize, chunks: impl Iterator<Item = &'a [u8]>) -> (Option<Usage>, u64, u64, u64) {
-    let mut s = SseScanner::anthropic(max);
-    for c in chunks {
-        s.push(c);
-    }
-    s.finish();
-    (s.usage(), s.events(), s.bad_events(), s.oversized_events())
-}
-
-thread_local! {
-    static PRICES: PriceTable = PriceTable::default_table().unwrap();
-}
+const SCANNER: fn(usize) -> SseScanner = SseScanner::anthropic;
 
 fn check_usage(u: &Usage) {
     assert!(u.completion_tokens <= MAX_TOKENS_PER_FIELD);
     assert!(u.prompt_tokens <= 4 * MAX_TOKENS_PER_FIELD);
     assert!(u.cached_tokens <= u.prompt_tokens);
     assert!(u.uncached_input().is_some(), "cache parts exceed the input: {u:?}");
-    PRICES.with(|p| {
-        for m in p.models() {
-            m.cost_micro_usd(u).expect("valid usage prices");
-        }
-    });
+    event_streams::prices_everywhere(u);
 }
 
 fuzz_target!(|data: &[u8]| {
-    let [ctl, seed, stream @ ..] = data else {
+    let Some((stream, usage)) = event_streams::scan_every_way(data, SCANNER) else {
         return;
     };
-    let max = match ctl & 3 {
-        0 => 1 << 20,
-        1 => 64,
-        2 => 7,
-        _ => 1,
-    };
-    let whole = scan(max, std::iter::once(stream));
-    assert_eq!(whole, scan(max, stream.chunks(1)), "byte-at-a-time feeding changed the result");
-    let mut x = u32::from(*seed) | 0x9e37_7900;
-    let mut chunks = Vec::new();
-    let mut rest = stream;
-    while !rest.is_empty() {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        let n = (x as usize % 16 + 1).min(rest.len());
-        let (head, tail) = rest.split_at(n);
-        chunks.push(head);
-        rest = tail;
-    }
-    assert_eq!(whole, scan(max, chunks.iter().copied()), "chunked feeding changed the result");
-    if let Some(u) = &whole.0 {
+    if let Some(u) = &usage {
         check_usage(u);
     }
     if let Ok(u) = anthropic_usage::usage_from_json(stream) {

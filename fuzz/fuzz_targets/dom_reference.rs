@@ -47,7 +47,7 @@ impl From<&ChatRequest<'_>> for Seen {
     }
 }
 
-fn depth_ok(v: &Value, depth: usize) -> bool {
+pub fn depth_ok(v: &Value, depth: usize) -> bool {
     if depth > MAX_DEPTH {
         return false;
     }
@@ -58,7 +58,7 @@ fn depth_ok(v: &Value, depth: usize) -> bool {
     }
 }
 
-fn role(s: Option<&str>) -> Role {
+pub fn role(s: Option<&str>) -> Role {
     match s {
         Some("system") | Some("developer") => Role::System,
         Some("user") => Role::User,
@@ -101,8 +101,8 @@ fn message(i: usize, v: &Value) -> Result<SeenMessage, RequestError> {
     Ok((r, text, chars, images, other, len(obj.get("tool_calls"))))
 }
 
-/// Read `body` the old way.
-pub fn read(body: &[u8]) -> Result<Seen, RequestError> {
+/// `body` as a JSON tree within the depth limit, with the errors of the old reader.
+pub fn tree(body: &[u8]) -> Result<Value, RequestError> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
         if e.to_string().contains("recursion limit") {
             RequestError::TooDeep
@@ -113,6 +113,12 @@ pub fn read(body: &[u8]) -> Result<Seen, RequestError> {
     if !depth_ok(&v, 0) {
         return Err(RequestError::TooDeep);
     }
+    Ok(v)
+}
+
+/// Read `body` the old way.
+pub fn read(body: &[u8]) -> Result<Seen, RequestError> {
+    let v = tree(body)?;
     let obj = v.as_object().ok_or(RequestError::NotObject)?;
     let model = match obj.get("model") {
         None => return Err(RequestError::MissingModel),
@@ -153,11 +159,17 @@ pub fn read(body: &[u8]) -> Result<Seen, RequestError> {
 
 /// The two readers agree on `body` (see the module comment for the one allowed difference).
 pub fn check(body: &[u8], new: &Result<ChatRequest<'_>, RequestError>) {
-    match (read(body), new) {
-        (Ok(old), Ok(new)) => assert_eq!(old, Seen::from(new), "readers disagree"),
+    agree(body, read(body), new.as_ref().map(Seen::from).map_err(Clone::clone));
+}
+
+/// A tree reader's result `old` and a one-pass reader's `new` agree on `body`: the same value,
+/// or the same error but for the one allowed difference (see the module comment).
+pub fn agree<T: PartialEq + std::fmt::Debug>(body: &[u8], old: Result<T, RequestError>, new: Result<T, RequestError>) {
+    match (old, new) {
+        (Ok(old), Ok(new)) => assert_eq!(old, new, "readers disagree"),
         (Err(RequestError::Json(_)), Err(RequestError::Json(_) | RequestError::TooDeep)) => {}
         (Err(RequestError::TooDeep), Err(RequestError::Json(_))) if serde_json::from_slice::<Value>(body).is_err() => {}
-        (Err(old), Err(new)) => assert_eq!(&old, new, "readers disagree on the error"),
+        (Err(old), Err(new)) => assert_eq!(old, new, "readers disagree on the error"),
         (old, new) => panic!("readers disagree: old {old:?}, new {new:?}"),
     }
 }

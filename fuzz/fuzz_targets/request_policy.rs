@@ -1,16 +1,20 @@
 //! Request reader + routing policy: arbitrary bytes as a request body through the inspect step
 //! -> `ChatRequest` -> features -> `Router::decide` (heuristic classifier) -> the splice,
 //! checking the invariants the filter relies on. The inspect step is compared with the
-//! tree-based reader it replaced (`dom_reference.rs`) on every input.
+//! tree-based reader it replaced (`dom_reference.rs`) on every input. The same bytes are read as
+//! an OpenAI Responses body too, compared with its tree-based oracle (`responses_reference.rs`),
+//! and spliced.
 #![no_main]
 
 mod dom_reference;
+mod responses_reference;
 
 use libfuzzer_sys::fuzz_target;
 use llm_router::classifier::HeuristicClassifier;
 use llm_router::config::{Config, DEFAULT_CONFIG_JSON};
 use llm_router::features::{self, FEATURE_DIM};
 use llm_router::inspect::inspect;
+use llm_router::responses;
 use llm_router::splice::{self, Edit};
 use llm_router::router::Router;
 
@@ -40,7 +44,25 @@ fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
+/// The bytes as a Responses body: the one-pass reader agrees with the tree, and a routable body
+/// splices to the same JSON with only `model` changed.
+fn check_responses(data: &[u8]) {
+    let read = responses::inspect(data);
+    responses_reference::check(data, &read.as_ref().map(|i| i.request.clone()).map_err(Clone::clone));
+    let Ok(read) = read else {
+        return;
+    };
+    let out = splice::rewrite(data, &read.spans, Edit { model: Some("gpt-5-mini"), add_usage: false }).expect("an edit");
+    let mut want: serde_json::Value = serde_json::from_slice(data).expect("inspected body is json");
+    want["model"] = serde_json::json!("gpt-5-mini");
+    let got: serde_json::Value = serde_json::from_slice(&out.body).expect("spliced body parses");
+    assert_eq!(got, want, "splice changed more than model");
+    let again = responses::inspect(&out.body).expect("spliced body is a Responses request");
+    assert_eq!((again.request.model.as_ref(), again.request.stateful), ("gpt-5-mini", read.request.stateful));
+}
+
 fuzz_target!(|data: &[u8]| {
+    check_responses(data);
     let read = inspect(data);
     dom_reference::check(data, &read.as_ref().map(|i| i.request.clone()).map_err(Clone::clone));
     let Ok(read) = read else {

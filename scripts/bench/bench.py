@@ -329,7 +329,7 @@ def strip_wasm(text: str) -> str:
 
 def strip_rule(text: str, name: str) -> str:
     pattern = re.compile(rf'^ *\{{"name": "{re.escape(name)}".*\n', re.M)
-    # Every API section (chat completions, Anthropic Messages) has its own copy of the rule.
+    # Every API section (chat completions, Anthropic Messages, OpenAI Responses) has its own copy of the rule.
     text, n = pattern.subn("", text)
     if n < 1:
         raise ValueError(f"expected the rule {name!r} in the plugin configuration, found none")

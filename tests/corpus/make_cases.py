@@ -174,6 +174,86 @@ sse("sse_cut_after_usage", "the upstream closes after the usage chunk, before [D
 
 
 
+# ---------------------------------------------------------------- OpenAI Responses (POST /v1/responses)
+# The `apis.responses` section reads these bodies with its own reader (README, "OpenAI Responses").
+# Routed cases pin the shipped section's `openai-mid` tier, so the upstream and model are known.
+RESP = "/v1/responses"
+RPIN = {"x-llm-tier": "openai-mid"}
+RAUTO = {"model": "auto", "input": "What is the capital of France?"}
+def rauto(**kw): return dict(RAUTO, **kw)
+def rcase(name, doc, body=None, headers=None, **kw):
+    case(name, doc, body, path=RESP, headers=dict(RPIN, **(headers or {})), **kw)
+RR = dict(status=200, upstream="mid", upstream_body="rewritten", upstream_model="gpt-5-mini", error_kind=None,
+          router_headers={"x-llm-router-tier": "openai-mid", "x-llm-router-model": "gpt-5-mini"}, account="priced", router_status="priced")
+# invalid JSON, not an object, empty
+rcase("responses_garbage", "not JSON at all", "{not json", **failed("invalid_json", 400))
+rcase("responses_truncated", "body cut before the closing brace", '{"model":"auto","input":"hi"', **failed("invalid_json", 400))
+rcase("responses_truncated_in_string", "body cut inside a string", '{"model":"auto","input":"hel', **failed("invalid_json", 400))
+rcase("responses_trailing_garbage", "a valid request followed by junk", json.dumps(RAUTO) + " xyz", **failed("invalid_json", 400))
+rcase("responses_trailing_comma", "a trailing comma in input", '{"model":"auto","input":["hi",]}', **failed("invalid_json", 400))
+rcase("responses_invalid_utf8", "raw 0xff 0xfe bytes inside a string", body_b64=b'{"model":"auto","input":"\xff\xfe"}', **failed("invalid_json", 400))
+rcase("responses_lone_surrogate", "an escaped lone UTF-16 surrogate: serde_json rejects, Python accepts", '{"model":"auto","input":"\\ud800 hi"}', **failed("invalid_json", 200))
+rcase("responses_nan", "max_output_tokens NaN: serde_json rejects, Python accepts", '{"model":"auto","input":"hi","max_output_tokens":NaN}', **failed("invalid_json", 200))
+rcase("responses_json_array", "a JSON array", [RAUTO], **failed("not_object", 400))
+rcase("responses_json_null", "JSON null", "null", **failed("not_object", 400))
+rcase("responses_json_string", "a JSON string", '"hello"', **failed("not_object", 400))
+rcase("responses_empty_body", "POST with an empty body", "", **failed("empty_body", 400))
+# model
+rcase("responses_model_missing", "no model", {"input": "hi"}, **failed("bad_model", 400))
+rcase("responses_model_number", "model is a number", {"model": 5, "input": "hi"}, **failed("bad_model", 400))
+rcase("responses_model_null", "model is null", {"model": None, "input": "hi"}, **failed("bad_model", 400))
+rcase("responses_model_blank", "model is blank", {"model": "   ", "input": "hi"}, **failed("bad_model", 400))
+rcase("responses_model_list", "model is a list", {"model": ["gpt-5"], "input": "hi"}, **failed("bad_model", 400))
+# input and instructions
+rcase("responses_input_number", "input is a number", {"model": "auto", "input": 7}, **failed("bad_input", 400))
+rcase("responses_input_object", "input is one message object, not a list", {"model": "auto", "input": {"role": "user", "content": "hi"}}, **failed("bad_input", 400))
+rcase("responses_input_bool", "input is a boolean", {"model": "auto", "input": True}, **failed("bad_input", 400))
+rcase("responses_item_string", "an input item that is a string", {"model": "auto", "input": ["hi"]}, **failed("bad_input", 400))
+rcase("responses_item_null", "an input item that is null", {"model": "auto", "input": [None]}, **failed("bad_input", 400))
+rcase("responses_content_number", "a message item whose content is a number", {"model": "auto", "input": [{"role": "user", "content": 5}]}, **failed("bad_input", 400))
+rcase("responses_content_object", "a message item whose content is an object", {"model": "auto", "input": [{"type": "message", "role": "user", "content": {"text": "hi"}}]}, **failed("bad_input", 400))
+rcase("responses_instructions_number", "instructions is a number", rauto(instructions=3), **failed("bad_input", 400))
+rcase("responses_instructions_list", "instructions is a list", rauto(instructions=["be brief"]), **failed("bad_input", 400))
+rcase("responses_stream_string", "stream is a string", rauto(stream="yes"), **failed("bad_stream", 400))
+rcase("responses_stream_number", "stream is a number", rauto(stream=1), **failed("bad_stream", 400))
+# depth
+rcase("responses_nested_70", "an extra field nested 70 levels (over the 64 limit)", body_gen={"kind": "raw", "text": '{"model":"auto","input":"hi","x":' + "[" * 70 + "]" * 70 + "}"}, **failed("too_deep", 200))
+rcase("responses_nested_in_part", "a content part nested 70 levels", body_gen={"kind": "raw", "text": '{"model":"auto","input":[{"role":"user","content":[' + "[" * 70 + "]" * 70 + "]}]}"}, **failed("too_deep", 200))
+rcase("responses_nested_50000", "nested 50,000 levels (Python's json gives up too)", body_gen={"kind": "raw", "text": '{"model":"auto","input":"hi","x":' + "[" * 50000 + "]" * 50000 + "}"}, **failed("too_deep", 400))
+# odd but valid: routed and priced
+rcase("responses_every_item_type", "reasoning, item_reference, function_call and its output, unknown and typeless items", {"model": "auto", "input": [
+    {"role": "user", "content": [{"type": "input_text", "text": "Weather?"}, {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}, {"type": "input_file", "file_id": "file-1"}]},
+    {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAA"},
+    {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+    {"type": "function_call_output", "call_id": "c1", "output": "18C"},
+    {"type": "item_reference", "id": "msg_0"}, {"type": "hologram", "x": 1}, {"content": "typeless"}]}, **RR)
+rcase("responses_odd_parts", "parts of unknown type, numbers, null, a text that is not a string, a chat part", {"model": "auto", "input": [{"role": "user", "content": [{"type": "hologram"}, 3, None, {"type": "input_text", "text": 5}, {"type": "text", "text": "chat part"}, "bare"]}]}, **RR)
+rcase("responses_instructions_only", "no input at all, only instructions", {"model": "auto", "instructions": "Say hi."}, **RR)
+rcase("responses_input_null", "input null", {"model": "auto", "input": None}, **RR)
+rcase("responses_odd_optional_fields", "max_output_tokens negative, tools not a list, text.format a string", rauto(max_output_tokens=-5, tools="x", text={"format": "json"}), **RR)
+rcase("responses_duplicate_model", "model given twice: the last wins, both are rewritten", body_gen={"kind": "raw", "text": '{"model":"gpt-5","input":"hi","model":"auto"}'}, **RR)
+rcase("responses_stateful_alias", "previous_response_id with auto: the shipped tiers are one family, so it is routed", rauto(previous_response_id="resp_0123"), **RR)
+rcase("responses_stateful_explicit_unknown", "previous_response_id with a model no tier serves: passed through, priced as itself", {"model": "gpt-4o", "input": "hi", "previous_response_id": "resp_0123"},
+      status=200, upstream="default", upstream_body="unchanged", error_kind=None, router_headers={"x-llm-router-tier": "none", "x-llm-router-reason": "explicit", "x-llm-router-status": "priced"}, account="priced", router_status="priced")
+rcase("responses_unknown_explicit_model", "an explicit model no tier serves and the price table does not know", {"model": "acme-llm-9", "input": "hi"},
+      status=200, upstream="default", upstream_body="unchanged", error_kind=None, router_headers={"x-llm-router-tier": "none", "x-llm-router-status": "unpriced", "x-llm-router-cost-micro-usd": None}, account="unpriced", router_status="unpriced")
+# answers: usage shapes and event streams
+RTOK = {"x-test-input-tokens": "1000", "x-test-completion-tokens": "500"}
+RUM = dict(RR, router_headers={"x-llm-router-status": "usage_missing", "x-llm-router-cost-micro-usd": None}, account="usage_missing", router_status="usage_missing", response="intact")
+rcase("responses_answer_no_usage", "an answer with usage null", RAUTO, headers={"x-test-no-usage": "1"}, **RUM)
+rcase("responses_answer_chat_usage", "an answer whose usage has chat's names (prompt_tokens)", RAUTO, headers={"x-test-usage-json": '{"prompt_tokens": 5, "completion_tokens": 3}'}, **RUM)
+rcase("responses_answer_cached_exceeds", "cached_tokens greater than input_tokens", RAUTO, headers={"x-test-usage-json": '{"input_tokens": 10, "input_tokens_details": {"cached_tokens": 11}, "output_tokens": 1}'}, **RUM)
+rcase("responses_answer_negative", "a negative output_tokens", RAUTO, headers={"x-test-usage-json": '{"input_tokens": 10, "output_tokens": -1}'}, **RUM)
+rcase("responses_answer_priced", "a plain answer: 1000 in, 500 out on gpt-5-mini = $0.00025 + $0.001", RAUTO, headers=RTOK, **dict(RR, router_headers={"x-llm-router-status": "priced", "x-llm-router-cost-micro-usd": "1250"}, response="intact"))
+RSP = dict(RR, router_headers=None, response="intact+comment", comment={"status": "priced", "input_tokens": 1000, "output_tokens": 500, "cost_micro_usd": 1250})
+rcase("responses_stream_completed", "the documented event sequence ending in response.completed", rauto(stream=True), headers=RTOK, **RSP)
+rcase("responses_stream_incomplete", "a stream ending in response.incomplete: billed with its usage", rauto(stream=True), headers=dict(RTOK, **{"x-test-stream-end": "incomplete"}), **RSP)
+rcase("responses_stream_failed", "a stream ending in response.failed: billed with its usage", rauto(stream=True), headers=dict(RTOK, **{"x-test-stream-end": "failed"}), **RSP)
+rcase("responses_stream_error_event", "a stream ending in an error event: usage_missing", rauto(stream=True), headers=dict(RTOK, **{"x-test-stream-end": "error"}), **dict(RSP, account="usage_missing", router_status="usage_missing", comment={"status": "usage_missing", "cost_micro_usd": None}))
+rcase("responses_stream_no_usage", "a response.completed whose usage is null", rauto(stream=True), headers=dict(RTOK, **{"x-test-no-usage": "1"}), **dict(RSP, account="usage_missing", router_status="usage_missing", comment={"status": "usage_missing"}))
+rcase("responses_stream_cut", "the upstream closes before the terminal event", rauto(stream=True), headers=dict(RTOK, **{"x-test-stream-end": "cut"}), **dict(RSP, response=None, client_error=True, comment=None, account="usage_missing", router_status="usage_missing"))
+
+
 def manifest() -> str:
     names = [c["name"] for c in cases]
     assert len(set(names)) == len(names), "duplicate case names"

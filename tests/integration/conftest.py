@@ -75,8 +75,11 @@ ALT_PLUGIN_CONFIG = dict(
     fail_closed=True,
     max_request_bytes=16 * 1024 * 1024,
     customer={"header": "x-customer-id", "hash": True, "max_distinct": 50},
-    # Each API section has its own settings: the Messages section fails closed too.
-    apis={"messages": dict(PLUGIN_CONFIG["apis"]["messages"], fail_closed=True)},
+    # Each API section has its own settings: the Messages and Responses sections fail closed too.
+    apis={
+        "messages": dict(PLUGIN_CONFIG["apis"]["messages"], fail_closed=True),
+        "responses": dict(PLUGIN_CONFIG["apis"]["responses"], fail_closed=True),
+    },
 )
 
 

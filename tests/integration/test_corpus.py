@@ -93,7 +93,10 @@ def request_body(req: dict) -> bytes:
 
 
 def router_forced_usage(case: dict) -> bool:
-    """A stream request without `stream_options.include_usage: true`: the router adds it (README)."""
+    """A chat stream request without `stream_options.include_usage: true`: the router adds it
+    (README). Other APIs' streams always carry their usage: nothing is added."""
+    if not case["request"]["path"].startswith("/v1/chat/completions"):
+        return False
     try:
         body = json.loads(request_body(case["request"]))
     except ValueError:

@@ -10,6 +10,7 @@ network access or API keys.
 Endpoints
   POST /v1/chat/completions   chat.completion (or SSE chunks with "stream": true)
   POST /v1/messages           Anthropic Messages (see fake_anthropic.py for its controls)
+  POST /v1/responses          OpenAI Responses (see fake_responses.py for its controls)
   GET  /v1/models             a model list
   GET  /_last                 the last non-underscore request seen: {method, path, headers, body, body_b64, json}
   GET  /_history              the last 50 such requests, oldest first
@@ -76,6 +77,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import fake_anthropic  # noqa: E402 - a sibling module: the stand-in also speaks Anthropic Messages
+import fake_responses  # noqa: E402 - and OpenAI Responses
 
 HISTORY_LIMIT = 50
 DEFAULT_COMPLETION_TOKENS = 20
@@ -264,6 +266,9 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
             return
         if path.rstrip("/") == "/v1/messages":
             fake_anthropic.messages(self, body)
+            return
+        if path.rstrip("/") == "/v1/responses" and self.command == "POST":
+            fake_responses.responses(self, body)
             return
         self.send_json(
             200,
