@@ -10,6 +10,7 @@
 
 use serde::Serialize;
 
+use crate::api::Api;
 use crate::config::Config;
 use crate::names::{self, label, stat, state, value};
 use crate::router::sanitize_label;
@@ -63,6 +64,8 @@ pub struct Accounting {
     pub baseline_cost_micro_usd: Option<u64>,
     /// Price table version.
     pub price_version: String,
+    /// The API of the request.
+    pub api: Api,
     /// `fallback:<reason>` or `escalation:<reason>` when a re-send produced the answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry: Option<String>,
@@ -146,12 +149,12 @@ pub(crate) fn decision_headers(cfg: &Config, r: &Routing) -> Vec<(&'static str, 
     h
 }
 
-/// A request on an inspected path that could not be inspected: counted by `kind`, and its
-/// status is [`Status::Error`] for the access log.
-pub fn rejected(kind: &str) -> Emission {
+/// A request on an inspected path of `api` that could not be inspected: counted by `kind`, and
+/// its status is [`Status::Error`] for the access log.
+pub fn rejected(api: Api, kind: &str) -> Emission {
     Emission {
-        counters: vec![Count::new(stat::ERRORS, &[(label::KIND, kind)], 1)],
-        state: vec![(state::STATUS, Status::Error.as_str().to_string())],
+        counters: vec![Count::new(stat::ERRORS, &[(label::API, api.label()), (label::KIND, kind)], 1)],
+        state: vec![(state::STATUS, Status::Error.as_str().to_string()), (state::API, api.label().to_string())],
         ..Emission::default()
     }
 }
@@ -172,6 +175,7 @@ fn answer_counts(cfg: &Config, route: &str, r: &Routing, usage: Option<Usage>, o
     let (tier, model) = (sanitize_label(&r.tier), sanitize_label(&r.model));
     let base = [
         (label::ROUTE, route),
+        (label::API, r.api.label()),
         (label::TIER, &tier),
         (label::MODEL, &model),
         (label::CUSTOMER, &r.customer),
@@ -221,22 +225,25 @@ pub(crate) fn account(
         cost_micro_usd: cost,
         baseline_cost_micro_usd: baseline,
         price_version: prices.version().to_string(),
+        api: r.api,
         retry: r.retry.clone(),
     };
 
     let (tier, model, mode) = (sanitize_label(&r.tier), sanitize_label(&r.model), cfg.mode.as_str());
-    let base: [(&str, &str); 5] = [
+    let base: [(&str, &str); 6] = [
         (label::ROUTE, route),
+        (label::API, r.api.label()),
         (label::TIER, &tier),
         (label::MODEL, &model),
         (label::CUSTOMER, &r.customer),
         (label::MODE, mode),
     ];
-    let [b0, b1, b2, b3, b4] = base;
+    let [route_l, api_l, tier_l, model_l, customer_l, mode_l] = base;
     let reason = sanitize_label(&r.reason);
     let decision_stat = if r.decided { stat::DECISIONS } else { stat::PASSTHROUGH };
-    counters.push(Count::new(decision_stat, &[b0, b1, b4, (label::REASON, &reason)], 1));
-    counters.push(Count::new(stat::REQUESTS, &[b0, b1, b2, b3, b4, (label::STATUS, status.as_str())], 1));
+    counters.push(Count::new(decision_stat, &[route_l, api_l, tier_l, mode_l, (label::REASON, &reason)], 1));
+    let status_l = (label::STATUS, status.as_str());
+    counters.push(Count::new(stat::REQUESTS, &[route_l, api_l, tier_l, model_l, customer_l, mode_l, status_l], 1));
     match status {
         Status::UsageMissing => counters.push(Count::new(stat::USAGE_MISSING, &base, 1)),
         Status::Unpriced => counters.push(Count::new(stat::UNPRICED, &base, 1)),
@@ -244,7 +251,7 @@ pub(crate) fn account(
     }
     let mut histograms = Vec::new();
     if let Some(c) = cost {
-        histograms.push(Count::new(stat::REQUEST_COST, &[b0, b1, b2, b4], c));
+        histograms.push(Count::new(stat::REQUEST_COST, &[route_l, api_l, tier_l, model_l, mode_l], c));
     }
     if let (Some(b), Some(_)) = (baseline, cost) {
         counters.push(Count::new(stat::BASELINE_COST, &base, b));
@@ -252,6 +259,7 @@ pub(crate) fn account(
 
     let opt = |v: Option<u64>| v.map_or_else(String::new, |c| c.to_string());
     let mut state = vec![
+        (state::API, r.api.label().to_string()),
         (state::REQUESTED_MODEL, r.requested_model.clone()),
         (state::SCORE, r.score_str()),
         (state::REASON, r.reason.clone()),

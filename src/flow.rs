@@ -172,7 +172,7 @@ impl RequestFlow {
     /// Count and log a request that cannot be inspected, then pass it through (fail-open) or
     /// answer 400 (fail-closed).
     fn fail<H: Host>(&mut self, router: &Router, host: &mut H, kind: &str, message: &str) -> Action {
-        emit::emit(host, &accounting::rejected(kind));
+        emit::emit(host, &accounting::rejected(self.api, kind));
         self.phase = Phase::Skipped;
         if router.config.fail_closed {
             host.log(Level::Info, &format!("llm-router: rejected request ({kind}): {message}"));

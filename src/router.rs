@@ -50,6 +50,8 @@ pub struct Router {
     classifier: Box<dyn Classifier>,
     rule_headers: Vec<String>,
     customers: RefCell<HashSet<String>>,
+    /// The API this router's section serves: the `api` label of everything it accounts.
+    api: Api,
     /// The router of the Anthropic Messages section (`apis.messages`), with its own tiers,
     /// classifier and customer label set.
     messages: Option<Box<Router>>,
@@ -72,7 +74,10 @@ impl Router {
         let messages = config.messages.take().map(|m| Router::from_config(*m)).transpose()?;
         let classifier = classifier::build(&config.classifier)?;
         let mut router = Router::new(config, classifier);
-        router.messages = messages.map(Box::new);
+        router.messages = messages.map(|mut m| {
+            m.api = Api::Messages;
+            Box::new(m)
+        });
         Ok(router)
     }
 
@@ -88,17 +93,34 @@ impl Router {
     /// The router of `api`'s section (this one for chat completions, or when the section is
     /// missing, which [`Router::for_path`] never returns).
     pub fn for_api(&self, api: Api) -> &Router {
+        self.section(api).unwrap_or(self)
+    }
+
+    /// The router of `api`'s section, `None` when the configuration has no such section.
+    pub fn section(&self, api: Api) -> Option<&Router> {
         match api {
-            Api::ChatCompletions => self,
-            Api::Messages => self.messages.as_deref().unwrap_or(self),
+            Api::ChatCompletions => Some(self),
+            Api::Messages => self.messages.as_deref(),
         }
+    }
+
+    /// The API this router's section serves.
+    pub fn api(&self) -> Api {
+        self.api
     }
 
     /// Build from parts. `config.messages` is not built here (its classifier is loaded by
     /// [`Router::from_config`]): a router made with `new` inspects chat-completions paths only.
     pub fn new(config: Config, classifier: Box<dyn Classifier>) -> Router {
         let rule_headers = policy::rule_headers(&config);
-        Router { config, classifier, rule_headers, customers: RefCell::new(HashSet::new()), messages: None }
+        Router {
+            config,
+            classifier,
+            rule_headers,
+            customers: RefCell::new(HashSet::new()),
+            api: Api::ChatCompletions,
+            messages: None,
+        }
     }
 
     /// Name of the classifier in use.
