@@ -24,6 +24,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::Api;
+use crate::service_tier::ServiceTier;
 use crate::usage::Usage;
 
 /// The API of a line that has no `api` field and no path of a known default.
@@ -100,6 +101,8 @@ pub struct RawAccessLine {
     pub cache_write_5m_tokens: Option<Value>,
     /// Prompt tokens written to a 1-hour cache (Anthropic; absent or null means 0).
     pub cache_write_1h_tokens: Option<Value>,
+    /// The answer's service tier (absent, null or `-` means standard).
+    pub service_tier: Option<Value>,
     /// Cost, integer micro-USD.
     pub cost_micro_usd: Option<Value>,
     /// Baseline cost, integer micro-USD.
@@ -240,6 +243,10 @@ impl TryFrom<RawAccessLine> for AccessRecord {
         let cached = count(raw.cached_tokens.as_ref(), "cached_tokens")?;
         let write_5m = count(raw.cache_write_5m_tokens.as_ref(), "cache_write_5m_tokens")?.unwrap_or(0);
         let write_1h = count(raw.cache_write_1h_tokens.as_ref(), "cache_write_1h_tokens")?.unwrap_or(0);
+        let service_tier = match text(raw.service_tier.as_ref(), "service_tier")? {
+            None => ServiceTier::Standard,
+            Some(s) => ServiceTier::reported(Some(&s)),
+        };
         let cost = count(raw.cost_micro_usd.as_ref(), "cost_micro_usd")?;
         let baseline = count(raw.baseline_cost_micro_usd.as_ref(), "baseline_cost_micro_usd")?;
         let usage = match status {
@@ -261,6 +268,7 @@ impl TryFrom<RawAccessLine> for AccessRecord {
                     cached_tokens,
                     cache_write_5m_tokens: write_5m,
                     cache_write_1h_tokens: write_1h,
+                    service_tier,
                 };
                 if usage.uncached_input().is_none() {
                     return Err(AccessLogError::Invalid {

@@ -162,3 +162,22 @@ fn cache_writes_are_read_and_checked() {
     let e = AccessRecord::from_line(&with(r#""6""#, r#""5""#)).unwrap_err();
     assert!(e.to_string().contains("cache_write_5m_tokens"), "{e}");
 }
+
+#[test]
+fn service_tier_is_read_and_null_is_standard() {
+    let with = |tier: &str| {
+        PRICED.replace(r#""cached_tokens":"0","#, &format!(r#""cached_tokens":"0","service_tier":{tier},"#))
+    };
+    for (tier, expected) in [
+        (r#""flex""#, ServiceTier::Flex),
+        (r#""priority""#, ServiceTier::Priority),
+        (r#""unknown""#, ServiceTier::Unknown),
+        (r#""turbo""#, ServiceTier::Unknown),
+        ("null", ServiceTier::Standard),
+        (r#""-""#, ServiceTier::Standard),
+    ] {
+        assert_eq!(AccessRecord::from_line(&with(tier)).unwrap().usage.unwrap().service_tier, expected, "{tier}");
+    }
+    assert_eq!(AccessRecord::from_line(PRICED).unwrap().usage.unwrap().service_tier, ServiceTier::Standard);
+    assert!(AccessRecord::from_line(&with("[1]")).is_err());
+}

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::names::{self, label, stat, state, value};
 use crate::router::sanitize_label;
 use crate::routing::Routing;
+use crate::service_tier::ServiceTier;
 use crate::usage::Usage;
 
 /// Accounting status of a request.
@@ -69,6 +70,9 @@ pub struct Accounting {
     /// `fallback:<reason>` or `escalation:<reason>` when a re-send produced the answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry: Option<String>,
+    /// The service tier the answer reports, when not standard.
+    #[serde(skip_serializing_if = "ServiceTier::is_standard")]
+    pub service_tier: ServiceTier,
 }
 
 impl Accounting {
@@ -207,7 +211,7 @@ pub(crate) fn account(
     let (status, cost, baseline) = match &usage {
         None => (Status::UsageMissing, None, None),
         Some(u) => {
-            let baseline = prices.cost_micro_usd(&cfg.baseline_model, u).ok();
+            let baseline = prices.counterfactual_cost_micro_usd(&cfg.baseline_model, u).ok();
             match answer_cost {
                 Some(c) => (Status::Priced, Some(c.saturating_add(prior_cost)), baseline),
                 None => (Status::Unpriced, None, baseline),
@@ -227,6 +231,7 @@ pub(crate) fn account(
         price_version: prices.version().to_string(),
         api: r.api,
         retry: r.retry.clone(),
+        service_tier: u.service_tier,
     };
 
     let (tier, model, mode) = (sanitize_label(&r.tier), sanitize_label(&r.model), cfg.mode.as_str());
@@ -281,6 +286,10 @@ pub(crate) fn account(
     if u.cache_write_5m_tokens > 0 || u.cache_write_1h_tokens > 0 {
         state.push((state::CACHE_WRITE_5M_TOKENS, u.cache_write_5m_tokens.to_string()));
         state.push((state::CACHE_WRITE_1H_TOKENS, u.cache_write_1h_tokens.to_string()));
+    }
+    // Likewise the service tier, set only off standard processing.
+    if !u.service_tier.is_standard() {
+        state.push((state::SERVICE_TIER, u.service_tier.name().to_string()));
     }
 
     let mut out_headers = match headers {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::DEFAULT_CONFIG_JSON;
+use crate::service_tier::ServiceTier;
 
 fn config() -> Config {
     Config::from_json(DEFAULT_CONFIG_JSON.as_bytes()).unwrap()
@@ -181,4 +182,33 @@ fn every_stat_and_the_record_carry_the_api_label() {
         assert_eq!(record.api, api);
         assert!(record.sse_comment().contains(&format!("\"api\":\"{}\"", api.label())));
     }
+}
+
+#[test]
+fn a_flex_answer_is_priced_on_its_tier_and_says_so() {
+    let cfg = config();
+    let flex = Some(Usage { service_tier: ServiceTier::Flex, ..usage(1000, 500).unwrap() });
+    let e = account(&cfg, "chat", &routing("gpt-5-nano", "cheap"), flex, None, Headers::All);
+    // Half of the standard 250 micro-USD; the baseline (sonnet, not sold on flex) at its
+    // standard rates, as in the priced test above.
+    assert_eq!(counter(&e, stat::COST), [125]);
+    assert_eq!(counter(&e, stat::BASELINE_COST), [10500]);
+    assert_eq!(state_of(&e, state::SERVICE_TIER), Some("flex"));
+    assert!(e.record.unwrap().sse_comment().contains(r#""service_tier":"flex""#));
+    // Standard answers pay no extra host call and keep the comment's shape.
+    let e = account(&cfg, "chat", &routing("gpt-5-nano", "cheap"), usage(1000, 500), None, Headers::All);
+    assert_eq!(state_of(&e, state::SERVICE_TIER), None);
+    assert!(!e.record.unwrap().sse_comment().contains("service_tier"));
+}
+
+#[test]
+fn an_answer_on_a_tier_without_a_price_is_unpriced() {
+    let cfg = config();
+    let priority = Some(Usage { service_tier: ServiceTier::Priority, ..usage(1000, 500).unwrap() });
+    let e = account(&cfg, "chat", &routing("gpt-5-nano", "cheap"), priority, None, Headers::All);
+    assert_eq!(counter(&e, stat::COST), Vec::<u64>::new());
+    assert_eq!(counter(&e, stat::UNPRICED), [1]);
+    assert_eq!(header(&e, names::HEADER_STATUS), Some("unpriced"));
+    assert_eq!(header(&e, names::HEADER_COST), None);
+    assert_eq!(state_of(&e, state::SERVICE_TIER), Some("priority"));
 }

@@ -28,6 +28,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::service_tier::ServiceTier;
 use crate::usage::{count, required_count, Usage, UsageError};
 
 const INPUT: &str = "usage.input_tokens";
@@ -48,6 +49,8 @@ struct Counts {
     write: Option<u64>,
     write_5m: Option<u64>,
     write_1h: Option<u64>,
+    /// `usage.service_tier`, when the member is present.
+    tier: Option<ServiceTier>,
 }
 
 impl Counts {
@@ -75,6 +78,7 @@ impl Counts {
             write: opt("cache_creation_input_tokens", WRITE)?,
             write_5m,
             write_1h,
+            tier: usage.get("service_tier").map(|v| ServiceTier::from_member(Some(v))),
         })
     }
 
@@ -89,6 +93,9 @@ impl Counts {
         keep(&mut self.output, later.output);
         keep(&mut self.read, later.read);
         keep(&mut self.write, later.write);
+        if later.tier.is_some() {
+            self.tier = later.tier;
+        }
         if later.write_5m.is_some() || later.write_1h.is_some() {
             self.write_5m = later.write_5m;
             self.write_1h = later.write_1h;
@@ -118,6 +125,7 @@ impl Counts {
             cached_tokens: read,
             cache_write_5m_tokens: w5,
             cache_write_1h_tokens: w1,
+            service_tier: self.tier.unwrap_or_default(),
         })
     }
 }

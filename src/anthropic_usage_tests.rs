@@ -18,6 +18,7 @@ fn u(prompt: u64, output: u64, read: u64, w5: u64, w1: u64) -> Usage {
         cached_tokens: read,
         cache_write_5m_tokens: w5,
         cache_write_1h_tokens: w1,
+        ..Usage::ZERO
     }
 }
 
@@ -142,4 +143,19 @@ fn stream_without_delta_or_with_error_has_no_usage() {
     let not_json = stream.replace("{\"type\": \"ping\"}", "{ping");
     let s = scan(&not_json, 5);
     assert_eq!((s.usage(), s.bad_events()), (Some(u(25, 15, 0, 0, 0)), 1));
+}
+
+#[test]
+fn service_tier_from_the_answer_and_from_message_start() {
+    let tier = |usage: Value| usage_from_json(&answer(usage)).unwrap().service_tier;
+    assert_eq!(tier(json!({"input_tokens": 1, "output_tokens": 2})), ServiceTier::Standard);
+    assert_eq!(tier(json!({"input_tokens": 1, "output_tokens": 2, "service_tier": "standard"})), ServiceTier::Standard);
+    assert_eq!(tier(json!({"input_tokens": 1, "output_tokens": 2, "service_tier": "priority"})), ServiceTier::Priority);
+    assert_eq!(tier(json!({"input_tokens": 1, "output_tokens": 2, "service_tier": "batch"})), ServiceTier::Batch);
+    // The stream reports it in message_start; the delta does not repeat it.
+    let stream = documented_stream(
+        r#"{"input_tokens": 25, "output_tokens": 1, "service_tier": "priority"}"#,
+        r#"{"output_tokens": 15}"#,
+    );
+    assert_eq!(scan(&stream, 5).usage().unwrap().service_tier, ServiceTier::Priority);
 }

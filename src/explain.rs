@@ -162,7 +162,7 @@ pub struct Costs {
 pub fn price(cfg: &Config, model: &str, usage: &Usage) -> Costs {
     Costs {
         cost_micro_usd: cfg.prices.cost_micro_usd(model, usage).ok(),
-        baseline_cost_micro_usd: cfg.prices.cost_micro_usd(&cfg.baseline_model, usage).ok(),
+        baseline_cost_micro_usd: cfg.prices.counterfactual_cost_micro_usd(&cfg.baseline_model, usage).ok(),
     }
 }
 

@@ -55,6 +55,7 @@ fn routes_within_the_messages_tiers_and_prices_the_json_answer() {
         cached_tokens: 2000,
         cache_write_5m_tokens: 100,
         cache_write_1h_tokens: 200,
+        ..Usage::ZERO
     };
     let expected = cost(&r, "claude-sonnet-4-6", &usage);
     // 10*$3 + 2000*$0.30 + 100*$3.75 + 200*$6 + 50*$15 per Mtok, in micro-USD.

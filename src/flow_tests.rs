@@ -121,7 +121,7 @@ fn prices_json_response_and_sets_headers() {
     assert_eq!(h.resp_header(names::HEADER_MODEL), Some("gpt-5-nano"));
     assert_eq!(h.resp_header(names::HEADER_TIER), Some("cheap"));
     assert_eq!(h.resp_header(names::HEADER_REASON), Some("score"));
-    assert_eq!(h.resp_header(names::HEADER_PRICE_VERSION), Some("2026-04"));
+    assert_eq!(h.resp_header(names::HEADER_PRICE_VERSION), Some("2026-12"));
     assert_eq!(h.resp_header(names::HEADER_STATUS), Some("priced"));
     let labels = "route=chat,api=chat_completions,tier=cheap,model=gpt-5-nano,customer=acme,mode=route";
     assert_eq!(

@@ -59,6 +59,8 @@ pub mod state {
     pub const CACHE_WRITE_5M_TOKENS: &str = "llm_router_cache_write_5m_tokens";
     /// Prompt tokens written to a 1-hour cache (Anthropic); set only when not zero.
     pub const CACHE_WRITE_1H_TOKENS: &str = "llm_router_cache_write_1h_tokens";
+    /// The service tier an answer reports (`flex`, `priority`, ...); set only when not standard.
+    pub const SERVICE_TIER: &str = "llm_router_service_tier";
     /// Cost in micro-USD.
     pub const COST: &str = "llm_router_cost_micro_usd";
     /// Baseline cost in micro-USD.

@@ -346,7 +346,9 @@ impl Report {
         }
         let (status, cost, baseline) = match (&self.options.reprice, record.usage) {
             (Some(rp), Some(u)) => match rp.table.cost_micro_usd(&record.model, &u) {
-                Ok(c) => (RecordStatus::Priced, Some(c), rp.table.cost_micro_usd(&rp.baseline_model, &u).ok()),
+                Ok(c) => {
+                    (RecordStatus::Priced, Some(c), rp.table.counterfactual_cost_micro_usd(&rp.baseline_model, &u).ok())
+                }
                 Err(_) => (RecordStatus::Unpriced, None, None),
             },
             _ => (record.status, record.cost_micro_usd, record.baseline_cost_micro_usd),

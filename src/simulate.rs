@@ -367,8 +367,11 @@ fn per_model_sum(
     model: &str,
     only: Only,
 ) -> Result<(u128, u128), SimulateError> {
-    let price = table.lookup(model).ok_or_else(|| SimulateError::UnknownModel(model.to_string()))?;
-    let cost = |u: &Usage| price.cost_micro_usd(u).map(u128::from).map_err(|_| SimulateError::Overflow);
+    table.lookup(model).ok_or_else(|| SimulateError::UnknownModel(model.to_string()))?;
+    // A recorded usage is already validated, so only the arithmetic can fail here; a record
+    // served on a tier `model` is not sold on is priced at its standard rates.
+    let cost =
+        |u: &Usage| table.counterfactual_cost_micro_usd(model, u).map(u128::from).map_err(|_| SimulateError::Overflow);
     match traffic {
         Traffic::Synthetic { usage, api, .. } => Ok((if included(only, *api) { cost(usage)? } else { 0 }, 1)),
         Traffic::Sample { requests, .. } => {
@@ -415,7 +418,7 @@ fn strategy_amount(
             let mut models = BTreeMap::new();
             for r in requests.iter().filter(|r| included(only, r.api)) {
                 *models.entry(r.routed_model.clone()).or_insert(0) += 1;
-                match table.cost_micro_usd(&r.routed_model, &r.usage) {
+                match table.counterfactual_cost_micro_usd(&r.routed_model, &r.usage) {
                     Ok(c) => sum = sum.checked_add(u128::from(c)).ok_or(SimulateError::Overflow)?,
                     Err(_) => unpriced += 1,
                 }

@@ -24,7 +24,7 @@ fn cost(p: &[Projection], label: &str) -> u64 {
 /// Per-request cost from the price table's integer rates, independently of `pricing`.
 fn per_request(model: &str, input: u64, output: u64) -> u64 {
     let m = table().lookup(model).unwrap().clone();
-    let exact = u128::from(input) * u128::from(m.input) + u128::from(output) * u128::from(m.output);
+    let exact = u128::from(input) * u128::from(m.base.input) + u128::from(output) * u128::from(m.base.output);
     u64::try_from((exact + 500_000) / 1_000_000).unwrap()
 }
 

@@ -63,6 +63,7 @@
 //! and the emptiness of `choices`, so content deltas cost no allocation.
 
 use crate::anthropic_usage::{EventRead, EventUsage};
+use crate::service_tier::ServiceTier;
 use crate::sse_chunk::Chunk;
 use crate::usage::{usage_from_usage_object, Usage};
 
@@ -449,7 +450,10 @@ impl SseScanner {
             // The chunk that answers `include_usage`, whether or not its counts are usable.
             self.dispatched_usage_only = fields.no_choices;
             match usage_from_usage_object(&usage) {
-                Ok(usage) => self.usage = Some(usage),
+                Ok(usage) => {
+                    let service_tier = ServiceTier::from_member(fields.service_tier.as_ref());
+                    self.usage = Some(Usage { service_tier, ..usage });
+                }
                 Err(_) => {
                     self.usage = None;
                     self.bad_events = self.bad_events.saturating_add(1);
@@ -738,6 +742,17 @@ mod tests {
         p.insert(8, FINISH.replace("\"stop\"", "null")); // usage:null after the real one
         let expected = Outcome { events: 10, ..expected_full() };
         check_every_split(&stream_with(&p, "\n"), MAX, &expected);
+    }
+
+    #[test]
+    fn service_tier_of_the_usage_chunk_is_kept() {
+        let s = format!(
+            "data: {}\n\ndata: [DONE]\n\n",
+            USAGE.replace(r#""service_tier":"default""#, r#""service_tier":"flex""#)
+        );
+        assert_eq!(scan([s.as_bytes()], MAX).usage.unwrap().service_tier, ServiceTier::Flex);
+        let s = format!("data: {USAGE}\n\n");
+        assert_eq!(scan([s.as_bytes()], MAX).usage.unwrap().service_tier, ServiceTier::Standard);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The lenient JSON view of one SSE event payload ([`crate::sse`]): it validates the whole
-//! payload but keeps only what the scanner needs (`usage`, and whether `choices` is an empty
-//! array), tolerating any type for every member, so content deltas cost no allocation.
+//! payload but keeps only what the scanner needs (`usage`, `service_tier`, and whether `choices` is an
+//! empty array), tolerating any type for every member, so content deltas cost no allocation.
 
 use std::fmt;
 
@@ -14,6 +14,8 @@ pub(crate) struct ChunkFields {
     pub(crate) usage: Option<Value>,
     /// `choices` is an empty array.
     pub(crate) no_choices: bool,
+    /// `service_tier`, absent when missing or `null`.
+    pub(crate) service_tier: Option<Value>,
 }
 
 /// A parsed event payload.
@@ -34,6 +36,7 @@ struct EmptyChoices(bool);
 enum Key {
     Choices,
     Usage,
+    ServiceTier,
     Other,
 }
 
@@ -87,6 +90,7 @@ impl Visitor<'_> for KeyVisitor {
         Ok(match v {
             "choices" => Key::Choices,
             "usage" => Key::Usage,
+            "service_tier" => Key::ServiceTier,
             _ => Key::Other,
         })
     }
@@ -150,6 +154,7 @@ impl<'de> Visitor<'de> for ChunkVisitor {
             match key {
                 Key::Choices => fields.no_choices = map.next_value::<EmptyChoices>()?.0,
                 Key::Usage => fields.usage = map.next_value::<Option<Value>>()?,
+                Key::ServiceTier => fields.service_tier = map.next_value::<Option<Value>>()?,
                 Key::Other => {
                     map.next_value::<IgnoredAny>()?;
                 }

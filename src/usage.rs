@@ -17,6 +17,8 @@
 
 use serde_json::Value;
 
+use crate::service_tier::ServiceTier;
+
 /// Largest accepted value of any single token count; anything above is
 /// treated as absurd (a broken or hostile upstream), not as a real count.
 pub const MAX_TOKENS_PER_FIELD: u64 = 100_000_000;
@@ -40,6 +42,10 @@ pub struct Usage {
     /// `cache_creation.ephemeral_1h_input_tokens`).
     #[serde(skip_serializing_if = "is_zero")]
     pub cache_write_1h_tokens: u64,
+    /// The processing tier the answer reports (`service_tier`); left out of the serialized
+    /// form when standard.
+    #[serde(skip_serializing_if = "ServiceTier::is_standard")]
+    pub service_tier: ServiceTier,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
@@ -55,6 +61,7 @@ impl Usage {
         cached_tokens: 0,
         cache_write_5m_tokens: 0,
         cache_write_1h_tokens: 0,
+        service_tier: ServiceTier::Standard,
     };
 
     /// Input tokens billed at the plain input rate: not read from, nor written to, a cache.
@@ -157,10 +164,11 @@ pub fn usage_from_json(body: &[u8]) -> Result<Usage, UsageError> {
 /// other variants for an invalid count.
 pub fn usage_from_value(v: &Value) -> Result<Usage, UsageError> {
     let obj = v.as_object().ok_or(UsageError::NotObject)?;
-    match obj.get("usage") {
-        None | Some(Value::Null) => Err(UsageError::MissingUsage),
-        Some(usage) => usage_from_usage_object(usage),
-    }
+    let usage = match obj.get("usage") {
+        None | Some(Value::Null) => return Err(UsageError::MissingUsage),
+        Some(usage) => usage_from_usage_object(usage)?,
+    };
+    Ok(Usage { service_tier: ServiceTier::from_member(obj.get("service_tier")), ..usage })
 }
 
 /// Reads and validates the `usage` object itself.
@@ -225,6 +233,23 @@ mod tests {
             "usage": usage,
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn service_tier_is_read_from_the_answer() {
+        let with = |tier: Value| {
+            let mut v: Value =
+                serde_json::from_slice(&body(json!({"prompt_tokens": 3, "completion_tokens": 4}))).unwrap();
+            v["service_tier"] = tier;
+            usage_from_value(&v).unwrap().service_tier
+        };
+        assert_eq!(with(json!("default")), ServiceTier::Standard);
+        assert_eq!(with(json!(null)), ServiceTier::Standard);
+        assert_eq!(with(json!("flex")), ServiceTier::Flex);
+        assert_eq!(with(json!("scale")), ServiceTier::Scale);
+        assert_eq!(with(json!(7)), ServiceTier::Unknown);
+        let plain = usage_from_json(&body(json!({"prompt_tokens": 3, "completion_tokens": 4}))).unwrap();
+        assert_eq!(plain.service_tier, ServiceTier::Standard);
     }
 
     #[test]

@@ -1235,7 +1235,9 @@ def report(res: dict, out: Path, cmd: str) -> str:
     wasm_files = res["wasm"]["files"]
     wasm_main = next((f for f in wasm_files if f["path"].endswith("release/llm_router_filter.wasm")), None)
     ref = res["wasm"].get("wasm_opt_reference") or {}
-    sizes = [f["bytes"] for f in wasm_files] + ([ref["bytes"]] if ref.get("bytes") and ref.get("made_here") else [])
+    # The target is the filter's size: other modules listed (the browser playground's) do not count.
+    sizes = [f["bytes"] for f in wasm_files if "llm_router_filter" in f["path"]] + (
+        [ref["bytes"]] if ref.get("bytes") and ref.get("made_here") else [])
     best = min(sizes) if sizes else None
     mem = per_vm_memory(res)
     lin = linearity(res)
@@ -1304,7 +1306,7 @@ def report(res: dict, out: Path, cmd: str) -> str:
     size_txt = (f"`{wasm_main['path']}` {wasm_main['bytes'] / 1e6:.2f} MB" if wasm_main else "no wasm found")
     for f in wasm_files:
         if f is not wasm_main:
-            size_txt += f"; `{f['path']}` {f['bytes'] / 1e6:.2f} MB"
+            size_txt += f"; `{f['path']}` {f['bytes'] / 1e6:.2f} MB" + ("" if "llm_router_filter" in f["path"] else " (not the filter)")
     if ref.get("bytes") and ref.get("made_here"):
         size_txt += f"; `wasm-opt -Oz` of it (made by this run) {ref['bytes'] / 1e6:.2f} MB"
     T.append(("Wasm module <= 3 MB after wasm-opt and the release profile", size_txt, None if best is None else best <= 3e6,

@@ -35,7 +35,8 @@ from routerlib import (
 )
 
 CHAT = "/v1/chat/completions"
-PRICE_VERSION = "2026-04"
+# The version of the embedded price table (src/default_prices.json), which every priced answer names.
+PRICE_VERSION = json.loads((REPO / "src" / "default_prices.json").read_text())["version"]
 ROUTER_RESPONSE_HEADERS = [
     "x-llm-router-model",
     "x-llm-router-tier",

@@ -18,6 +18,7 @@ Test controls (request headers, all optional):
   x-test-cache-read-tokens: N        cache_read_input_tokens
   x-test-cache-write-5m-tokens: N    cache_creation.ephemeral_5m_input_tokens
   x-test-cache-write-1h-tokens: N    cache_creation.ephemeral_1h_input_tokens
+  x-test-service-tier: T             usage.service_tier (default "standard")
   x-test-status: CODE                answer CODE with an Anthropic error body
   x-test-tool-use: 1                 answer with a tool_use block for the first tool
   x-test-stream-error: 1             end the stream with an `error` event instead of message_delta
@@ -71,7 +72,7 @@ def usage_of(headers, body: dict) -> dict:
         "cache_read_input_tokens": read,
         "cache_creation": {"ephemeral_5m_input_tokens": w5, "ephemeral_1h_input_tokens": w1},
         "output_tokens": _int(headers, "x-test-completion-tokens", 20),
-        "service_tier": "standard",
+        "service_tier": headers.get("x-test-service-tier", "standard"),
     }
 
 

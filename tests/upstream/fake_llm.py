@@ -35,6 +35,7 @@ Test controls (request headers, all optional):
   x-test-stream-delay-ms: N    pause between SSE chunks (default 5)
 Response-shaping controls (the bad-input corpus, tests/corpus/):
   x-test-usage-json: JSON      use this raw JSON as the usage object (negative, absurd, ...)
+  x-test-service-tier: T       `service_tier` of the answer and of every chunk (default "default")
   x-test-encoding: gzip|deflate  compress the JSON answer whatever accept-encoding said
   x-test-raw-body-b64: B64     answer exactly these bytes instead of the completion JSON
   x-test-content-type: TYPE    content-type of a JSON answer (default application/json)
@@ -345,7 +346,7 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
                     "finish_reason": finish_reason,
                 }
             ],
-            "service_tier": "default",
+            "service_tier": self.service_tier(),
             "system_fingerprint": "fp_fake_llm",
         }
         if not no_usage:
@@ -410,6 +411,7 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
                 "object": "chat.completion.chunk",
                 "created": created,
                 "model": model,
+                "service_tier": self.service_tier(),
                 "system_fingerprint": "fp_fake_llm",
                 "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
             }
@@ -429,6 +431,7 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
                     "object": "chat.completion.chunk",
                     "created": created,
                     "model": model,
+                    "service_tier": self.service_tier(),
                     "system_fingerprint": "fp_fake_llm",
                     "choices": [],
                     "usage": usage,
@@ -436,6 +439,11 @@ class FakeLLMHandler(BaseHTTPRequestHandler):
             )
 
         self.send_sse(events, delay_s)
+
+    def service_tier(self) -> str:
+        """The tier the answer says it was served on (OpenAI reports it on the answer and on
+        every stream chunk; standard processing is `default`)."""
+        return self.headers.get("x-test-service-tier", "default")
 
     def extra_response_headers(self) -> dict[str, str]:
         raw = self.headers.get("x-test-response-headers")
