@@ -293,19 +293,27 @@ def test_prometheus_scrapes_envoy(mix: Mix) -> None:
     assert [t["scrapeUrl"] for t in up] == [f"{mix.env.admin_url}/stats/prometheus"], up
 
 
+def assert_rules_split_by(mix: Mix, label: str) -> dict[str, int]:
+    """The `<label>_mode:*` cost, baseline and request rules answer what was sent, per `label`;
+    returns the expected cost per value."""
+    expected = mix.expected_by(label)
+    got = mix.prom.by(f'{label}_mode:llm_router_cost_micro_usd_total:sum{{mode="route"}}', label, at=mix.t1)
+    assert got == expected, f"cost per {label}: Prometheus {got}, sent {expected}"
+    base = mix.prom.by(f'{label}_mode:llm_router_baseline_cost_micro_usd_total:sum{{mode="route"}}', label, at=mix.t1)
+    assert base == mix.expected_by(label, "baseline")
+    requests = mix.prom.by(f'{label}_mode:llm_router_requests_total:sum{{mode="route"}}', label, at=mix.t1)
+    assert requests == mix.count_by(label)
+    return expected
+
+
 def test_cost_per_route(mix: Mix) -> None:
-    expected = mix.expected_by("route")
-    got = mix.prom.by('route_mode:llm_router_cost_micro_usd_total:sum{mode="route"}', "route", at=mix.t1)
-    assert got == expected, f"cost per route: Prometheus {got}, sent {expected}"
-    base = mix.prom.by('route_mode:llm_router_baseline_cost_micro_usd_total:sum{mode="route"}', "route", at=mix.t1)
-    assert base == mix.expected_by("route", "baseline")
-    requests_by_route = mix.prom.by('route_mode:llm_router_requests_total:sum{mode="route"}', "route", at=mix.t1)
-    assert requests_by_route == mix.count_by("route")
+    assert_rules_split_by(mix, "route")
 
 
 def test_cost_per_customer(mix: Mix) -> None:
     expected = mix.expected_by("customer")
-    assert expected["m-alpha"] == mix.sent[0].cost + mix.sent[3].cost  # two requests, one customer
+    # three requests, one customer, two APIs
+    assert expected["m-alpha"] == mix.sent[0].cost + mix.sent[3].cost + mix.sent[-1].cost
     got = mix.prom.by('customer_mode:llm_router_cost_micro_usd_total:sum{mode="route"}', "customer", at=mix.t1)
     assert got == expected, f"cost per customer: Prometheus {got}, sent {expected}"
     statuses = mix.prom.by('status_mode:llm_router_requests_total:sum{mode="route"}', "status", at=mix.t1)
@@ -344,12 +352,7 @@ def test_chat_and_messages_traffic_are_told_apart_by_the_api_label(mix: Mix) -> 
         if name == "llm_router_cost_micro_usd_total":
             envoy[labels["api"]] = envoy.get(labels["api"], 0) + value
     assert envoy == expected, f"Envoy cost by api {envoy}, sent {expected}"
-    got = mix.prom.by('api_mode:llm_router_cost_micro_usd_total:sum{mode="route"}', "api", at=mix.t1)
-    assert got == expected, f"cost per api: Prometheus {got}, sent {expected}"
-    base = mix.prom.by('api_mode:llm_router_baseline_cost_micro_usd_total:sum{mode="route"}', "api", at=mix.t1)
-    assert base == mix.expected_by("api", "baseline")
-    requests_by_api = mix.prom.by('api_mode:llm_router_requests_total:sum{mode="route"}', "api", at=mix.t1)
-    assert requests_by_api == mix.count_by("api")
+    assert assert_rules_split_by(mix, "api") == expected
     savings = mix.prom.by('api_mode:llm_router_savings:ratio{mode="route"}', "api", at=mix.t1)
     for api, cost in expected.items():
         ratio = 1 - cost / mix.expected_by("api", "baseline")[api]
