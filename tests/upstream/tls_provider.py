@@ -41,6 +41,11 @@ class Provider:
     # APIs) or "x-api-key" (Anthropic's native API: `x-api-key: <key>` and `anthropic-version`).
     auth: str = "bearer"
     endpoint: str = "chat/completions"  # the one POST endpoint the tests send to, under prefix
+    key_file: str = ""  # the SDS key file (envoy-config/providers/secrets/<key_file>.yaml); default: name
+
+    @property
+    def secret(self) -> str:
+        return self.key_file or self.name
 
     @property
     def chat_path(self) -> str:
@@ -59,7 +64,8 @@ PROVIDERS = {
     for p in (
         Provider("openai", "api.openai.com", "/v1/"),
         Provider("anthropic", "api.anthropic.com", "/v1/"),
-        Provider("anthropic_messages", "api.anthropic.com", "/v1/", auth="x-api-key", endpoint="messages"),
+        # The same Anthropic key as the compatibility endpoint: the same key file.
+        Provider("anthropic_messages", "api.anthropic.com", "/v1/", auth="x-api-key", endpoint="messages", key_file="anthropic"),
         Provider("gemini", "generativelanguage.googleapis.com", "/v1beta/openai/"),
         Provider("deepseek", "api.deepseek.com", "/v1/"),
     )
@@ -126,7 +132,9 @@ class ProviderServer(FakeLLMServer):
         self.RequestHandlerClass = ProviderHandler
         self.spec = spec
         self.api_key = api_key
-        self.chat_path = spec.chat_path
+        # Where fake_llm serves chat completions under this prefix (/v1/messages is always
+        # served in Anthropic's format, by fake_anthropic.py).
+        self.chat_path = spec.prefix + "chat/completions"
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(str(cert), str(key))
         # HTTP/1.1 only, as a server may answer Envoy's ALPN offer (h2, http/1.1).
