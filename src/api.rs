@@ -5,7 +5,9 @@
 //! these methods: it has no branch on the API itself.
 //!
 //! Adding an API is one module for its wire format (like [`crate::anthropic`] and
-//! [`crate::anthropic_usage`]), one variant here, and its configuration section.
+//! [`crate::anthropic_usage`]), one variant here (an arm in each method, its label value in
+//! [`crate::names::value`], an entry in [`Api::ALL`]), and its configuration section. Its label
+//! then reaches every stat, the access log, `report` and `simulate` with no other change.
 
 use serde_json::Value;
 
