@@ -150,6 +150,10 @@ pub(crate) fn decision_headers(cfg: &Config, r: &Routing) -> Vec<(&'static str, 
     if let Some(retry) = &r.retry {
         h.push((names::HEADER_RETRY, retry.clone()));
     }
+    if let Some((remaining, pace)) = r.budget {
+        h.push((names::HEADER_BUDGET_REMAINING, remaining.to_string()));
+        h.push((names::HEADER_BUDGET_PACE, format!("{pace:.2}")));
+    }
     h
 }
 
@@ -161,6 +165,29 @@ pub fn rejected(api: Api, kind: &str) -> Emission {
         state: vec![(state::STATUS, Status::Error.as_str().to_string()), (state::API, api.label().to_string())],
         ..Emission::default()
     }
+}
+
+/// The cost ceiling acted on a request of `api` on `route`: stepped it down, or rejected it
+/// (also an error of kind `cost_ceiling`, with status `error` for the access log).
+pub fn cost_ceiling(api: Api, route: &str, rejected: bool) -> Emission {
+    let action = if rejected { value::ACTION_REJECT } else { value::ACTION_STEP_DOWN };
+    let labels = [(label::ROUTE, route), (label::API, api.label()), (label::ACTION, action)];
+    let count = Count::new(stat::COST_CEILING, &labels, 1);
+    let mut e = if rejected { self::rejected(api, value::COST_CEILING_REJECT) } else { Emission::default() };
+    e.counters.push(count);
+    e
+}
+
+/// A budget acted on a request of `api` by `customer` on `route`: `paced`, `cheapest` or
+/// `reject` (a rejection is also an error of kind `budget_cap`).
+pub fn budget_action(api: Api, route: &str, customer: &str, action: &str) -> Emission {
+    let labels =
+        [(label::ROUTE, route), (label::API, api.label()), (label::CUSTOMER, customer), (label::ACTION, action)];
+    let count = Count::new(stat::BUDGET, &labels, 1);
+    let mut e =
+        if action == value::ACTION_REJECT { rejected(api, value::BUDGET_CAP_REJECT) } else { Emission::default() };
+    e.counters.push(count);
+    e
 }
 
 /// A customer folded into `other` because the distinct-customer cap was reached.

@@ -23,6 +23,7 @@ fn routing(model: &str, tier: &str) -> Routing {
         attempts: 0,
         retry: None,
         strip_usage: false,
+        budget: None,
     }
 }
 

@@ -6,7 +6,10 @@
 
 use serde::Deserialize;
 
+use crate::budget::{Budget, BudgetError};
+use crate::ceiling::{CeilingError, CostCeiling};
 use crate::pricing::{PriceTable, PricingError, RawPriceTable};
+use crate::share::{ShareError, StrongShare};
 
 // The raw serde types live in their own file.
 #[path = "config_raw.rs"]
@@ -109,6 +112,15 @@ pub enum ConfigError {
     /// The fallback settings are invalid.
     #[error("fallback: {0}")]
     Fallback(String),
+    /// The cost ceiling is invalid.
+    #[error("cost_ceiling: {0}")]
+    CostCeiling(#[from] CeilingError),
+    /// The budget section is invalid.
+    #[error("budget: {0}")]
+    Budget(#[from] BudgetError),
+    /// The strong-share controller is invalid.
+    #[error("strong_share: {0}")]
+    StrongShare(#[from] ShareError),
     /// An `apis` section is invalid.
     #[error("apis.{api}: {error}")]
     Api {
@@ -388,6 +400,12 @@ pub struct Config {
     pub classifier: ClassifierKind,
     /// Fallback on upstream failure.
     pub fallback: Fallback,
+    /// The most one request may cost ([`crate::ceiling`]).
+    pub cost_ceiling: Option<CostCeiling>,
+    /// Budgets per customer ([`crate::budget`]).
+    pub budget: Option<Budget>,
+    /// Target share of the strongest tier ([`crate::share`]).
+    pub strong_share: Option<StrongShare>,
     /// The Anthropic Messages section (`apis.messages`), validated like this one.
     pub messages: Option<Box<Config>>,
 }

@@ -3,6 +3,10 @@
 
 use serde::Deserialize;
 
+pub use crate::budget::RawBudget;
+pub use crate::ceiling::RawCostCeiling;
+pub use crate::share::RawStrongShare;
+
 use super::*;
 
 /// Raw customer configuration.
@@ -183,6 +187,12 @@ pub struct RawConfig {
     /// Fallback on upstream failure.
     #[serde(default)]
     pub fallback: RawFallback,
+    /// The most one request may cost, estimated before it is forwarded.
+    pub cost_ceiling: Option<RawCostCeiling>,
+    /// Budgets per customer and period.
+    pub budget: Option<RawBudget>,
+    /// A target share of scored requests for the strongest tier.
+    pub strong_share: Option<RawStrongShare>,
     /// Other APIs, each a configuration of this same shape (its own paths, tiers, thresholds,
     /// rules; unset keys take their defaults, not this section's).
     #[serde(default)]

@@ -239,6 +239,18 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             }
         };
 
+        let budget = match raw.budget {
+            None => None,
+            Some(_) if customer.is_none() => return Err(BudgetError::NoCustomer.into()),
+            Some(b) => Some(Budget::try_from(b)?),
+        };
+
+        let strong_share = match raw.strong_share {
+            None => None,
+            Some(_) if tiers.len() < 2 => return Err(ShareError::OneTier.into()),
+            Some(s) => Some(StrongShare::try_from(s)?),
+        };
+
         Ok(Config {
             mode: raw.mode,
             paths,
@@ -257,6 +269,9 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             profile: raw.profile,
             classifier: validate_classifier(raw.classifier)?,
             fallback,
+            cost_ceiling: raw.cost_ceiling.map(CostCeiling::try_from).transpose()?,
+            budget,
+            strong_share,
             messages: None,
         })
     }

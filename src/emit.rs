@@ -2,7 +2,9 @@
 //! response headers. Everything that decides what to write lives in [`crate::accounting`].
 
 use crate::accounting::{self, Accounting, Emission, Headers};
-use crate::host::Host;
+use crate::budget::{self, Budget};
+use crate::host::{Host, Level, SharedError};
+use crate::names::stat;
 use crate::router::Router;
 use crate::routing::Routing;
 use crate::usage::Usage;
@@ -45,5 +47,33 @@ pub(crate) fn account<H: Host>(
     let route = accounting::route_label(host.route_name().as_deref());
     let e = accounting::account(&router.config, &route, r, usage, earlier, headers);
     emit(host, &e);
+    let cost = e.record.as_ref().and_then(|rec| rec.cost_micro_usd);
+    if let (Some(b), Some(cost)) = (&router.config.budget, cost) {
+        if b.of(&r.customer).is_some() {
+            add_spend(host, b, &r.customer, cost);
+        }
+    }
     e.record
+}
+
+/// Add `cost` to a customer's spend this period in shared data, by compare-and-swap (see
+/// [`crate::budget`]); a spend that cannot be written is counted and logged, never guessed.
+fn add_spend<H: Host>(host: &mut H, b: &Budget, customer: &str, cost: u64) {
+    let key = budget::key(customer);
+    let window = b.period.window(host.now_nanos() / 1_000_000_000);
+    for _ in 0..budget::MAX_CAS_ATTEMPTS {
+        let current = host.shared_get(&key);
+        let (stored, cas) = match &current {
+            Some((v, cas)) => (Some(v.as_slice()), *cas),
+            None => (None, 0),
+        };
+        let spent = budget::spent_in(stored, window.index).saturating_add(cost);
+        match host.shared_set(&key, &budget::encode(window.index, spent), cas) {
+            Ok(()) => return,
+            Err(SharedError::CasMismatch) => {}
+            Err(SharedError::Failed) => break,
+        }
+    }
+    host.counter(stat::BUDGET_UPDATE_FAILED, &[], 1);
+    host.log(Level::Warn, &format!("llm-router: could not add {cost} micro-USD to the spend of {customer}"));
 }

@@ -105,7 +105,7 @@ pub fn explain(router: &Router, body: &[u8], headers: &[(String, String)]) -> Re
         .collect();
     // The flow's own two steps: inspect the body, then route the request.
     let req = inspect(body)?.request;
-    let routed = route(router, &req, rule_headers.clone(), String::new());
+    let routed = route(router, &req, rule_headers.clone(), String::new(), 0.0);
     let facts = router.facts(&req, rule_headers);
     let r = routed.routing;
     let rules = if r.decided {

@@ -91,7 +91,7 @@ fn prices_as_the_accounting_step_does() {
         [("gpt-5-nano", 1000, 500, 0), ("claude-haiku-4.5", 12_345, 678, 9_000), ("in-house", 10, 10, 0)]
     {
         let usage = Usage { prompt_tokens: p, completion_tokens: c, cached_tokens: cached, ..Usage::ZERO };
-        let mut routing = route(&r, &req, Vec::new(), String::new()).routing;
+        let mut routing = route(&r, &req, Vec::new(), String::new(), 0.0).routing;
         routing.model = model.to_string();
         let record = account(cfg, "chat", &routing, Some(usage), None, Headers::All).record.unwrap();
         let costs = price(cfg, model, &usage);

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
-use crate::host::{Host, Labels, Level};
+use crate::host::{Host, Labels, Level, SharedError};
 
 /// A dispatched call: (cluster, headers, body, timeout_ms).
 pub type Call = (String, Vec<(String, String)>, Vec<u8>, u64);
@@ -19,6 +19,7 @@ pub struct FakeHost {
     /// Bytes appended after the current chunk.
     pub appended: Vec<u8>,
     pub local_reply: Option<(u32, String)>,
+    pub local_reply_headers: Vec<(String, String)>,
     /// Calls dispatched: (cluster, headers, body, timeout_ms).
     pub calls: Vec<Call>,
     /// Make `dispatch_call` refuse.
@@ -29,6 +30,10 @@ pub struct FakeHost {
     pub route: Option<String>,
     pub clock: RefCell<u64>,
     pub logs: RefCell<Vec<String>>,
+    /// Shared data: key -> (value, version).
+    pub shared: BTreeMap<String, (Vec<u8>, u32)>,
+    /// Versions to bump before the next `shared_set`s (a concurrent writer), one per call.
+    pub shared_races: u32,
 }
 
 /// Render a metric key like the filter encodes it: `name{a=1,b=2}`.
@@ -65,6 +70,25 @@ impl FakeHost {
 }
 
 impl Host for FakeHost {
+    fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        self.shared.get(key).cloned()
+    }
+
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), SharedError> {
+        if self.shared_races > 0 {
+            self.shared_races -= 1;
+            if let Some(entry) = self.shared.get_mut(key) {
+                entry.1 += 1;
+            }
+        }
+        let version = self.shared.get(key).map_or(0, |e| e.1);
+        if cas != 0 && self.shared.contains_key(key) && cas != version {
+            return Err(SharedError::CasMismatch);
+        }
+        self.shared.insert(key.to_string(), (value.to_vec(), version + 1));
+        Ok(())
+    }
+
     fn request_headers(&self) -> Vec<(String, String)> {
         self.request_headers.clone()
     }
@@ -80,8 +104,9 @@ impl Host for FakeHost {
     fn replace_request_body(&mut self, body: &[u8]) {
         self.request_body = body.to_vec();
     }
-    fn send_json_response(&mut self, status: u32, body: &str) {
+    fn send_json_response(&mut self, status: u32, headers: &[(&str, &str)], body: &str) {
         self.local_reply = Some((status, body.to_string()));
+        self.local_reply_headers = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     }
     fn response_headers(&self) -> Vec<(String, String)> {
         self.response_headers.clone()

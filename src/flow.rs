@@ -34,15 +34,16 @@
 
 use crate::accounting::{self, Headers};
 use crate::api::Api;
+use crate::budget;
 use crate::config::Mode;
 use crate::emit;
 use crate::host::{Host, Level};
 use crate::inspect;
-use crate::names;
+use crate::names::{self, value};
 use crate::reader::{self, Read, UsageReader};
 use crate::retry::{self, RetryKind};
 use crate::router::Router;
-use crate::routing::{self, Resend, Routed, Routing};
+use crate::routing::{self, Cap, Ceiling, Resend, Routed, Routing};
 use crate::splice;
 
 /// What the host should do after a callback.
@@ -176,7 +177,7 @@ impl RequestFlow {
         self.phase = Phase::Skipped;
         if router.config.fail_closed {
             host.log(Level::Info, &format!("llm-router: rejected request ({kind}): {message}"));
-            host.send_json_response(400, &self.api.error_body(&format!("llm-router: {message}"), kind));
+            host.send_json_response(400, &[], &self.api.error_body(&format!("llm-router: {message}"), kind));
             return Action::Pause;
         }
         host.log(Level::Info, &format!("llm-router: passing request through uninspected ({kind}): {message}"));
@@ -213,10 +214,66 @@ impl RequestFlow {
             Ok(i) => i,
             Err(e) => return self.fail(router, host, e.kind(), &e.to_string()),
         };
-        let Routed { mut routing, rewrite_model, force_usage, expect, stream } =
-            routing::route(router, &inspected.request, headers, customer);
+        let ceiling_header = router.config.cost_ceiling.as_ref().and_then(|c| {
+            let name = c.header.as_deref()?;
+            headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+        });
+        let budget = router.config.budget.as_ref().filter(|b| b.of(&customer).is_some());
+        // The clock is read only for a customer with a budget (each host call is a VM exit).
+        let now_s = if budget.is_some() { host.now_nanos() / 1_000_000_000 } else { 0 };
+        let standing = budget.and_then(|b| {
+            let stored = host.shared_get(&budget::key(&customer));
+            b.standing(&customer, stored.as_ref().map(|(v, _)| v.as_slice()), now_s)
+        });
+        let enforce = router.config.mode == Mode::Route;
+        let pace = standing.filter(|_| enforce).map_or(0.0, |s| s.pace);
+        let mut routed = routing::route(router, &inspected.request, headers, customer, pace);
+        routed.routing.budget = standing.map(|s| (s.remaining(), s.pace));
         let elapsed_us = host.now_nanos().saturating_sub(started) / 1000;
         emit::emit(host, &accounting::decision_time(elapsed_us));
+        if let (Some(b), Some(s), true) = (budget, standing, enforce) {
+            let cap = if s.at_cap() { Some(routing::apply_cap(&router.config, b, &mut routed)) } else { None };
+            let action = match cap {
+                Some(Cap::Reject) => Some(value::ACTION_REJECT),
+                Some(Cap::Cheapest) => Some(value::ACTION_CHEAPEST),
+                Some(Cap::Allow) => None,
+                None => (routed.routing.reason == value::REASON_BUDGET_PACE).then_some(value::ACTION_PACED),
+            };
+            if let Some(action) = action {
+                let route = accounting::route_label(host.route_name().as_deref());
+                emit::emit(host, &accounting::budget_action(self.api, &route, &routed.routing.customer, action));
+            }
+            if cap == Some(Cap::Reject) {
+                let retry_after = s.window.end.saturating_sub(now_s).max(1).to_string();
+                let message = format!(
+                    "customer {} has spent its budget of {} micro-USD for this period ({} spent); it renews in {retry_after} s",
+                    routed.routing.customer, s.budget, s.spent
+                );
+                host.log(Level::Info, &format!("llm-router: rejected request (budget_cap): {message}"));
+                let body = self.api.error_body(&format!("llm-router: {message}"), value::BUDGET_CAP_REJECT);
+                host.send_json_response(429, &[("retry-after", &retry_after)], &body);
+                self.phase = Phase::Skipped;
+                return Action::Pause;
+            }
+        }
+        if let (Some(c), Mode::Route) = (&router.config.cost_ceiling, router.config.mode) {
+            if let Some(limit) = c.limit(ceiling_header.as_deref(), || host.route_name()) {
+                let outcome = routing::apply_ceiling(&router.config, c, limit, &inspected.request, &mut routed);
+                if outcome != Ceiling::Within {
+                    let route = accounting::route_label(host.route_name().as_deref());
+                    let rejected = matches!(outcome, Ceiling::Reject(_));
+                    emit::emit(host, &accounting::cost_ceiling(self.api, &route, rejected));
+                }
+                if let Ceiling::Reject(message) = outcome {
+                    host.log(Level::Info, &format!("llm-router: rejected request (cost_ceiling): {message}"));
+                    let body = self.api.error_body(&format!("llm-router: {message}"), value::COST_CEILING_REJECT);
+                    host.send_json_response(400, &[], &body);
+                    self.phase = Phase::Skipped;
+                    return Action::Pause;
+                }
+            }
+        }
+        let Routed { mut routing, rewrite_model, force_usage, expect, stream } = routed;
 
         if router.config.mode == Mode::Route {
             if let Some(t) = routing.tier_index.and_then(|i| router.config.tiers.get(i)) {

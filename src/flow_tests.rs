@@ -18,7 +18,7 @@ impl Classifier for Fixed {
     }
 }
 
-fn router_with(patch: impl FnOnce(&mut serde_json::Value), score: f32) -> Router {
+pub(crate) fn router_with(patch: impl FnOnce(&mut serde_json::Value), score: f32) -> Router {
     let mut v: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON).unwrap();
     patch(&mut v);
     Router::new(Config::from_json(v.to_string().as_bytes()).unwrap(), Box::new(Fixed(score)))
@@ -30,7 +30,7 @@ fn router(score: f32) -> Router {
 
 const SIMPLE: &str = r#"{"model":"auto","messages":[{"role":"user","content":"hi"}]}"#;
 
-fn usage_body(model: &str, p: u64, c: u64, cached: u64) -> String {
+pub(crate) fn usage_body(model: &str, p: u64, c: u64, cached: u64) -> String {
     format!(
         r#"{{"id":"x","object":"chat.completion","model":"{model}","choices":[{{"index":0,"message":{{"role":"assistant","content":"ok"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":{p},"completion_tokens":{c},"total_tokens":{},"prompt_tokens_details":{{"cached_tokens":{cached}}}}}}}"#,
         p + c
@@ -38,7 +38,7 @@ fn usage_body(model: &str, p: u64, c: u64, cached: u64) -> String {
 }
 
 /// Run the request side; returns the flow and the host.
-fn send(r: &Router, headers: &[(&str, &str)], body: &str) -> (RequestFlow, FakeHost) {
+pub(crate) fn send(r: &Router, headers: &[(&str, &str)], body: &str) -> (RequestFlow, FakeHost) {
     let mut h = FakeHost::request("POST", "/v1/chat/completions", headers, body);
     h.route = Some("chat".into());
     let mut f = RequestFlow::new();
@@ -50,14 +50,14 @@ fn send(r: &Router, headers: &[(&str, &str)], body: &str) -> (RequestFlow, FakeH
 
 /// Run the request side and end the stream without a response (`on_log`), so the decision's
 /// filter state (written at accounting time) is there to read.
-fn decided(r: &Router, headers: &[(&str, &str)], body: &str) -> FakeHost {
+pub(crate) fn decided(r: &Router, headers: &[(&str, &str)], body: &str) -> FakeHost {
     let (mut f, mut h) = send(r, headers, body);
     f.on_log(r, &mut h);
     h
 }
 
 /// Complete a non-streaming JSON response through the held-headers path.
-fn respond_json(r: &Router, f: &mut RequestFlow, h: &mut FakeHost, body: &str) {
+pub(crate) fn respond_json(r: &Router, f: &mut RequestFlow, h: &mut FakeHost, body: &str) {
     h.response_headers = vec![
         (":status".into(), "200".into()),
         ("content-type".into(), "application/json".into()),

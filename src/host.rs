@@ -15,6 +15,17 @@ pub enum Level {
     Warn,
 }
 
+/// Why a shared-data write did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SharedError {
+    /// The value changed since it was read (compare-and-swap lost).
+    #[error("shared value changed since it was read")]
+    CasMismatch,
+    /// The host refused the write.
+    #[error("shared data write refused")]
+    Failed,
+}
+
 /// A label set: (label name, value) pairs; values must already be sanitized.
 pub type Labels<'a> = &'a [(&'a str, &'a str)];
 
@@ -28,8 +39,9 @@ pub trait Host {
     fn request_body(&self, len: usize) -> Option<Vec<u8>>;
     /// Replace the whole buffered request body.
     fn replace_request_body(&mut self, body: &[u8]);
-    /// Answer locally (fail-closed path) with a JSON body.
-    fn send_json_response(&mut self, status: u32, body: &str);
+    /// Answer locally (fail-closed path, cost ceiling, budget cap) with a JSON body and these
+    /// extra headers.
+    fn send_json_response(&mut self, status: u32, headers: &[(&str, &str)], body: &str);
 
     /// All response headers (lowercase names, pseudo-headers included).
     fn response_headers(&self) -> Vec<(String, String)>;
@@ -46,6 +58,15 @@ pub trait Host {
     /// Send a request to `cluster` out of band; its answer comes back through
     /// [`crate::flow::RequestFlow::on_call_response`]. False if the host refused.
     fn dispatch_call(&mut self, cluster: &str, headers: &[(String, String)], body: &[u8], timeout_ms: u64) -> bool;
+
+    /// A value shared by every VM of the process (all workers), and its version.
+    fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)>;
+    /// Store a shared value if its version is still `cas` (0: whatever the version).
+    ///
+    /// # Errors
+    ///
+    /// [`SharedError::CasMismatch`] when another write came first, [`SharedError::Failed`].
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), SharedError>;
 
     /// Write a filter-state value (readable in access logs).
     fn set_state(&mut self, key: &str, value: &str);

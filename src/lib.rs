@@ -11,6 +11,8 @@ pub mod accounting;
 pub mod anthropic;
 pub mod anthropic_usage;
 pub mod api;
+pub mod budget;
+pub mod ceiling;
 pub mod classifier;
 pub mod config;
 mod emit;
@@ -37,6 +39,7 @@ pub mod router;
 mod routing;
 mod scan;
 pub mod service_tier;
+pub mod share;
 pub mod simulate;
 pub mod splice;
 pub mod sse;
@@ -45,6 +48,10 @@ pub mod usage;
 
 #[cfg(test)]
 mod fake_host;
+#[cfg(test)]
+mod flow_budget_tests;
+#[cfg(test)]
+mod flow_ceiling_tests;
 #[cfg(test)]
 mod flow_messages_tests;
 #[cfg(test)]

@@ -29,6 +29,10 @@ pub const HEADER_MODE: &str = "x-llm-router-mode";
 /// Response header: `fallback:<reason>` or `escalation:<reason>` when the answer came from a
 /// second attempt on a stronger tier.
 pub const HEADER_RETRY: &str = "x-llm-router-retry";
+/// Response header: the customer's budget left this period before this request, micro-USD.
+pub const HEADER_BUDGET_REMAINING: &str = "x-llm-router-budget-remaining-micro-usd";
+/// Response header: the budget pace (0 on pace .. 1 all scored requests to the cheapest tier).
+pub const HEADER_BUDGET_PACE: &str = "x-llm-router-budget-pace";
 /// Response header: accounting status (`priced`, `unpriced`, `usage_missing`, ...).
 pub const HEADER_STATUS: &str = "x-llm-router-status";
 
@@ -107,6 +111,13 @@ pub mod stat {
     pub const FALLBACKS: &str = "llm_router_fallbacks_total";
     /// Requests re-sent to the next tier because the answer was unusable, by reason.
     pub const ESCALATIONS: &str = "llm_router_escalations_total";
+    /// Budget actions on requests, by customer and action (`paced`, `cheapest`, `reject`).
+    pub const BUDGET: &str = "llm_router_budget_total";
+    /// Spend updates given up after [`crate::budget::MAX_CAS_ATTEMPTS`] conflicts, or refused.
+    pub const BUDGET_UPDATE_FAILED: &str = "llm_router_budget_update_failed_total";
+    /// Requests whose worst-case estimate was above the cost ceiling, by action
+    /// (`step_down`, `reject`).
+    pub const COST_CEILING: &str = "llm_router_cost_ceiling_total";
     /// Histogram: decision time in microseconds (parse + features + inference + policy).
     pub const DECISION_TIME_US: &str = "llm_router_decision_time_us";
     /// Histogram: per-request cost in micro-USD.
@@ -138,6 +149,8 @@ pub mod label {
     pub const KIND: &str = "kind";
     /// Filter callback (`request_headers`, `request_body`, ...), for the profile histogram.
     pub const CALLBACK: &str = "callback";
+    /// What the cost ceiling did (`step_down`, `reject`).
+    pub const ACTION: &str = "action";
 }
 
 /// Fixed label, header and filter-state values (the variable ones come from the configuration
@@ -167,4 +180,22 @@ pub mod value {
     pub const API_CHAT_COMPLETIONS: &str = "chat_completions";
     /// API label of Anthropic Messages.
     pub const API_MESSAGES: &str = "messages";
+    /// Decision reason of a scored request a budget's pace sent to a cheaper tier.
+    pub const REASON_BUDGET_PACE: &str = "budget_pace";
+    /// Decision reason of a request at its budget cap sent to the cheapest tier.
+    pub const REASON_BUDGET_CAP: &str = "budget_cap";
+    /// Error kind of a request rejected at its customer's budget cap.
+    pub const BUDGET_CAP_REJECT: &str = "budget_cap";
+    /// Decision reason of a request stepped down by the cost ceiling.
+    pub const REASON_COST_CEILING: &str = "cost_ceiling";
+    /// Error kind (`llm_router_errors_total{kind}`) of a request the cost ceiling rejected.
+    pub const COST_CEILING_REJECT: &str = "cost_ceiling";
+    /// The cost ceiling's actions (`action` label).
+    pub const ACTION_STEP_DOWN: &str = "step_down";
+    /// See [`ACTION_STEP_DOWN`]; also a budget cap's rejection.
+    pub const ACTION_REJECT: &str = "reject";
+    /// A budget's pace moved a request to a cheaper tier (`action` label).
+    pub const ACTION_PACED: &str = "paced";
+    /// A budget cap sent a request to the cheapest tier (`action` label).
+    pub const ACTION_CHEAPEST: &str = "cheapest";
 }

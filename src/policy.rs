@@ -75,6 +75,8 @@ pub fn tier_for_score(thresholds: &[f32], score: f32) -> usize {
 pub fn rule_headers(config: &Config) -> Vec<String> {
     let mut names: Vec<String> =
         config.rules.iter().filter_map(|r| r.when.header.as_ref().map(|(n, _)| n.clone())).collect();
+    // The cost ceiling's per-request header is read with them, from the same header copy.
+    names.extend(config.cost_ceiling.as_ref().and_then(|c| c.header.clone()));
     names.sort();
     names.dedup();
     names
@@ -82,6 +84,16 @@ pub fn rule_headers(config: &Config) -> Vec<String> {
 
 /// Decide a tier. `score` is called only when no rule fixes the tier.
 pub fn decide<E>(config: &Config, facts: &Facts, score: impl FnOnce() -> Result<f32, E>) -> Decision {
+    decide_at(config, &config.thresholds, facts, score)
+}
+
+/// [`decide`] with other thresholds than the configuration's (a budget's raised ones).
+pub fn decide_at<E>(
+    config: &Config,
+    thresholds: &[f32],
+    facts: &Facts,
+    score: impl FnOnce() -> Result<f32, E>,
+) -> Decision {
     let last = config.tiers.len().saturating_sub(1);
     let mut fixed: Option<(usize, &str)> = None;
     let mut floor: Option<(usize, &str)> = None;
@@ -111,11 +123,7 @@ pub fn decide<E>(config: &Config, facts: &Facts, score: impl FnOnce() -> Result<
     let mut d = match fixed {
         Some((t, name)) => Decision { tier: t, score: None, reason: format!("rule:{name}") },
         None => match score() {
-            Ok(s) => Decision {
-                tier: tier_for_score(&config.thresholds, s).min(last),
-                score: Some(s),
-                reason: "score".into(),
-            },
+            Ok(s) => Decision { tier: tier_for_score(thresholds, s).min(last), score: Some(s), reason: "score".into() },
             Err(_) => Decision { tier: last, score: None, reason: "classifier_error".into() },
         },
     };

@@ -239,6 +239,8 @@ pub struct ModelPrice {
     pub long_context: Option<LongContext>,
     /// Prices of the non-standard service tiers the model is sold on.
     pub service_tiers: BTreeMap<ServiceTier, TierPrice>,
+    /// The most output tokens one answer can have, if the table says.
+    pub max_output_tokens: Option<u64>,
 }
 
 /// A validated price table.

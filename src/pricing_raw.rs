@@ -53,6 +53,10 @@ pub struct RawModelPrice {
     /// Prices of non-standard service tiers, by tier name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub service_tiers: BTreeMap<String, RawTierPrice>,
+    /// The most output tokens one answer of the model can have (the cost ceiling's worst case
+    /// for a request without `max_tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u64>,
     /// Where and when the prices were read (documentation only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -209,7 +213,14 @@ fn model_price(m: RawModelPrice) -> Result<ModelPrice, PricingError> {
     let long_context = m.long_context.as_ref().map(|lc| long_context(&m.id, lc)).transpose()?;
     let service_tiers =
         m.service_tiers.iter().map(|(key, raw)| tier_price(&m.id, key, raw)).collect::<Result<_, _>>()?;
-    Ok(ModelPrice { id: m.id, aliases: m.aliases, base, long_context, service_tiers })
+    Ok(ModelPrice {
+        id: m.id,
+        aliases: m.aliases,
+        base,
+        long_context,
+        service_tiers,
+        max_output_tokens: m.max_output_tokens,
+    })
 }
 
 impl TryFrom<RawPriceTable> for PriceTable {

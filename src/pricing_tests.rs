@@ -16,6 +16,7 @@ fn model(input: u64, cached_input: Option<u64>, output: u64) -> ModelPrice {
         base: rates(input, cached_input, output),
         long_context: None,
         service_tiers: BTreeMap::new(),
+        max_output_tokens: None,
     }
 }
 
@@ -33,6 +34,7 @@ fn raw_model(id: &str, input: f64, output: f64) -> RawModelPrice {
         cache_write_1h_per_mtok: None,
         long_context: None,
         service_tiers: BTreeMap::new(),
+        max_output_tokens: None,
         source: None,
         aliases: vec![],
     }
@@ -205,6 +207,7 @@ fn parses_user_config_shape() {
             base: rates(2_500_000, Some(1_250_000), 10_000_000),
             long_context: None,
             service_tiers: BTreeMap::new(),
+            max_output_tokens: None,
         }
     );
     let local = t.lookup("local").unwrap();

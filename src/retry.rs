@@ -383,6 +383,7 @@ mod tests {
             attempts: 0,
             retry: None,
             strip_usage: false,
+            budget: None,
         }
     }
 

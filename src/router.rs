@@ -11,6 +11,7 @@ use crate::config::{Config, ConfigError};
 use crate::features::{self, Features};
 use crate::policy::{self, Decision, Facts};
 use crate::request::{ChatRequest, RequestError};
+use crate::share::ShareController;
 
 /// Errors building a router.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,8 @@ pub struct Router {
     /// The router of the Anthropic Messages section (`apis.messages`), with its own tiers,
     /// classifier and customer label set.
     messages: Option<Box<Router>>,
+    /// Recent scores, for `strong_share`.
+    share: ShareController,
 }
 
 impl std::fmt::Debug for Router {
@@ -120,7 +123,20 @@ impl Router {
             customers: RefCell::new(HashSet::new()),
             api: Api::ChatCompletions,
             messages: None,
+            share: ShareController::default(),
         }
+    }
+
+    /// The shared-data keys of the customers named in the budgets of every section.
+    pub fn budget_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = std::iter::once(self)
+            .chain(self.messages.as_deref())
+            .filter_map(|r| r.config.budget.as_ref())
+            .flat_map(|b| b.customers.keys().map(|c| crate::budget::key(c)))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
     }
 
     /// Name of the classifier in use.
@@ -157,6 +173,32 @@ impl Router {
     /// Decide a tier for a parsed request with the given rule headers.
     pub fn decide(&self, req: &ChatRequest<'_>, headers: Vec<(String, String)>) -> Decision {
         policy::decide(&self.config, &self.facts(req, headers), || self.score(req))
+    }
+
+    /// [`Router::decide`] with the thresholds raised by a budget's `pace` (0 ..= 1, see
+    /// [`crate::budget`]); a tier the raise moved has reason `budget_pace`.
+    ///
+    /// With `strong_share`, the last threshold is the one the share controller sets from this
+    /// worker's recent scores ([`crate::share`]), and each scored request is remembered.
+    pub fn decide_paced(&self, req: &ChatRequest<'_>, headers: Vec<(String, String)>, pace: f64) -> Decision {
+        let share = self.config.strong_share.as_ref();
+        if pace <= 0.0 && share.is_none() {
+            return self.decide(req, headers);
+        }
+        let base =
+            share.map_or_else(|| self.config.thresholds.clone(), |c| self.share.thresholds(c, &self.config.thresholds));
+        let facts = self.facts(req, headers);
+        let paced = if pace > 0.0 { crate::budget::raised(&base, pace) } else { base.clone() };
+        let mut d = policy::decide_at(&self.config, &paced, &facts, || self.score(req));
+        if let Some(s) = d.score {
+            if let Some(c) = share {
+                self.share.observe(c, s);
+            }
+            if pace > 0.0 && policy::decide_at(&self.config, &base, &facts, || Ok::<f32, ()>(s)).tier != d.tier {
+                d.reason = crate::names::value::REASON_BUDGET_PACE.to_string();
+            }
+        }
+        d
     }
 
     /// Read a body and decide, as the CLI does (no headers).

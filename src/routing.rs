@@ -4,7 +4,9 @@
 use std::ops::Range;
 
 use crate::api::Api;
-use crate::config::{ExplicitModel, Mode};
+use crate::budget::{AtCap, Budget, ExplicitAtCap};
+use crate::ceiling::{self, CostCeiling, Verdict};
+use crate::config::{Config, ExplicitModel, Mode};
 use crate::names::value;
 use crate::policy::Decision;
 use crate::quality::Expectation;
@@ -47,6 +49,9 @@ pub(crate) struct Routing {
     /// chunk it causes is read and removed from the answer, which keeps the shape the client
     /// asked for.
     pub(crate) strip_usage: bool,
+    /// The customer's budget left before this request (micro-USD) and the pace, when the
+    /// customer has a budget.
+    pub(crate) budget: Option<(u64, f64)>,
 }
 
 impl Routing {
@@ -70,6 +75,84 @@ pub(crate) struct Routed {
     pub(crate) stream: bool,
 }
 
+/// What the cost ceiling did to a routed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Ceiling {
+    /// Nothing: within the ceiling.
+    Within,
+    /// Moved to a cheaper tier.
+    SteppedDown,
+    /// To be rejected, with this message.
+    Reject(String),
+}
+
+/// Apply the cost ceiling `limit` (micro-USD) to a routed request ([`crate::ceiling`]).
+pub(crate) fn apply_ceiling(
+    cfg: &Config,
+    ceiling: &CostCeiling,
+    limit: u64,
+    req: &ChatRequest<'_>,
+    routed: &mut Routed,
+) -> Ceiling {
+    let r = &mut routed.routing;
+    let verdict = ceiling::check(
+        cfg,
+        ceiling,
+        limit,
+        (&r.model, r.tier_index, r.decided),
+        req.estimated_input_tokens(),
+        req.max_tokens,
+    );
+    match verdict {
+        Verdict::Within => Ceiling::Within,
+        Verdict::Reject(estimate) => Ceiling::Reject(Verdict::message(&estimate, limit)),
+        Verdict::StepDown { tier, .. } => {
+            let Some(t) = cfg.tiers.get(tier) else {
+                return Ceiling::Within;
+            };
+            r.tier_index = Some(tier);
+            r.tier.clone_from(&t.name);
+            r.model.clone_from(&t.model);
+            r.reason = value::REASON_COST_CEILING.to_string();
+            routed.rewrite_model = Some(t.model.clone());
+            Ceiling::SteppedDown
+        }
+    }
+}
+
+/// What a budget's cap did to a routed request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cap {
+    /// Sent to the cheapest tier.
+    Cheapest,
+    /// Let through (an explicit model under `explicit_at_cap: allow`).
+    Allow,
+    /// To be rejected.
+    Reject,
+}
+
+/// Apply a budget's cap to a request of a customer at the cap ([`crate::budget`]).
+pub(crate) fn apply_cap(cfg: &Config, budget: &Budget, routed: &mut Routed) -> Cap {
+    let r = &mut routed.routing;
+    if !r.decided {
+        return match budget.explicit_at_cap {
+            ExplicitAtCap::Allow => Cap::Allow,
+            ExplicitAtCap::Reject => Cap::Reject,
+        };
+    }
+    match (budget.at_cap, cfg.tiers.first()) {
+        (AtCap::Cheapest, Some(t)) => {
+            r.tier_index = Some(0);
+            r.tier.clone_from(&t.name);
+            r.model.clone_from(&t.model);
+            r.reason = value::REASON_BUDGET_CAP.to_string();
+            routed.rewrite_model = Some(t.model.clone());
+            Cap::Cheapest
+        }
+        _ => Cap::Reject,
+    }
+}
+
 /// Decide for an inspected request: the policy for an alias (or `route_anyway`, or measure
 /// mode), the serving tier of an explicit model otherwise.
 pub(crate) fn route(
@@ -77,11 +160,12 @@ pub(crate) fn route(
     req: &ChatRequest<'_>,
     headers: Vec<(String, String)>,
     customer: String,
+    pace: f64,
 ) -> Routed {
     let cfg = &router.config;
     let is_alias = cfg.is_alias(&req.model);
     let decide = is_alias || cfg.explicit_model == ExplicitModel::RouteAnyway || cfg.mode == Mode::Measure;
-    let decision = if decide { Some(router.decide(req, headers)) } else { None };
+    let decision = if decide { Some(router.decide_paced(req, headers, pace)) } else { None };
     let (tier_index, score, reason) = match &decision {
         Some(Decision { tier, score, reason }) => (Some(*tier), *score, reason.clone()),
         None => (cfg.tier_for_model(&req.model), None, value::REASON_EXPLICIT.to_string()),
@@ -105,6 +189,7 @@ pub(crate) fn route(
         attempts: 0,
         retry: None,
         strip_usage: false,
+        budget: None,
     };
     let rewrite_model = decision.is_some().then(|| routing.model.clone());
     let force_usage = req.stream && !req.include_usage;

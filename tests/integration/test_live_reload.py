@@ -222,3 +222,40 @@ def test_a_router_file_that_does_not_load_at_startup_answers_500_until_it_is_fix
         assert r.headers["x-llm-router-status"] == "priced"
     finally:
         stack.stop()
+
+
+def test_budget_spend_survives_a_configuration_reload(reload_stack: ProviderStack) -> None:
+    """Spend lives in the Envoy process's shared data, not in the configuration: a reload that
+    swaps the plugin (new VMs) keeps every micro-dollar a customer spent."""
+    stack = reload_stack
+    budget = {"customers": {"acme": 10**12}}
+    table = json.loads((REPO / "src" / "default_prices.json").read_text())
+    spent_on_a = 0
+
+    def until_version(version: str) -> requests.Response:
+        nonlocal spent_on_a
+        deadline = time.monotonic() + SWITCH_WITHIN_S + 10
+        while True:
+            r = stack.chat(PROMPT, stack.auth("acme"))
+            assert r.status_code == 200, r.text
+            if r.headers.get("x-llm-router-price-version") == version:
+                return r
+            if r.headers.get("x-llm-router-price-version") == version_a:
+                spent_on_a += int(r.headers["x-llm-router-cost-micro-usd"])
+            assert time.monotonic() < deadline, f"no answer on {version}"
+            time.sleep(0.05)
+
+    version_a, version_b = f"budget-a-{time.time_ns()}", f"budget-b-{time.time_ns()}"
+    replace_file(stack.router_file, router_ecds_text(dict(PLUGIN, budget=budget, prices=dict(table, version=version_a)), stack.wasm))
+    first = until_version(version_a)
+    left = int(first.headers["x-llm-router-budget-remaining-micro-usd"])
+    spent_on_a += int(first.headers["x-llm-router-cost-micro-usd"])
+    for _ in range(5):
+        r = stack.chat(PROMPT, stack.auth("acme"))
+        assert r.headers["x-llm-router-price-version"] == version_a
+        spent_on_a += int(r.headers["x-llm-router-cost-micro-usd"])
+    assert spent_on_a > 0
+    # Same budget, another configuration (new price-table version): the VMs are rebuilt.
+    replace_file(stack.router_file, router_ecds_text(dict(PLUGIN, budget=budget, prices=dict(table, version=version_b)), stack.wasm))
+    after = until_version(version_b)
+    assert int(after.headers["x-llm-router-budget-remaining-micro-usd"]) == left - spent_on_a

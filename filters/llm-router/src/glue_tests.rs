@@ -25,6 +25,7 @@ struct State {
     /// Host calls (by name) that answer `Err(Status::InternalFailure)`.
     failing: Vec<&'static str>,
     plugin_configuration: Option<Vec<u8>>,
+    shared: HashMap<String, (Vec<u8>, u32)>,
 }
 
 /// The fake host, shared with the test that inspects it.
@@ -136,6 +137,23 @@ impl Calls for Fake {
     fn get_plugin_configuration(&self) -> Result<Option<Bytes>, Status> {
         self.check("get_plugin_configuration")?;
         Ok(self.0.borrow().plugin_configuration.clone())
+    }
+    fn get_shared_data(&self, key: &str) -> Result<(Option<Bytes>, Option<u32>), Status> {
+        self.check("get_shared_data")?;
+        Ok(match self.0.borrow().shared.get(key) {
+            Some((v, cas)) => (Some(v.clone()), Some(*cas)),
+            None => (None, None),
+        })
+    }
+    fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
+        self.check("set_shared_data")?;
+        let mut s = self.0.borrow_mut();
+        let version = s.shared.get(key).map_or(0, |e| e.1);
+        if cas.is_some_and(|c| s.shared.contains_key(key) && c != version) {
+            return Err(Status::CasMismatch);
+        }
+        s.shared.insert(key.to_string(), (value.to_vec(), version + 1));
+        Ok(())
     }
 }
 
@@ -348,4 +366,20 @@ fn an_invalid_or_missing_configuration_is_refused_with_the_cores_message() {
     let logs = fake.0.borrow().logs.clone();
     assert!(logs[0].contains("get_buffer(plugin configuration)"), "{logs:?}");
     assert!(logs[1].starts_with("llm-router: invalid plugin configuration: "), "{logs:?}");
+}
+
+#[test]
+fn configuring_budgets_creates_the_named_customers_spend_keys_once() {
+    let mut v: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON).unwrap();
+    v["customer"] = serde_json::json!({"header": "x-customer-id"});
+    v["budget"] = serde_json::json!({"default_micro_usd": 5, "customers": {"acme": 10, "beta": 20}});
+    let config = v.to_string();
+    let (mut root, fake) = root(Some(&config));
+    fake.0.borrow_mut().shared.insert("llm_router.spend.beta".into(), (b"7:3".to_vec(), 4));
+    assert!(root.on_configure(0));
+    let shared = fake.0.borrow().shared.clone();
+    assert_eq!(shared["llm_router.spend.acme"], (b"0:0".to_vec(), 1));
+    // An existing value (another VM's, or before a reload) is kept.
+    assert_eq!(shared["llm_router.spend.beta"], (b"7:3".to_vec(), 4));
+    assert_eq!(shared.len(), 2);
 }

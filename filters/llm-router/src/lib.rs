@@ -21,7 +21,7 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use llm_router::flow::{Action as FlowAction, CallResponse, RequestFlow};
-use llm_router::host::{Host, Labels, Level};
+use llm_router::host::{Host, Labels, Level, SharedError};
 use llm_router::names::{label, stat};
 use llm_router::router::Router;
 use proxy_wasm::hostcalls;
@@ -60,6 +60,8 @@ trait Calls {
     fn record_metric(&self, id: u32, value: u64) -> Result<(), Status>;
     fn get_current_time(&self) -> Result<SystemTime, Status>;
     fn get_plugin_configuration(&self) -> Result<Option<Bytes>, Status>;
+    fn get_shared_data(&self, key: &str) -> Result<(Option<Bytes>, Option<u32>), Status>;
+    fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status>;
 }
 
 /// The real host: every call goes to Envoy.
@@ -117,6 +119,12 @@ impl Calls for Real {
     }
     fn get_plugin_configuration(&self) -> Result<Option<Bytes>, Status> {
         hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
+    }
+    fn get_shared_data(&self, key: &str) -> Result<(Option<Bytes>, Option<u32>), Status> {
+        hostcalls::get_shared_data(key)
+    }
+    fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
+        hostcalls::set_shared_data(key, Some(value), cas)
     }
 }
 
@@ -241,6 +249,17 @@ impl<C: Calls + Clone + 'static> RootContext for Root<C> {
                         router.config.prices.version()
                     ),
                 );
+                // Spend keys of the named customers exist before any traffic, so every update of
+                // theirs is a compare-and-swap (shared data has no create-if-absent).
+                for key in router.budget_keys() {
+                    if !matches!(self.calls.get_shared_data(&key), Ok((Some(_), _))) {
+                        effect(
+                            &self.calls,
+                            "set_shared_data(budget key)",
+                            self.calls.set_shared_data(&key, b"0:0", None),
+                        );
+                    }
+                }
                 self.router = Some(Rc::new(router));
                 true
             }
@@ -301,12 +320,10 @@ impl<C: Calls> Host for Glue<C> {
         );
     }
 
-    fn send_json_response(&mut self, status: u32, body: &str) {
-        effect(
-            &self.calls,
-            "send_http_response",
-            self.calls.send_http_response(status, vec![("content-type", "application/json")], Some(body.as_bytes())),
-        );
+    fn send_json_response(&mut self, status: u32, headers: &[(&str, &str)], body: &str) {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        effect(&self.calls, "send_http_response", self.calls.send_http_response(status, all, Some(body.as_bytes())));
     }
 
     fn response_headers(&self) -> Vec<(String, String)> {
@@ -383,6 +400,37 @@ impl<C: Calls> Host for Glue<C> {
             .into_iter()
             .find_map(|path| checked(&self.calls, "get_property(route name)", self.calls.get_property(path)).flatten())
             .and_then(|b| String::from_utf8(b).ok())
+    }
+
+    fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
+        // A key nobody wrote yet is `NotFound`: no value, not a failure.
+        match self.calls.get_shared_data(key) {
+            Ok((Some(value), cas)) => Some((value, cas.unwrap_or(0))),
+            Ok((None, _)) | Err(Status::NotFound) => None,
+            Err(status) => {
+                log_line(
+                    &self.calls,
+                    LogLevel::Warn,
+                    &format!("llm-router: host call get_shared_data failed: {status:?}"),
+                );
+                None
+            }
+        }
+    }
+
+    fn shared_set(&mut self, key: &str, value: &[u8], cas: u32) -> Result<(), SharedError> {
+        match self.calls.set_shared_data(key, value, (cas != 0).then_some(cas)) {
+            Ok(()) => Ok(()),
+            Err(Status::CasMismatch) => Err(SharedError::CasMismatch),
+            Err(status) => {
+                log_line(
+                    &self.calls,
+                    LogLevel::Warn,
+                    &format!("llm-router: host call set_shared_data failed: {status:?}"),
+                );
+                Err(SharedError::Failed)
+            }
+        }
     }
 
     fn now_nanos(&self) -> u64 {
