@@ -10,6 +10,7 @@
 
 use serde::Serialize;
 
+use crate::api::Api;
 use crate::config::Config;
 use crate::names::{self, label, stat, state, value};
 use crate::router::sanitize_label;
@@ -64,6 +65,8 @@ pub struct Accounting {
     pub baseline_cost_micro_usd: Option<u64>,
     /// Price table version.
     pub price_version: String,
+    /// The API of the request.
+    pub api: Api,
     /// `fallback:<reason>` or `escalation:<reason>` when a re-send produced the answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry: Option<String>,
@@ -154,32 +157,35 @@ pub(crate) fn decision_headers(cfg: &Config, r: &Routing) -> Vec<(&'static str, 
     h
 }
 
-/// A request on an inspected path that could not be inspected: counted by `kind`, and its
-/// status is [`Status::Error`] for the access log.
-pub fn rejected(kind: &str) -> Emission {
+/// A request on an inspected path of `api` that could not be inspected: counted by `kind`, and
+/// its status is [`Status::Error`] for the access log.
+pub fn rejected(api: Api, kind: &str) -> Emission {
     Emission {
-        counters: vec![Count::new(stat::ERRORS, &[(label::KIND, kind)], 1)],
-        state: vec![(state::STATUS, Status::Error.as_str().to_string())],
+        counters: vec![Count::new(stat::ERRORS, &[(label::API, api.label()), (label::KIND, kind)], 1)],
+        state: vec![(state::STATUS, Status::Error.as_str().to_string()), (state::API, api.label().to_string())],
         ..Emission::default()
     }
 }
 
-/// The cost ceiling acted on a request of `route`: stepped it down, or rejected it (also an
-/// error of kind `cost_ceiling`, with status `error` for the access log).
-pub fn cost_ceiling(route: &str, rejected: bool) -> Emission {
+/// The cost ceiling acted on a request of `api` on `route`: stepped it down, or rejected it
+/// (also an error of kind `cost_ceiling`, with status `error` for the access log).
+pub fn cost_ceiling(api: Api, route: &str, rejected: bool) -> Emission {
     let action = if rejected { value::ACTION_REJECT } else { value::ACTION_STEP_DOWN };
-    let count = Count::new(stat::COST_CEILING, &[(label::ROUTE, route), (label::ACTION, action)], 1);
-    let mut e = if rejected { self::rejected(value::COST_CEILING_REJECT) } else { Emission::default() };
+    let labels = [(label::ROUTE, route), (label::API, api.label()), (label::ACTION, action)];
+    let count = Count::new(stat::COST_CEILING, &labels, 1);
+    let mut e = if rejected { self::rejected(api, value::COST_CEILING_REJECT) } else { Emission::default() };
     e.counters.push(count);
     e
 }
 
-/// A budget acted on a request of `customer` on `route`: `paced`, `cheapest` or `reject` (a
-/// rejection is also an error of kind `budget_cap`).
-pub fn budget_action(route: &str, customer: &str, action: &str) -> Emission {
-    let count =
-        Count::new(stat::BUDGET, &[(label::ROUTE, route), (label::CUSTOMER, customer), (label::ACTION, action)], 1);
-    let mut e = if action == value::ACTION_REJECT { rejected(value::BUDGET_CAP_REJECT) } else { Emission::default() };
+/// A budget acted on a request of `api` by `customer` on `route`: `paced`, `cheapest` or
+/// `reject` (a rejection is also an error of kind `budget_cap`).
+pub fn budget_action(api: Api, route: &str, customer: &str, action: &str) -> Emission {
+    let labels =
+        [(label::ROUTE, route), (label::API, api.label()), (label::CUSTOMER, customer), (label::ACTION, action)];
+    let count = Count::new(stat::BUDGET, &labels, 1);
+    let mut e =
+        if action == value::ACTION_REJECT { rejected(api, value::BUDGET_CAP_REJECT) } else { Emission::default() };
     e.counters.push(count);
     e
 }
@@ -200,6 +206,7 @@ fn answer_counts(cfg: &Config, route: &str, r: &Routing, usage: Option<Usage>, o
     let (tier, model) = (sanitize_label(&r.tier), sanitize_label(&r.model));
     let base = [
         (label::ROUTE, route),
+        (label::API, r.api.label()),
         (label::TIER, &tier),
         (label::MODEL, &model),
         (label::CUSTOMER, &r.customer),
@@ -249,23 +256,26 @@ pub(crate) fn account(
         cost_micro_usd: cost,
         baseline_cost_micro_usd: baseline,
         price_version: prices.version().to_string(),
+        api: r.api,
         retry: r.retry.clone(),
         service_tier: u.service_tier,
     };
 
     let (tier, model, mode) = (sanitize_label(&r.tier), sanitize_label(&r.model), cfg.mode.as_str());
-    let base: [(&str, &str); 5] = [
+    let base: [(&str, &str); 6] = [
         (label::ROUTE, route),
+        (label::API, r.api.label()),
         (label::TIER, &tier),
         (label::MODEL, &model),
         (label::CUSTOMER, &r.customer),
         (label::MODE, mode),
     ];
-    let [b0, b1, b2, b3, b4] = base;
+    let [route_l, api_l, tier_l, model_l, customer_l, mode_l] = base;
     let reason = sanitize_label(&r.reason);
     let decision_stat = if r.decided { stat::DECISIONS } else { stat::PASSTHROUGH };
-    counters.push(Count::new(decision_stat, &[b0, b1, b4, (label::REASON, &reason)], 1));
-    counters.push(Count::new(stat::REQUESTS, &[b0, b1, b2, b3, b4, (label::STATUS, status.as_str())], 1));
+    counters.push(Count::new(decision_stat, &[route_l, api_l, tier_l, mode_l, (label::REASON, &reason)], 1));
+    let status_l = (label::STATUS, status.as_str());
+    counters.push(Count::new(stat::REQUESTS, &[route_l, api_l, tier_l, model_l, customer_l, mode_l, status_l], 1));
     match status {
         Status::UsageMissing => counters.push(Count::new(stat::USAGE_MISSING, &base, 1)),
         Status::Unpriced => counters.push(Count::new(stat::UNPRICED, &base, 1)),
@@ -273,7 +283,7 @@ pub(crate) fn account(
     }
     let mut histograms = Vec::new();
     if let Some(c) = cost {
-        histograms.push(Count::new(stat::REQUEST_COST, &[b0, b1, b2, b4], c));
+        histograms.push(Count::new(stat::REQUEST_COST, &[route_l, api_l, tier_l, model_l, mode_l], c));
     }
     if let (Some(b), Some(_)) = (baseline, cost) {
         counters.push(Count::new(stat::BASELINE_COST, &base, b));
@@ -281,6 +291,7 @@ pub(crate) fn account(
 
     let opt = |v: Option<u64>| v.map_or_else(String::new, |c| c.to_string());
     let mut state = vec![
+        (state::API, r.api.label().to_string()),
         (state::REQUESTED_MODEL, r.requested_model.clone()),
         (state::SCORE, r.score_str()),
         (state::REASON, r.reason.clone()),

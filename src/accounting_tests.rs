@@ -10,6 +10,7 @@ fn config() -> Config {
 
 fn routing(model: &str, tier: &str) -> Routing {
     Routing {
+        api: Api::ChatCompletions,
         requested_model: "auto".into(),
         model: model.into(),
         tier: tier.into(),
@@ -61,7 +62,13 @@ fn a_priced_answer_counts_records_and_sets_every_header() {
         e.histograms,
         vec![Count::new(
             stat::REQUEST_COST,
-            &[(label::ROUTE, "chat"), (label::TIER, "cheap"), (label::MODEL, "gpt-5-nano"), (label::MODE, "route")],
+            &[
+                (label::ROUTE, "chat"),
+                (label::API, "chat_completions"),
+                (label::TIER, "cheap"),
+                (label::MODEL, "gpt-5-nano"),
+                (label::MODE, "route")
+            ],
             250
         )]
     );
@@ -136,9 +143,9 @@ fn unpriced_and_missing_usage_are_statuses_not_zero_cost() {
 
 #[test]
 fn rejected_requests_have_the_error_status() {
-    let e = rejected("bad_json");
-    assert_eq!(e.counters, vec![Count::new(stat::ERRORS, &[(label::KIND, "bad_json")], 1)]);
-    assert_eq!(e.state, vec![(state::STATUS, "error".to_string())]);
+    let e = rejected(Api::Messages, "bad_json");
+    assert_eq!(e.counters, vec![Count::new(stat::ERRORS, &[(label::API, "messages"), (label::KIND, "bad_json")], 1)]);
+    assert_eq!(e.state, vec![(state::STATUS, "error".to_string()), (state::API, "messages".to_string())]);
     assert!(e.headers.is_empty() && e.record.is_none());
     assert_eq!(Status::Error.as_str(), value::STATUS_ERROR);
 }
@@ -155,6 +162,28 @@ fn route_label_is_unknown_without_a_route_name() {
     assert_eq!(route_label(None), "unknown");
     assert_eq!(route_label(Some("")), "unknown");
     assert_eq!(route_label(Some("chat")), "chat");
+}
+
+#[test]
+fn every_stat_and_the_record_carry_the_api_label() {
+    let cfg = config();
+    for api in Api::ALL {
+        let r = Routing { api, ..routing("gpt-5-nano", "cheap") };
+        let e = account(&cfg, "chat", &r, usage(1000, 500), None, Headers::All);
+        assert!(e.counters.len() >= 7, "{:?}", e.counters);
+        for c in e.counters.iter().chain(&e.histograms) {
+            assert_eq!(
+                c.labels.iter().filter(|(k, _)| *k == label::API).collect::<Vec<_>>(),
+                [&(label::API, api.label().to_string())],
+                "{}",
+                c.name
+            );
+        }
+        assert_eq!(state_of(&e, state::API), Some(api.label()));
+        let record = e.record.unwrap();
+        assert_eq!(record.api, api);
+        assert!(record.sse_comment().contains(&format!("\"api\":\"{}\"", api.label())));
+    }
 }
 
 #[test]

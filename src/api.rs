@@ -6,11 +6,15 @@
 //!
 //! Adding an API is one module for its wire format (like [`crate::anthropic`] and
 //! [`crate::anthropic_usage`], or [`crate::responses`] and [`crate::responses_usage`]), one
-//! variant here, and its configuration section.
+//! variant here (an arm in each method, its label value in [`crate::names::value`], an entry in
+//! [`Api::ALL`]), and its configuration section. Its label then reaches every stat, the access
+//! log, `report` and `simulate` with no other change.
 
 use serde_json::Value;
 
+use crate::config::{DEFAULT_MESSAGES_PATH, DEFAULT_PATH, DEFAULT_RESPONSES_PATH};
 use crate::inspect::{self, Inspected};
+use crate::names::value;
 use crate::request::{self, RequestError};
 use crate::sse::SseScanner;
 use crate::usage::{self, Usage, UsageError};
@@ -29,6 +33,33 @@ pub enum Api {
 }
 
 impl Api {
+    /// Every API, in label order of the outputs that list them.
+    pub const ALL: [Api; 3] = [Api::ChatCompletions, Api::Messages, Api::Responses];
+
+    /// The `api` label value of stats, access log, `report` and `simulate`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Api::ChatCompletions => value::API_CHAT_COMPLETIONS,
+            Api::Messages => value::API_MESSAGES,
+            Api::Responses => value::API_RESPONSES,
+        }
+    }
+
+    /// The API whose label is `label`.
+    pub fn from_label(label: &str) -> Option<Api> {
+        Api::ALL.into_iter().find(|a| a.label() == label)
+    }
+
+    /// The path the API's section inspects when it names none: how an access-log line written
+    /// before the `api` field existed is told apart by its `path`.
+    pub fn default_path(self) -> &'static str {
+        match self {
+            Api::ChatCompletions => DEFAULT_PATH,
+            Api::Messages => DEFAULT_MESSAGES_PATH,
+            Api::Responses => DEFAULT_RESPONSES_PATH,
+        }
+    }
+
     /// Read a request body.
     ///
     /// # Errors
@@ -83,6 +114,13 @@ impl Api {
     }
 }
 
+// Records that carry the API (the SSE comment's JSON) show its label.
+impl serde::Serialize for Api {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.label())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +147,17 @@ mod tests {
             let v: Value = serde_json::from_str(&api.error_body("m", "invalid_json")).unwrap();
             assert_eq!(v["error"]["code"], "invalid_json");
         }
+    }
+
+    #[test]
+    fn labels_are_distinct_and_read_back() {
+        let labels: Vec<&str> = Api::ALL.iter().map(|a| a.label()).collect();
+        assert_eq!(labels, ["chat_completions", "messages", "responses"]);
+        for api in Api::ALL {
+            assert_eq!(Api::from_label(api.label()), Some(api));
+            assert!(api.default_path().starts_with("/v1/"));
+        }
+        assert_eq!(Api::from_label("Messages"), None);
+        assert_eq!(serde_json::to_string(&Api::Messages).unwrap(), "\"messages\"");
     }
 }

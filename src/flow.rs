@@ -173,7 +173,7 @@ impl RequestFlow {
     /// Count and log a request that cannot be inspected, then pass it through (fail-open) or
     /// answer 400 (fail-closed).
     fn fail<H: Host>(&mut self, router: &Router, host: &mut H, kind: &str, message: &str) -> Action {
-        emit::emit(host, &accounting::rejected(kind));
+        emit::emit(host, &accounting::rejected(self.api, kind));
         self.phase = Phase::Skipped;
         if router.config.fail_closed {
             host.log(Level::Info, &format!("llm-router: rejected request ({kind}): {message}"));
@@ -241,7 +241,7 @@ impl RequestFlow {
             };
             if let Some(action) = action {
                 let route = accounting::route_label(host.route_name().as_deref());
-                emit::emit(host, &accounting::budget_action(&route, &routed.routing.customer, action));
+                emit::emit(host, &accounting::budget_action(self.api, &route, &routed.routing.customer, action));
             }
             if cap == Some(Cap::Reject) {
                 let retry_after = s.window.end.saturating_sub(now_s).max(1).to_string();
@@ -262,7 +262,7 @@ impl RequestFlow {
                 if outcome != Ceiling::Within {
                     let route = accounting::route_label(host.route_name().as_deref());
                     let rejected = matches!(outcome, Ceiling::Reject(_));
-                    emit::emit(host, &accounting::cost_ceiling(&route, rejected));
+                    emit::emit(host, &accounting::cost_ceiling(self.api, &route, rejected));
                 }
                 if let Ceiling::Reject(message) = outcome {
                     host.log(Level::Info, &format!("llm-router: rejected request (cost_ceiling): {message}"));

@@ -53,6 +53,11 @@ fn routes_within_the_messages_tiers_and_prices_the_json_answer() {
     assert_eq!(h.resp_header(names::HEADER_COST), Some(expected.to_string().as_str()));
     assert_eq!(h.resp_header(names::HEADER_TIER), Some("claude-mid"));
     assert_eq!(h.counter_sum("llm_router_cost_micro_usd_total"), expected);
+    // Counted under api=messages only: the label tells the APIs apart in Prometheus.
+    assert_eq!(h.counter_sum("llm_router_cost_micro_usd_total{route=chat,api=messages,"), expected);
+    assert_eq!(h.counter_sum("llm_router_requests_total{route=chat,api=messages,tier=claude-mid,"), 1);
+    assert!(h.counters.keys().all(|k| !k.contains("api=chat_completions")), "{:?}", h.counters);
+    assert_eq!(h.state.get(names::state::API).map(String::as_str), Some("messages"));
 }
 
 #[test]
@@ -95,6 +100,8 @@ fn malformed_bodies_fail_open_or_closed_in_anthropics_shape() {
     let n = h.request_body.len();
     assert_eq!(f.on_request_body(&r, &mut h, n, true), Action::Continue, "fail-open by default");
     assert!(h.local_reply.is_none());
+    assert_eq!(h.counters["llm_router_errors_total{api=messages,kind=bad_messages}"], 1, "{:?}", h.counters);
+    assert_eq!(h.state.get(names::state::API).map(String::as_str), Some("messages"));
     let closed = router_with(|v| v["apis"]["messages"]["fail_closed"] = true.into());
     let mut h = FakeHost::request("POST", "/v1/messages", &[], "{nope");
     let mut f = RequestFlow::new();
@@ -124,4 +131,6 @@ fn chat_paths_keep_the_chat_tiers() {
     f.on_log(&r, &mut h);
     let tier = tier.or_else(|| h.state.get(crate::names::state::TIER).cloned()).unwrap();
     assert!(r.config.tiers.iter().any(|t| t.name == tier), "{tier}");
+    assert_eq!(h.counter_sum("llm_router_requests_total{route=unknown,api=chat_completions,"), 1, "{:?}", h.counters);
+    assert_eq!(h.state.get(names::state::API).map(String::as_str), Some("chat_completions"));
 }

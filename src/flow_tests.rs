@@ -123,8 +123,11 @@ fn prices_json_response_and_sets_headers() {
     assert_eq!(h.resp_header(names::HEADER_REASON), Some("score"));
     assert_eq!(h.resp_header(names::HEADER_PRICE_VERSION), Some("2026-12"));
     assert_eq!(h.resp_header(names::HEADER_STATUS), Some("priced"));
-    let labels = "route=chat,tier=cheap,model=gpt-5-nano,customer=acme,mode=route";
-    assert_eq!(h.counters["llm_router_decisions_total{route=chat,tier=cheap,mode=route,reason=score}"], 1);
+    let labels = "route=chat,api=chat_completions,tier=cheap,model=gpt-5-nano,customer=acme,mode=route";
+    assert_eq!(
+        h.counters["llm_router_decisions_total{route=chat,api=chat_completions,tier=cheap,mode=route,reason=score}"],
+        1
+    );
     assert_eq!(h.counters[&format!("llm_router_cost_micro_usd_total{{{labels}}}")], 250);
     assert_eq!(h.counters[&format!("llm_router_baseline_cost_micro_usd_total{{{labels}}}")], 10500);
     assert_eq!(h.counters[&format!("llm_router_input_tokens_total{{{labels}}}")], 1000);
@@ -329,7 +332,7 @@ fn malformed_requests_fail_open_by_default() {
         assert_eq!(f.on_request_body(&r, &mut h, body.len(), true), Action::Continue);
         assert_eq!(h.request_body, body.as_bytes());
         assert_eq!(h.req_header(names::HEADER_CLUSTER), None);
-        assert_eq!(h.counters[&format!("llm_router_errors_total{{kind={kind}}}")], 1);
+        assert_eq!(h.counters[&format!("llm_router_errors_total{{api=chat_completions,kind={kind}}}")], 1);
         assert!(h.local_reply.is_none());
         assert_eq!(h.logs.borrow().len(), 1);
         // the response passes untouched
@@ -362,7 +365,7 @@ fn oversized_bodies_pass_through() {
     let mut h = FakeHost::request("POST", "/v1/chat/completions", &[], &body);
     let mut f = RequestFlow::new();
     assert_eq!(f.on_request_headers(&r, &mut h, false), Action::Continue);
-    assert_eq!(h.counters["llm_router_errors_total{kind=too_large}"], 1);
+    assert_eq!(h.counters["llm_router_errors_total{api=chat_completions,kind=too_large}"], 1);
     // without content-length, the limit is found while buffering
     h.request_headers.retain(|(k, _)| k != "content-length");
     let mut f = RequestFlow::new();
@@ -370,7 +373,7 @@ fn oversized_bodies_pass_through() {
     assert_eq!(f.on_request_body(&r, &mut h, 60, false), Action::Pause);
     assert_eq!(f.on_request_body(&r, &mut h, 120, false), Action::Continue);
     assert_eq!(f.on_request_body(&r, &mut h, 130, true), Action::Continue);
-    assert_eq!(h.counters["llm_router_errors_total{kind=too_large}"], 2);
+    assert_eq!(h.counters["llm_router_errors_total{api=chat_completions,kind=too_large}"], 2);
 }
 
 #[test]
@@ -460,7 +463,9 @@ fn fallback_resends_to_the_next_tier_and_replaces_the_answer() {
     assert_eq!(hv(":path").as_deref(), Some("/v1/chat/completions"));
     assert!(headers.iter().all(|(k, _)| !k.starts_with("x-llm-router-")));
     assert_eq!(
-        h.counter_sum("llm_router_fallbacks_total{route=chat,tier=cheap,model=gpt-5-nano,reason=status_503}"),
+        h.counter_sum(
+            "llm_router_fallbacks_total{route=chat,api=chat_completions,tier=cheap,model=gpt-5-nano,reason=status_503}"
+        ),
         1
     );
 
@@ -477,7 +482,10 @@ fn fallback_resends_to_the_next_tier_and_replaces_the_answer() {
     assert_eq!(h.response_chunk, answer.as_bytes());
     f.on_log(&r, &mut h);
     assert_eq!(h.counter_sum("llm_router_requests_total"), 1);
-    assert_eq!(h.counter_sum("llm_router_requests_total{route=chat,tier=mid,model=claude-haiku-4.5"), 1);
+    assert_eq!(
+        h.counter_sum("llm_router_requests_total{route=chat,api=chat_completions,tier=mid,model=claude-haiku-4.5"),
+        1
+    );
     assert_eq!(h.state["llm_router_retry"], "fallback:status_503");
 }
 
@@ -603,7 +611,12 @@ fn escalation_on_unusable_answer_counts_both_calls() {
     h.response_chunk = first.as_bytes().to_vec();
     assert_eq!(f.on_response_body(&r, &mut h, first.len(), true), Action::Pause);
     assert_eq!(h.calls[0].0, "llm_mid");
-    assert_eq!(h.counter_sum("llm_router_escalations_total{route=chat,tier=cheap,model=gpt-5-nano,reason=refusal}"), 1);
+    assert_eq!(
+        h.counter_sum(
+            "llm_router_escalations_total{route=chat,api=chat_completions,tier=cheap,model=gpt-5-nano,reason=refusal}"
+        ),
+        1
+    );
     let better = usage_body("claude-haiku-4.5", 1000, 100, 0);
     assert_eq!(f.on_call_response(&r, &mut h, call_ok(&better)), Action::Continue);
     // nano 250 + haiku 1500
@@ -613,7 +626,7 @@ fn escalation_on_unusable_answer_counts_both_calls() {
     assert_eq!(h.counter_sum("llm_router_cost_micro_usd_total"), 1750);
     assert_eq!(
         h.counters
-            ["llm_router_cost_micro_usd_total{route=chat,tier=cheap,model=gpt-5-nano,customer=unknown,mode=route}"],
+            ["llm_router_cost_micro_usd_total{route=chat,api=chat_completions,tier=cheap,model=gpt-5-nano,customer=unknown,mode=route}"],
         250
     );
     assert_eq!(h.counter_sum("llm_router_requests_total"), 1);
@@ -660,7 +673,7 @@ fn abandoned_call_is_accounted_in_on_log() {
     let (mut f, mut h) = send(&r, &[], SIMPLE);
     assert_eq!(fail_upstream(&r, &mut f, &mut h, "503"), Action::Pause);
     f.on_log(&r, &mut h);
-    assert_eq!(h.counter_sum("llm_router_requests_total{route=chat,tier=cheap"), 1);
+    assert_eq!(h.counter_sum("llm_router_requests_total{route=chat,api=chat_completions,tier=cheap"), 1);
     assert_eq!(h.counter_sum("llm_router_usage_missing_total"), 1);
 }
 

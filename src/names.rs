@@ -75,6 +75,9 @@ pub mod state {
     pub const STATUS: &str = "llm_router_status";
     /// `fallback:<reason>` / `escalation:<reason>` (`:failed` appended if the re-send failed).
     pub const RETRY: &str = "llm_router_retry";
+    /// The API of the request ([`super::value::API_CHAT_COMPLETIONS`], ...), set for every
+    /// request on an inspected path, rejected ones included.
+    pub const API: &str = "llm_router_api";
 }
 
 /// Stat names (Prometheus conventions: `_total` for counters, unit in the name).
@@ -128,6 +131,8 @@ pub mod stat {
 pub mod label {
     /// Envoy route name.
     pub const ROUTE: &str = "route";
+    /// The API (wire format) of the request: one value per [`crate::api::Api`].
+    pub const API: &str = "api";
     /// Tier name.
     pub const TIER: &str = "tier";
     /// Model id.
@@ -177,6 +182,12 @@ pub mod value {
     pub const STATUS_USAGE_MISSING: &str = "usage_missing";
     /// Accounting status: the request could not be inspected.
     pub const STATUS_ERROR: &str = "error";
+    /// API label of OpenAI chat completions.
+    pub const API_CHAT_COMPLETIONS: &str = "chat_completions";
+    /// API label of Anthropic Messages.
+    pub const API_MESSAGES: &str = "messages";
+    /// `api` label of OpenAI Responses.
+    pub const API_RESPONSES: &str = "responses";
     /// Decision reason of a scored request a budget's pace sent to a cheaper tier.
     pub const REASON_BUDGET_PACE: &str = "budget_pace";
     /// Decision reason of a request at its budget cap sent to the cheapest tier.

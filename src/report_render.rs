@@ -29,8 +29,8 @@ impl Report {
         let t = &self.total;
         let s = &self.skipped;
         let mut out = format!(
-            "llm-router report: {} lines, {} router requests (priced {}, unpriced {}, usage missing {}); skipped: {} not json, {} not router, {} uninspected, {} invalid, {} outside window, {} other mode\n",
-            self.lines, t.requests, t.priced, t.unpriced, t.usage_missing, s.not_json, s.not_router, s.uninspected, s.invalid, s.outside_window, s.other_mode
+            "llm-router report: {} lines, {} router requests (priced {}, unpriced {}, usage missing {}); skipped: {} not json, {} not router, {} uninspected, {} invalid, {} outside window, {} other mode, {} other api\n",
+            self.lines, t.requests, t.priced, t.unpriced, t.usage_missing, s.not_json, s.not_router, s.uninspected, s.invalid, s.outside_window, s.other_mode, s.other_api
         );
         out += &format!(
             "cost {} vs baseline {}: {} saved over {} priced requests ({}); unpriced and usage-missing requests are not priced (never counted as zero)\n",

@@ -223,6 +223,7 @@ pub(crate) fn next_move(cfg: &Config, r: &Routing, kind: &RetryKind, route: &str
     let (from_tier, from_model, reason) = (sanitize_label(&r.tier), sanitize_label(&r.model), kind.reason());
     let labels: Vec<(&'static str, String)> = vec![
         (label::ROUTE, route.to_string()),
+        (label::API, r.api.label().to_string()),
         (label::TIER, from_tier),
         (label::MODEL, from_model),
         (label::REASON, reason),
@@ -370,6 +371,7 @@ mod tests {
 
     fn routing(tier: usize, resendable: bool) -> Routing {
         Routing {
+            api: crate::api::Api::ChatCompletions,
             requested_model: "auto".into(),
             model: "gpt-5-nano".into(),
             tier: "cheap".into(),
@@ -407,6 +409,7 @@ mod tests {
         assert!(
             c.labels.contains(&(label::REASON, "status_503".to_string()))
                 && c.labels.contains(&(label::TIER, "cheap".to_string()))
+                && c.labels.contains(&(label::API, "chat_completions".to_string()))
         );
         assert_eq!(next_move(&cfg, &routing(0, false), &kind, "chat"), Move::GiveUp, "not resendable");
         assert_eq!(next_move(&cfg, &routing(2, true), &kind, "chat"), Move::GiveUp, "last tier");

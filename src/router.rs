@@ -51,6 +51,8 @@ pub struct Router {
     classifier: Box<dyn Classifier>,
     rule_headers: Vec<String>,
     customers: RefCell<HashSet<String>>,
+    /// The API this router's section serves: the `api` label of everything it accounts.
+    api: Api,
     /// The router of the Anthropic Messages section (`apis.messages`), with its own tiers,
     /// classifier and customer label set.
     messages: Option<Box<Router>>,
@@ -78,8 +80,14 @@ impl Router {
         let responses = config.responses.take().map(|r| Router::from_config(*r)).transpose()?;
         let classifier = classifier::build(&config.classifier)?;
         let mut router = Router::new(config, classifier);
-        router.messages = messages.map(Box::new);
-        router.responses = responses.map(Box::new);
+        router.messages = messages.map(|mut m| {
+            m.api = Api::Messages;
+            Box::new(m)
+        });
+        router.responses = responses.map(|mut r| {
+            r.api = Api::Responses;
+            Box::new(r)
+        });
         Ok(router)
     }
 
@@ -97,11 +105,21 @@ impl Router {
     /// The router of `api`'s section (this one for chat completions, or when the section is
     /// missing, which [`Router::for_path`] never returns).
     pub fn for_api(&self, api: Api) -> &Router {
+        self.section(api).unwrap_or(self)
+    }
+
+    /// The router of `api`'s section, `None` when the configuration has no such section.
+    pub fn section(&self, api: Api) -> Option<&Router> {
         match api {
-            Api::ChatCompletions => self,
-            Api::Messages => self.messages.as_deref().unwrap_or(self),
-            Api::Responses => self.responses.as_deref().unwrap_or(self),
+            Api::ChatCompletions => Some(self),
+            Api::Messages => self.messages.as_deref(),
+            Api::Responses => self.responses.as_deref(),
         }
+    }
+
+    /// The API this router's section serves.
+    pub fn api(&self) -> Api {
+        self.api
     }
 
     /// Build from parts. `config.messages` and `config.responses` are not built here (their
@@ -114,6 +132,7 @@ impl Router {
             classifier,
             rule_headers,
             customers: RefCell::new(HashSet::new()),
+            api: Api::ChatCompletions,
             messages: None,
             responses: None,
             share: ShareController::default(),

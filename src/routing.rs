@@ -3,6 +3,7 @@
 
 use std::ops::Range;
 
+use crate::api::Api;
 use crate::budget::{AtCap, Budget, ExplicitAtCap};
 use crate::ceiling::{self, CostCeiling, Verdict};
 use crate::config::{Config, ExplicitModel, Mode};
@@ -26,6 +27,8 @@ pub(crate) struct Resend {
 /// Everything known about a routed request.
 #[derive(Debug, Clone)]
 pub(crate) struct Routing {
+    /// The API of the request (the `api` label of its accounting).
+    pub(crate) api: Api,
     pub(crate) requested_model: String,
     /// Model the request went to (route mode) or would go to (measure mode).
     pub(crate) model: String,
@@ -192,6 +195,7 @@ pub(crate) fn route(
         _ => req.model.to_string(),
     };
     let routing = Routing {
+        api: router.api(),
         requested_model: req.model.to_string(),
         model,
         tier: tier.map_or_else(|| value::NO_TIER.to_string(), |t| t.name.clone()),

@@ -6,6 +6,14 @@
 //! its `expected_output_tokens` field or an assumed average. A sample stands for a month of
 //! traffic, or is scaled to a given number of monthly requests.
 //!
+//! Every request has an API ([`Api`]): a sample line names it in an `api` member
+//! (`"chat_completions"`, `"messages"`), else it has the default API given (`--api`), which is
+//! also the API of a synthetic profile. A line is read in its API's wire format and routed by
+//! that API's section of the configuration. Each projection is split by API: the part of each
+//! API is `round(S_api × M / n)` with the same `n` and `M`, so the parts are that API's share
+//! of the whole (each rounded once; they may differ from the rounded total by less than one
+//! micro-USD per API).
+//!
 //! Strategies: everything on one model ([`Strategy::AllOn`]), a fixed split across models
 //! ([`Strategy::Split`], shares summing to exactly 1), and the configured router
 //! ([`Strategy::Router`], samples only: each body is routed with the real policy and
@@ -32,14 +40,12 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::api::Api;
 use crate::config::ExplicitModel;
-use crate::money::{
-    format_count, format_tenths, format_usd, parse_decimal, savings_tenths, tenths_json, tenths_of_percent,
-};
+use crate::money::{parse_decimal, savings_tenths};
 use crate::pricing::PriceTable;
-use crate::request;
 use crate::router::Router;
 use crate::usage::Usage;
 
@@ -54,10 +60,15 @@ const PPM: u128 = 1_000_000;
 /// Field of a sample line giving the request's expected output tokens.
 pub const OUTPUT_TOKENS_FIELD: &str = "expected_output_tokens";
 
-/// The member a simulation line may add to a request body ([`OUTPUT_TOKENS_FIELD`]).
+/// Field of a sample line naming its API ([`Api::label`]).
+pub const API_FIELD: &str = "api";
+
+/// The members a simulation line may add to a request body ([`OUTPUT_TOKENS_FIELD`],
+/// [`API_FIELD`]).
 #[derive(serde::Deserialize)]
 struct Extra {
     expected_output_tokens: Option<Value>,
+    api: Option<Value>,
 }
 
 /// Errors building or running a simulation.
@@ -168,6 +179,8 @@ impl Strategy {
 /// One request of a sample.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SampleRequest {
+    /// The API of the request.
+    pub api: Api,
     /// Estimated input tokens and expected output tokens (no cached tokens).
     pub usage: Usage,
     /// The model the configured router sends it to.
@@ -175,27 +188,40 @@ pub struct SampleRequest {
 }
 
 impl SampleRequest {
-    /// Read one JSON Lines request body: route it with `router` and estimate its tokens.
+    /// Read one JSON Lines request body: route it with `router` (the section of its API) and
+    /// estimate its tokens. A line without an `api` member has `default_api`.
     ///
     /// # Errors
     ///
-    /// [`SimulateError::Line`] when the body is not a chat request or has no output tokens
-    /// (no `expected_output_tokens` field and no `default_output_tokens`).
+    /// [`SimulateError::Line`] when the body is not a request of its API, its `api` is unknown
+    /// or has no section in the configuration, or it has no output tokens (no
+    /// `expected_output_tokens` field and no `default_output_tokens`).
     pub fn from_line(
         line: &str,
         router: &Router,
         default_output_tokens: Option<u64>,
+        default_api: Api,
     ) -> Result<SampleRequest, SimulateError> {
-        let req = request::parse(line.as_bytes()).map_err(|e| SimulateError::Line(e.to_string()))?;
-        // The line parsed as a request, so it is a JSON object; only the extra field is read.
-        let extra: Extra = serde_json::from_str(line).map_err(|e| SimulateError::Line(e.to_string()))?;
+        let line_err = |m: String| SimulateError::Line(m);
+        // Read first as JSON for the extra members: the API decides how the body is read.
+        let extra: Extra = serde_json::from_str(line).map_err(|e| line_err(e.to_string()))?;
+        let api = match extra.api.as_ref() {
+            None | Some(Value::Null) => default_api,
+            Some(Value::String(s)) => {
+                Api::from_label(s).ok_or_else(|| line_err(format!("unknown `{API_FIELD}` {s:?}")))?
+            }
+            Some(v) => return Err(line_err(format!("`{API_FIELD}` must be a string, got {v}"))),
+        };
+        let router = router
+            .section(api)
+            .ok_or_else(|| line_err(format!("api `{}` has no section in the configuration", api.label())))?;
+        let req = api.inspect(line.as_bytes()).map_err(|e| line_err(e.to_string()))?.request;
         let output = match extra.expected_output_tokens.as_ref() {
-            None | Some(Value::Null) => default_output_tokens.ok_or_else(|| {
-                SimulateError::Line(format!("no `{OUTPUT_TOKENS_FIELD}` field and no --output-tokens average"))
-            })?,
-            Some(v) => v.as_u64().ok_or_else(|| {
-                SimulateError::Line(format!("`{OUTPUT_TOKENS_FIELD}` must be a non-negative integer, got {v}"))
-            })?,
+            None | Some(Value::Null) => default_output_tokens
+                .ok_or_else(|| line_err(format!("no `{OUTPUT_TOKENS_FIELD}` field and no --output-tokens average")))?,
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| line_err(format!("`{OUTPUT_TOKENS_FIELD}` must be a non-negative integer, got {v}")))?,
         };
         let cfg = &router.config;
         let routed_model = if cfg.is_alias(&req.model) || cfg.explicit_model == ExplicitModel::RouteAnyway {
@@ -205,6 +231,7 @@ impl SampleRequest {
             req.model.to_string()
         };
         Ok(SampleRequest {
+            api,
             usage: Usage {
                 prompt_tokens: req.estimated_input_tokens(),
                 completion_tokens: output,
@@ -219,12 +246,14 @@ impl SampleRequest {
 /// What traffic to project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Traffic {
-    /// `requests` a month, each with `usage`.
+    /// `requests` a month of `api`, each with `usage`.
     Synthetic {
         /// Monthly requests.
         requests: u64,
         /// Tokens of every request.
         usage: Usage,
+        /// The API of every request.
+        api: Api,
     },
     /// A sample of requests, scaled to `monthly_requests`.
     Sample {
@@ -243,6 +272,42 @@ impl Traffic {
             Traffic::Sample { monthly_requests, .. } => *monthly_requests,
         }
     }
+
+    /// The APIs of the traffic, in [`Api::ALL`] order.
+    pub fn apis(&self) -> Vec<Api> {
+        Api::ALL
+            .into_iter()
+            .filter(|a| match self {
+                Traffic::Synthetic { api, .. } => api == a,
+                Traffic::Sample { requests, .. } => requests.iter().any(|r| r.api == *a),
+            })
+            .collect()
+    }
+
+    /// Requests of the sample (synthetic: one) and those of `api`.
+    fn counts(&self, api: Api) -> (u64, u64) {
+        match self {
+            Traffic::Synthetic { api: a, .. } => (1, u64::from(*a == api)),
+            Traffic::Sample { requests, .. } => {
+                (requests.len() as u64, requests.iter().filter(|r| r.api == api).count() as u64)
+            }
+        }
+    }
+}
+
+/// The part of one API in a projection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiPart {
+    /// The API.
+    pub api: Api,
+    /// Its monthly requests: `round(n_api × M / n)`.
+    pub monthly_requests: u64,
+    /// Its monthly cost, micro-USD: `round(S_api × M / n)`.
+    pub monthly_cost_micro_usd: u64,
+    /// Savings of this API's part against its part of the all-baseline strategy.
+    pub savings_tenths: Option<i64>,
+    /// Its sample requests left unpriced.
+    pub unpriced_requests: u64,
 }
 
 /// The projection of one strategy.
@@ -262,6 +327,8 @@ pub struct Projection {
     pub routed_models: BTreeMap<String, u64>,
     /// This is the all-baseline strategy.
     pub baseline: bool,
+    /// The part of each API of the traffic ([`Traffic::apis`]).
+    pub by_api: Vec<ApiPart>,
 }
 
 /// A rational amount of micro-USD: `num / den`, rounded half up when read.
@@ -285,18 +352,31 @@ fn mul(a: u128, b: u128) -> Result<u128, SimulateError> {
     a.checked_mul(b).ok_or(SimulateError::Overflow)
 }
 
-/// Sum of the per-request costs of the described requests on `model`, and `n`.
-fn per_model_sum(traffic: &Traffic, table: &PriceTable, model: &str) -> Result<(u128, u128), SimulateError> {
+/// Which requests of the traffic an amount is for: all, or those of one API.
+type Only = Option<Api>;
+
+fn included(only: Only, api: Api) -> bool {
+    only.is_none_or(|o| o == api)
+}
+
+/// Sum of the per-request costs of the described requests (of `only`) on `model`, and `n`
+/// (all the requests described, so the parts of the APIs add up to the whole).
+fn per_model_sum(
+    traffic: &Traffic,
+    table: &PriceTable,
+    model: &str,
+    only: Only,
+) -> Result<(u128, u128), SimulateError> {
     table.lookup(model).ok_or_else(|| SimulateError::UnknownModel(model.to_string()))?;
     // A recorded usage is already validated, so only the arithmetic can fail here; a record
     // served on a tier `model` is not sold on is priced at its standard rates.
     let cost =
         |u: &Usage| table.counterfactual_cost_micro_usd(model, u).map(u128::from).map_err(|_| SimulateError::Overflow);
     match traffic {
-        Traffic::Synthetic { usage, .. } => Ok((cost(usage)?, 1)),
+        Traffic::Synthetic { usage, api, .. } => Ok((if included(only, *api) { cost(usage)? } else { 0 }, 1)),
         Traffic::Sample { requests, .. } => {
             let mut sum: u128 = 0;
-            for r in requests {
+            for r in requests.iter().filter(|r| included(only, r.api)) {
                 sum = sum.checked_add(cost(&r.usage)?).ok_or(SimulateError::Overflow)?;
             }
             Ok((sum, requests.len() as u128))
@@ -311,18 +391,19 @@ fn strategy_amount(
     traffic: &Traffic,
     table: &PriceTable,
     strategy: &Strategy,
+    only: Only,
 ) -> Result<StrategyOutcome, SimulateError> {
     let monthly = u128::from(traffic.monthly_requests());
     match strategy {
         Strategy::AllOn(model) => {
-            let (sum, n) = per_model_sum(traffic, table, model)?;
+            let (sum, n) = per_model_sum(traffic, table, model, only)?;
             Ok((Amount { num: mul(sum, monthly)?, den: n }, 0, BTreeMap::new()))
         }
         Strategy::Split(split) => {
             let mut num: u128 = 0;
             let mut den = 1;
             for (model, ppm) in &split.parts {
-                let (sum, n) = per_model_sum(traffic, table, model)?;
+                let (sum, n) = per_model_sum(traffic, table, model, only)?;
                 num = num.checked_add(mul(mul(sum, u128::from(*ppm))?, monthly)?).ok_or(SimulateError::Overflow)?;
                 den = mul(n, PPM)?;
             }
@@ -335,7 +416,7 @@ fn strategy_amount(
             let mut sum: u128 = 0;
             let mut unpriced = 0;
             let mut models = BTreeMap::new();
-            for r in requests {
+            for r in requests.iter().filter(|r| included(only, r.api)) {
                 *models.entry(r.routed_model.clone()).or_insert(0) += 1;
                 match table.counterfactual_cost_micro_usd(&r.routed_model, &r.usage) {
                     Ok(c) => sum = sum.checked_add(u128::from(c)).ok_or(SimulateError::Overflow)?,
@@ -369,321 +450,50 @@ pub fn project(
     let baseline = Strategy::AllOn(baseline_id);
     let mut all = vec![baseline.clone()];
     all.extend(strategies.iter().filter(|s| **s != baseline).cloned());
-    let (base_amount, _, _) = strategy_amount(traffic, table, &baseline)?;
-    let base_cost = base_amount.round()?;
+    let apis = traffic.apis();
+    let monthly = traffic.monthly_requests();
+    let base_cost = strategy_amount(traffic, table, &baseline, None)?.0.round()?;
+    let mut base_parts = Vec::with_capacity(apis.len());
+    for api in &apis {
+        base_parts.push(strategy_amount(traffic, table, &baseline, Some(*api))?.0.round()?);
+    }
     all.into_iter()
         .map(|strategy| {
-            let (amount, unpriced_requests, routed_models) = strategy_amount(traffic, table, &strategy)?;
+            let (amount, unpriced_requests, routed_models) = strategy_amount(traffic, table, &strategy, None)?;
             let cost = amount.round()?;
+            let mut by_api = Vec::with_capacity(apis.len());
+            for (api, base) in apis.iter().zip(&base_parts) {
+                let (part, unpriced, _) = strategy_amount(traffic, table, &strategy, Some(*api))?;
+                let part_cost = part.round()?;
+                let (n, n_api) = traffic.counts(*api);
+                let requests = Amount { num: mul(u128::from(n_api), u128::from(monthly))?, den: u128::from(n) };
+                by_api.push(ApiPart {
+                    api: *api,
+                    monthly_requests: requests.round()?,
+                    monthly_cost_micro_usd: part_cost,
+                    savings_tenths: savings_tenths(part_cost, *base),
+                    unpriced_requests: unpriced,
+                });
+            }
             Ok(Projection {
                 baseline: strategy == baseline,
                 strategy,
-                monthly_requests: traffic.monthly_requests(),
+                monthly_requests: monthly,
                 monthly_cost_micro_usd: cost,
                 savings_tenths: savings_tenths(cost, base_cost),
                 unpriced_requests,
                 routed_models,
+                by_api,
             })
         })
         .collect()
 }
 
-/// A description of the traffic for the output header.
-pub fn describe(traffic: &Traffic) -> String {
-    match traffic {
-        Traffic::Synthetic { requests, usage } => format!(
-            "{} requests/month of {} input ({} cached) + {} output tokens (synthetic profile)",
-            format_count(*requests),
-            format_count(usage.prompt_tokens),
-            format_count(usage.cached_tokens),
-            format_count(usage.completion_tokens)
-        ),
-        Traffic::Sample { requests, monthly_requests } => {
-            let n = requests.len() as u64;
-            let input: u64 = requests.iter().map(|r| r.usage.prompt_tokens).sum();
-            let output: u64 = requests.iter().map(|r| r.usage.completion_tokens).sum();
-            format!(
-                "{} requests/month from a sample of {} request bodies ({} input + {} output tokens in the sample)",
-                format_count(*monthly_requests),
-                format_count(n),
-                format_count(input),
-                format_count(output)
-            )
-        }
-    }
-}
-
-fn label_of(p: &Projection) -> String {
-    let mut label = p.strategy.label();
-    if p.baseline {
-        label += " (baseline)";
-    }
-    label
-}
-
-/// Aligned text table.
-pub fn render_table(traffic: &Traffic, table: &PriceTable, projections: &[Projection]) -> String {
-    let show_unpriced = projections.iter().any(|p| p.unpriced_requests > 0);
-    let mut header = vec!["strategy", "requests/month", "monthly cost", "savings vs baseline"];
-    if show_unpriced {
-        header.push("unpriced (sample)");
-    }
-    let rows: Vec<Vec<String>> = projections
-        .iter()
-        .map(|p| {
-            let mut row = vec![
-                label_of(p),
-                format_count(p.monthly_requests),
-                format_usd(p.monthly_cost_micro_usd),
-                format_tenths(p.savings_tenths),
-            ];
-            if show_unpriced {
-                row.push(format_count(p.unpriced_requests));
-            }
-            row
-        })
-        .collect();
-    let mut out = format!("llm-router simulate: {}; price table {}\n", describe(traffic), table.version());
-    out += &crate::report::align(&header, &rows);
-    if show_unpriced {
-        out += "unpriced: sample requests whose explicit model has no price; their cost is left out, not counted as zero\n";
-    }
-    for p in projections.iter().filter(|p| !p.routed_models.is_empty()) {
-        let n: u64 = p.routed_models.values().sum();
-        let mut by_count: Vec<(&String, &u64)> = p.routed_models.iter().collect();
-        by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        let parts: Vec<String> = by_count
-            .iter()
-            .map(|(m, c)| {
-                format!(
-                    "{m} {} ({})",
-                    format_count(**c),
-                    format_tenths(tenths_of_percent(i128::from(**c), i128::from(n)))
-                )
-            })
-            .collect();
-        out += &format!("{} sends the sample to: {}\n", p.strategy.label(), parts.join(", "));
-    }
-    out
-}
-
-/// CSV with integer micro-USD.
-pub fn render_csv(projections: &[Projection]) -> String {
-    let mut out =
-        String::from("strategy,baseline,monthly_requests,monthly_cost_micro_usd,savings_pct,unpriced_requests\n");
-    for p in projections {
-        let savings = p.savings_tenths.map_or_else(String::new, |t| {
-            format!("{}{}.{}", if t < 0 { "-" } else { "" }, t.unsigned_abs() / 10, t.unsigned_abs() % 10)
-        });
-        let label = p.strategy.label();
-        let label = if label.contains(',') { format!("\"{label}\"") } else { label };
-        out += &format!(
-            "{label},{},{},{},{savings},{}\n",
-            p.baseline, p.monthly_requests, p.monthly_cost_micro_usd, p.unpriced_requests
-        );
-    }
-    out
-}
-
-/// JSON document with integer micro-USD and exact `$` strings.
-pub fn render_json(traffic: &Traffic, table: &PriceTable, projections: &[Projection]) -> Value {
-    json!({
-        "traffic": describe(traffic),
-        "price_version": table.version(),
-        "strategies": projections.iter().map(|p| json!({
-            "strategy": p.strategy.label(),
-            "baseline": p.baseline,
-            "monthly_requests": p.monthly_requests,
-            "monthly_cost_micro_usd": p.monthly_cost_micro_usd,
-            "monthly_cost_usd": format_usd(p.monthly_cost_micro_usd),
-            "savings_pct": tenths_json(p.savings_tenths),
-            "unpriced_requests": p.unpriced_requests,
-            "routed_models": p.routed_models,
-        })).collect::<Vec<_>>(),
-    })
-}
+// Rendering (table, CSV, JSON) lives in its own file.
+#[path = "simulate_render.rs"]
+mod render;
+pub use render::{describe, render_csv, render_json, render_table};
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::classifier::HeuristicClassifier;
-    use crate::config::{Config, DEFAULT_CONFIG_JSON};
-
-    fn table() -> PriceTable {
-        PriceTable::default_table().unwrap()
-    }
-
-    fn synthetic(requests: u64, input: u64, output: u64) -> Traffic {
-        Traffic::Synthetic {
-            requests,
-            usage: Usage { prompt_tokens: input, completion_tokens: output, cached_tokens: 0, ..Usage::ZERO },
-        }
-    }
-
-    fn cost(p: &[Projection], label: &str) -> u64 {
-        p.iter().find(|p| p.strategy.label() == label).unwrap().monthly_cost_micro_usd
-    }
-
-    /// Per-request cost from the price table's integer rates, independently of `pricing`.
-    fn per_request(model: &str, input: u64, output: u64) -> u64 {
-        let m = table().lookup(model).unwrap().clone();
-        let exact = u128::from(input) * u128::from(m.base.input) + u128::from(output) * u128::from(m.base.output);
-        u64::try_from((exact + 500_000) / 1_000_000).unwrap()
-    }
-
-    #[test]
-    fn worked_example_from_the_issue() {
-        let t = table();
-        let haiku = Strategy::Split(Split::parse("claude-haiku-4.5=0.7,claude-sonnet-4.6=0.3", &t).unwrap());
-        let deepseek = Strategy::Split(Split::parse("deepseek-v3.2=0.7,claude-sonnet-4.6=0.3", &t).unwrap());
-        let p = project(&synthetic(1_000_000, 500, 200), &t, "claude-sonnet-4.6", &[haiku, deepseek]).unwrap();
-        assert_eq!(p[0].strategy, Strategy::AllOn("claude-sonnet-4.6".into()));
-        assert!(p[0].baseline);
-        assert_eq!(p[0].monthly_cost_micro_usd, 4_500_000_000);
-        assert_eq!(cost(&p, "split claude-haiku-4.5=0.7,claude-sonnet-4.6=0.3"), 2_400_000_000);
-        assert_eq!(p[1].savings_tenths, Some(467)); // 46.7%, i.e. 47% saved
-        let expected =
-            (700_000 * per_request("deepseek-v3.2", 500, 200)) + (300_000 * per_request("claude-sonnet-4.6", 500, 200));
-        assert_eq!(cost(&p, "split deepseek-v3.2=0.7,claude-sonnet-4.6=0.3"), expected);
-        assert_eq!(expected, 1_506_800_000);
-    }
-
-    #[test]
-    fn per_request_rounding_happens_once_before_multiplying() {
-        // gpt-5-nano: 3 input tokens at $0.05/Mtok = 0.15 micro-USD -> 0 per request; 7 -> 0.35 -> 0;
-        // 10 -> 0.5 -> 1 (half up). Per-request rounding makes 1M such requests cost 0 or 1M.
-        let t = table();
-        let nano = [Strategy::AllOn("gpt-5-nano".into())];
-        assert_eq!(
-            cost(&project(&synthetic(1_000_000, 3, 0), &t, "gpt-5-nano", &nano).unwrap(), "all on gpt-5-nano"),
-            0
-        );
-        assert_eq!(
-            cost(&project(&synthetic(1_000_000, 10, 0), &t, "gpt-5-nano", &nano).unwrap(), "all on gpt-5-nano"),
-            1_000_000
-        );
-        // A split is exact on top: 1 request 0.5/0.5 between costs 1 and 0 -> 0.5 -> rounds up to 1.
-        let split = Strategy::Split(Split::parse("gpt-5-nano=0.5,deepseek-v3.2=0.5", &t).unwrap());
-        let p = project(&synthetic(1, 10, 0), &t, "gpt-5-nano", std::slice::from_ref(&split)).unwrap();
-        assert_eq!(p[1].monthly_cost_micro_usd, 2); // (1 + 3 (10 * 0.28 = 2.8 -> 3)) / 2 = 2
-        let p = project(&synthetic(3, 10, 0), &t, "gpt-5-nano", &[split]).unwrap();
-        assert_eq!(p[1].monthly_cost_micro_usd, 6);
-    }
-
-    #[test]
-    fn split_validation() {
-        let t = table();
-        assert!(matches!(Split::parse("gpt-5-nano=0.7,claude-sonnet-4.6=0.2", &t), Err(SimulateError::Split { .. })));
-        assert!(matches!(Split::parse("gpt-5-nano=0.7,nope=0.3", &t), Err(SimulateError::UnknownModel(_))));
-        assert!(matches!(Split::parse("gpt-5-nano", &t), Err(SimulateError::Split { .. })));
-        assert!(matches!(Split::parse("gpt-5-nano=0.5,gpt-5-nano=0.5", &t), Err(SimulateError::Split { .. })));
-        assert!(matches!(Split::parse("gpt-5-nano=-0.5,gpt-4o=1.5", &t), Err(SimulateError::Split { .. })));
-        assert!(matches!(Split::parse("gpt-5-nano=0.3333333,gpt-4o=0.6666667", &t), Err(SimulateError::Split { .. })));
-        let s = Split::parse("claude-haiku-4-5=0.70, claude-sonnet-4.6=.3", &t).unwrap();
-        assert_eq!(
-            s.parts,
-            vec![("claude-haiku-4.5".to_string(), 700_000), ("claude-sonnet-4.6".to_string(), 300_000)]
-        );
-        assert_eq!(s.label(), "claude-haiku-4.5=0.7,claude-sonnet-4.6=0.3");
-        assert_eq!(Split::parse("gpt-4o=1", &t).unwrap().label(), "gpt-4o=1");
-    }
-
-    fn router() -> Router {
-        Router::new(
-            Config::from_json(DEFAULT_CONFIG_JSON.as_bytes()).unwrap(),
-            Box::new(HeuristicClassifier::default()),
-        )
-    }
-
-    #[test]
-    fn sample_lines_are_routed_and_estimated() {
-        let r = router();
-        let text = "x".repeat(40); // 10 tokens + 4 per message
-        let line =
-            json!({"model": "auto", "messages": [{"role": "user", "content": text}], "expected_output_tokens": 7})
-                .to_string();
-        let s = SampleRequest::from_line(&line, &r, None).unwrap();
-        assert_eq!(s.usage, Usage { prompt_tokens: 14, completion_tokens: 7, cached_tokens: 0, ..Usage::ZERO });
-        let decided = r.decide_body(line.as_bytes()).unwrap();
-        assert_eq!(s.routed_model, r.config.tiers[decided.tier].model);
-        let explicit = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}).to_string();
-        let s = SampleRequest::from_line(&explicit, &r, Some(100)).unwrap();
-        assert_eq!((s.routed_model.as_str(), s.usage.completion_tokens), ("gpt-4o", 100));
-        assert!(matches!(SampleRequest::from_line(&explicit, &r, None), Err(SimulateError::Line(_))));
-        assert!(matches!(SampleRequest::from_line("nope", &r, Some(1)), Err(SimulateError::Line(_))));
-        let bad = json!({"model": "auto", "messages": [], "expected_output_tokens": -1}).to_string();
-        assert!(matches!(SampleRequest::from_line(&bad, &r, Some(1)), Err(SimulateError::Line(_))));
-    }
-
-    #[test]
-    fn router_strategy_prices_each_request_on_its_routed_model_and_scales() {
-        let t = table();
-        let u = |i, o| Usage { prompt_tokens: i, completion_tokens: o, cached_tokens: 0, ..Usage::ZERO };
-        let requests = vec![
-            SampleRequest { usage: u(1000, 500), routed_model: "gpt-5-nano".into() }, // 250
-            SampleRequest { usage: u(2000, 300), routed_model: "claude-haiku-4.5".into() }, // 3500
-            SampleRequest { usage: u(10, 10), routed_model: "in-house".into() },      // unpriced
-        ];
-        let traffic = Traffic::Sample { requests, monthly_requests: 7 };
-        let p = project(&traffic, &t, "claude-sonnet-4.6", &[Strategy::Router]).unwrap();
-        // baseline: (10500 + 10500 + 180) * 7 / 3 = 49420
-        assert_eq!(p[0].monthly_cost_micro_usd, 49_420);
-        // router: 3750 * 7 / 3 = 8750
-        assert_eq!((p[1].monthly_cost_micro_usd, p[1].unpriced_requests), (8_750, 1));
-        assert_eq!(
-            p[1].routed_models,
-            BTreeMap::from([("gpt-5-nano".into(), 1), ("claude-haiku-4.5".into(), 1), ("in-house".into(), 1)])
-        );
-        assert!(p[0].routed_models.is_empty());
-        let text = render_table(&traffic, &t, &p);
-        assert!(text.contains("router (configured policy) sends the sample to: claude-haiku-4.5 1 (33.3%), gpt-5-nano 1 (33.3%), in-house 1 (33.3%)"), "{text}");
-        assert_eq!(p[1].savings_tenths, savings_tenths(8_750, 49_420));
-        assert_eq!(
-            project(&synthetic(1, 1, 1), &t, "claude-sonnet-4.6", &[Strategy::Router]),
-            Err(SimulateError::RouterNeedsSample)
-        );
-        let empty = Traffic::Sample { requests: vec![], monthly_requests: 1 };
-        assert_eq!(project(&empty, &t, "claude-sonnet-4.6", &[]), Err(SimulateError::EmptySample));
-    }
-
-    #[test]
-    fn baseline_is_first_and_not_repeated() {
-        let t = table();
-        let all: Vec<Strategy> = t.models().map(|m| Strategy::AllOn(m.id.clone())).collect();
-        let p = project(&synthetic(10, 1, 1), &t, "claude-sonnet-4-6", &all).unwrap();
-        assert_eq!(p.len(), all.len());
-        assert!(p[0].baseline && p.iter().skip(1).all(|p| !p.baseline));
-        assert_eq!(p[0].savings_tenths, Some(0));
-    }
-
-    #[test]
-    fn overflow_is_an_error() {
-        let t = table();
-        let huge = Traffic::Synthetic {
-            requests: u64::MAX,
-            usage: Usage { prompt_tokens: 100_000_000, completion_tokens: 0, cached_tokens: 0, ..Usage::ZERO },
-        };
-        assert_eq!(project(&huge, &t, "claude-opus-4.6", &[]), Err(SimulateError::Overflow));
-    }
-
-    #[test]
-    fn renders() {
-        let t = table();
-        let split = Strategy::Split(Split::parse("claude-haiku-4.5=0.7,claude-sonnet-4.6=0.3", &t).unwrap());
-        let traffic = synthetic(1_000_000, 500, 200);
-        let p = project(&traffic, &t, "claude-sonnet-4.6", &[split]).unwrap();
-        let table_text = render_table(&traffic, &t, &p);
-        assert!(
-            table_text.contains("$4,500.00") && table_text.contains("$2,400.00") && table_text.contains("46.7%"),
-            "{table_text}"
-        );
-        let csv = render_csv(&p);
-        assert!(
-            csv.contains("\"split claude-haiku-4.5=0.7,claude-sonnet-4.6=0.3\",false,1000000,2400000000,46.7,0"),
-            "{csv}"
-        );
-        let j = render_json(&traffic, &t, &p);
-        assert_eq!(j["strategies"][1]["monthly_cost_micro_usd"], 2_400_000_000u64);
-        assert_eq!(j["strategies"][1]["monthly_cost_usd"], "$2,400.00");
-    }
-}
+#[path = "simulate_tests.rs"]
+mod tests;

@@ -3,6 +3,7 @@
 //! strategies to compare ([`strategies`]).
 
 use super::{SampleRequest, SimulateError, Split, Strategy, Traffic};
+use crate::api::Api;
 use crate::pricing::PriceTable;
 use crate::router::Router;
 
@@ -11,14 +12,23 @@ use crate::router::Router;
 pub struct SampleReader<'r> {
     router: &'r Router,
     default_output_tokens: Option<u64>,
+    default_api: Api,
     requests: Vec<SampleRequest>,
 }
 
 impl<'r> SampleReader<'r> {
     /// An empty sample routed by `router`; lines without `expected_output_tokens` get
-    /// `default_output_tokens` (or are skipped without it).
+    /// `default_output_tokens` (or are skipped without it), lines without `api` are chat
+    /// completions ([`SampleReader::with_api`] changes that).
     pub fn new(router: &'r Router, default_output_tokens: Option<u64>) -> Self {
-        SampleReader { router, default_output_tokens, requests: Vec::new() }
+        SampleReader { router, default_output_tokens, default_api: Api::ChatCompletions, requests: Vec::new() }
+    }
+
+    /// Lines without an `api` member are requests of `api`.
+    #[must_use]
+    pub fn with_api(mut self, api: Api) -> Self {
+        self.default_api = api;
+        self
     }
 
     /// Read one line. Blank lines are not requests and are passed over.
@@ -31,7 +41,7 @@ impl<'r> SampleReader<'r> {
         if line.trim().is_empty() {
             return Ok(());
         }
-        self.requests.push(SampleRequest::from_line(line, self.router, self.default_output_tokens)?);
+        self.requests.push(SampleRequest::from_line(line, self.router, self.default_output_tokens, self.default_api)?);
         Ok(())
     }
 

@@ -11,15 +11,16 @@
 //! llm-router export-mlp [IN.onnx OUT.mlp]
 //!                                       check the ONNX model is an MLP and write the compact file the
 //!                                       filter embeds (default models/router.onnx -> models/router.mlp)
-//! llm-router report [FILE|-] [--format table|csv|json] [--since T] [--until T] [--mode M]
+//! llm-router report [FILE|-] [--format table|csv|json] [--since T] [--until T] [--mode M] [--api A]
 //!                   [--prices FILE [--baseline-model M]] [--revenue FILE] [--config FILE]
-//!                                       Envoy JSON access log -> cost tables per model, route,
-//!                                       tier and customer
+//!                                       Envoy JSON access log -> cost tables per api, model,
+//!                                       route, tier and customer
 //! llm-router simulate (--traffic FILE | --requests N --input-tokens N --output-tokens N)
 //!                   [--requests N] [--output-tokens N] [--cached-tokens N] [--models a,b]
-//!                   [--split a=0.7,b=0.3]... [--no-router] [--prices FILE] [--config FILE]
-//!                   [--format table|csv|json]
-//!                                       monthly cost per strategy vs the all-baseline strategy
+//!                   [--split a=0.7,b=0.3]... [--no-router] [--api A] [--prices FILE]
+//!                   [--config FILE] [--format table|csv|json]
+//!                                       monthly cost per strategy vs the all-baseline strategy,
+//!                                       split by api
 //! ```
 //! Malformed input lines keep their place: an `{"error": ...}` object on stdout, a message on
 //! stderr with the line number.
@@ -36,6 +37,7 @@ use std::process::ExitCode;
 
 use clap::error::ErrorKind;
 use clap::{Args, CommandFactory, Parser, Subcommand};
+use llm_router::api::Api;
 use llm_router::classifier::{heuristic_dense_weights, HEURISTIC_BIAS};
 use llm_router::config::{Config, DEFAULT_CONFIG_JSON};
 use llm_router::features::{self, feature_names, FEATURE_DIM, FEATURE_VERSION};
@@ -90,9 +92,9 @@ enum Cmd {
         #[arg(value_name = "OUT.mlp")]
         output: Option<String>,
     },
-    /// Envoy JSON access log -> cost tables per model, route, tier and customer
+    /// Envoy JSON access log -> cost tables per api, model, route, tier and customer
     Report(ReportArgs),
-    /// Monthly cost per strategy vs the all-baseline strategy
+    /// Monthly cost per strategy vs the all-baseline strategy, split by api
     Simulate(SimulateArgs),
 }
 
@@ -120,6 +122,9 @@ struct ReportArgs {
     /// Keep only this mode (route or measure)
     #[arg(long, value_name = "M")]
     mode: Option<String>,
+    /// Keep only this API (chat_completions, messages; the access log's `api` field)
+    #[arg(long, value_name = "A")]
+    api: Option<String>,
     /// Re-price the logged tokens with this price table
     #[arg(long, value_name = "FILE")]
     prices: Option<String>,
@@ -159,6 +164,10 @@ struct SimulateArgs {
     /// Leave out the router strategy
     #[arg(long)]
     no_router: bool,
+    /// API of the synthetic profile, and of sample lines without an `api` member
+    /// (chat_completions or messages)
+    #[arg(long, value_name = "A", default_value = "chat_completions", value_parser = api)]
+    api: Api,
     /// Price table (default: the configuration's)
     #[arg(long, value_name = "FILE")]
     prices: Option<String>,
@@ -218,6 +227,13 @@ fn count(v: &str) -> Result<u64, String> {
 
 fn format(v: &str) -> Result<Format, String> {
     v.parse().map_err(|e: llm_router::report::ReportError| e.to_string())
+}
+
+fn api(v: &str) -> Result<Api, String> {
+    Api::from_label(v).ok_or_else(|| {
+        let known: Vec<&str> = Api::ALL.iter().map(|a| a.label()).collect();
+        format!("unknown api `{v}`: use {}", known.join(" or "))
+    })
 }
 
 fn instant(v: &str) -> Result<i64, String> {

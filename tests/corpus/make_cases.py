@@ -3,6 +3,10 @@
 
 Edit the cases here and run `python3 tests/corpus/make_cases.py`; the test module checks that
 cases.jsonl matches this script. The manifest format is described in test_corpus.py.
+
+Every case belongs to one API (`api`: chat_completions, messages, ...), sent to that API's path
+(APIS) unless it names another path. Adding an API's cases: its path in APIS, a section below
+with `case(..., api="<label>")`, and its error shape in test_corpus.py's ERROR_SHAPES.
 """
 import base64
 import json
@@ -10,9 +14,11 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "cases.jsonl"
 cases = []
-CHAT = "/v1/chat/completions"
-def case(name, doc, body=None, *, body_b64=None, body_gen=None, method="POST", path=CHAT, headers=None, chunked=False, **expect):
-    req = {"method": method, "path": path}
+# The path each API's section of the shipped configuration inspects (envoy-config/envoy.yaml).
+APIS = {"chat_completions": "/v1/chat/completions", "messages": "/v1/messages", "responses": "/v1/responses"}
+CHAT = APIS["chat_completions"]
+def case(name, doc, body=None, *, body_b64=None, body_gen=None, method="POST", path=None, headers=None, chunked=False, api="chat_completions", **expect):
+    req = {"method": method, "path": path or APIS[api]}
     if headers: req["headers"] = headers
     if body is not None:
         if isinstance(body, (dict, list)):
@@ -22,7 +28,7 @@ def case(name, doc, body=None, *, body_b64=None, body_gen=None, method="POST", p
     if body_b64 is not None: req["body_b64"] = base64.b64encode(body_b64).decode()
     if body_gen is not None: req["body_gen"] = body_gen
     if chunked: req["chunked"] = True
-    cases.append({"name": name, "doc": doc, "request": req, "expect": expect})
+    cases.append({"name": name, "api": api, "doc": doc, "request": req, "expect": expect})
 
 HI = [{"role": "user", "content": "What is the capital of France?"}]
 AUTO = {"model": "auto", "messages": HI}
@@ -174,15 +180,87 @@ sse("sse_cut_after_usage", "the upstream closes after the usage chunk, before [D
 
 
 
+# ================================================================ Anthropic Messages (/v1/messages)
+# The same contract through the `apis.messages` section: a body the Messages reader cannot use is
+# passed through untouched to the default route (whose stand-in answers in Anthropic's shape:
+# 400 for what Anthropic rejects, 200 for what its parser accepts), counted in
+# llm_router_errors_total{api="messages",kind}; with fail_closed the router answers 400 in
+# Anthropic's error shape. Routed cases land on a Claude tier and are counted under api="messages".
+M = "messages"
+MHI = [{"role": "user", "content": "What is the capital of France?"}]
+MAUTO = {"model": "auto", "max_tokens": 64, "messages": MHI}
+def mauto(**kw): return dict(MAUTO, **kw)
+def mcase(name, doc, body=None, **kw): case("messages_" + name, doc, body, api=M, **kw)
+def nest(n): return "[" * n + "1" + "]" * n
+# ---------------------------------------------------------------- invalid / truncated JSON
+mcase("garbage", "not JSON at all", "{", **failed("invalid_json", 400))
+mcase("truncated", "body cut before the closing brace", '{"model": "auto", "max_tokens": 5, "messages": []', **failed("invalid_json", 400))
+mcase("truncated_in_string", "body cut inside a string", '{"model": "auto", "max_tokens": 5, "messages": [{"role": "user", "content": "hel', **failed("invalid_json", 400))
+mcase("trailing_garbage", "a valid request followed by junk", json.dumps(MAUTO) + " trailing", **failed("invalid_json", 400))
+mcase("trailing_comma", "a trailing comma after messages", '{"model": "auto", "max_tokens": 5, "messages": [],}', **failed("invalid_json", 400))
+mcase("nan", "max_tokens NaN: serde_json rejects it, Python reads a float (not an integer: 400)", '{"model": "auto", "max_tokens": NaN, "messages": []}', **failed("invalid_json", 400))
+mcase("number_out_of_range", "max_tokens 1e400: serde_json rejects it, Python reads inf", body_gen={"kind": "replace", "json": mauto(max_tokens=1), "old": '"max_tokens": 1', "new": '"max_tokens": 1e400'}, **failed("invalid_json", 400))
+mcase("lone_surrogate", "an escaped lone UTF-16 surrogate: serde_json rejects, Python accepts", '{"model": "auto", "max_tokens": 5, "messages": [{"role": "user", "content": "\\ud800 hi"}]}', **failed("invalid_json", 200))
+mcase("invalid_utf8", "raw 0xff 0xfe bytes before the object", body_b64=b"\xff\xfe{}", **failed("invalid_json", 400))
+mcase("utf8_bom", "a UTF-8 byte order mark before the JSON (Python's json accepts it)", body_b64=b"\xef\xbb\xbf" + json.dumps(MAUTO).encode(), **failed("invalid_json", 200))
+mcase("whitespace_body", "only whitespace", "  \n\t ", **failed("invalid_json", 400))
+mcase("empty_body", "POST with an empty body (content-length: 0)", "", **failed("empty_body", 400))
+# ---------------------------------------------------------------- not a request object
+mcase("json_array", "a JSON array", [MAUTO], **failed("not_object", 400))
+mcase("json_null", "JSON null", "null", **failed("not_object", 400))
+mcase("json_number", "a JSON number", "42", **failed("not_object", 400))
+mcase("json_string", "a JSON string", '"text"', **failed("not_object", 400))
+# ---------------------------------------------------------------- model
+mcase("model_missing", "no model", {"max_tokens": 5, "messages": MHI}, **failed("bad_model", 400))
+mcase("model_empty", "model is an empty string", {"model": "", "max_tokens": 5, "messages": MHI}, **failed("bad_model", 400))
+mcase("model_blank", "model is blank (the stand-in, like the API's schema, takes any non-empty string)", {"model": "  ", "max_tokens": 5, "messages": MHI}, **failed("bad_model", 200))
+mcase("model_number", "model is a number", {"model": 7, "max_tokens": 5, "messages": MHI}, **failed("bad_model", 400))
+mcase("model_null", "model is null", {"model": None, "max_tokens": 5, "messages": MHI}, **failed("bad_model", 400))
+mcase("model_list", "model is a list", {"model": ["claude-haiku-4-5"], "max_tokens": 5, "messages": MHI}, **failed("bad_model", 400))
+# ---------------------------------------------------------------- messages and content
+mcase("messages_missing", "no messages", {"model": "auto", "max_tokens": 5}, **failed("bad_messages", 400))
+mcase("messages_string", "messages is a string", {"model": "auto", "max_tokens": 5, "messages": "hi"}, **failed("bad_messages", 400))
+mcase("messages_object", "messages is one message object, not a list", {"model": "auto", "max_tokens": 5, "messages": MHI[0]}, **failed("bad_messages", 400))
+mcase("messages_null", "messages is null", {"model": "auto", "max_tokens": 5, "messages": None}, **failed("bad_messages", 400))
+mcase("message_number", "a message that is a number", {"model": "auto", "max_tokens": 5, "messages": [1]}, **failed("bad_messages", 400))
+mcase("message_string", "a message that is a string", {"model": "auto", "max_tokens": 5, "messages": ["hi"]}, **failed("bad_messages", 400))
+mcase("message_null", "a message that is null", {"model": "auto", "max_tokens": 5, "messages": [None]}, **failed("bad_messages", 400))
+mcase("content_number", "a content that is a number", {"model": "auto", "max_tokens": 5, "messages": [{"role": "user", "content": 5}]}, **failed("bad_messages", 400))
+mcase("content_object", "a content that is an object, not a list of blocks", {"model": "auto", "max_tokens": 5, "messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}]}, **failed("bad_messages", 400))
+mcase("content_bool", "a content that is a boolean", {"model": "auto", "max_tokens": 5, "messages": [{"role": "user", "content": True}]}, **failed("bad_messages", 400))
+# ---------------------------------------------------------------- system, stream
+mcase("system_number", "system is a number", {"model": "auto", "max_tokens": 5, "messages": MHI, "system": 7}, **failed("bad_messages", 400))
+mcase("system_object", "system is one block object, not a list", {"model": "auto", "max_tokens": 5, "messages": MHI, "system": {"type": "text", "text": "x"}}, **failed("bad_messages", 400))
+mcase("system_bool", "system is a boolean", {"model": "auto", "max_tokens": 5, "messages": MHI, "system": True}, **failed("bad_messages", 400))
+mcase("stream_string", "stream is a string", mauto(stream="yes"), **failed("bad_stream", 400))
+mcase("stream_number", "stream is a number", mauto(stream=1), **failed("bad_stream", 400))
+# ---------------------------------------------------------------- deep nesting
+mcase("nested_100", "an extra member nested 100 levels (over the 64 limit)", body_gen={"kind": "raw", "text": '{"model": "auto", "max_tokens": 5, "messages": [], "x": ' + nest(100) + "}"}, **failed("too_deep", 200))
+mcase("nested_content", "a content block nested 70 levels", body_gen={"kind": "raw", "text": '{"model": "auto", "max_tokens": 5, "messages": [{"role": "user", "content": [' + nest(70) + "]}]}"}, **failed("too_deep", 200))
+mcase("nested_system", "a system block nested 70 levels", body_gen={"kind": "raw", "text": '{"model": "auto", "max_tokens": 5, "messages": [], "system": [' + nest(70) + "]}"}, **failed("too_deep", 200))
+mcase("nested_metadata", "metadata.user_id nested 70 levels", body_gen={"kind": "raw", "text": '{"model": "auto", "max_tokens": 5, "messages": [], "metadata": {"user_id": ' + nest(70) + "}}"}, **failed("too_deep", 200))
+# ---------------------------------------------------------------- accepted and routed
+MROUTED = dict(account="priced", router_status="priced")
+mcase("odd_blocks", "image, document, tool_use, tool_result and unknown blocks, text that is not a string: counted, never read", {"model": "auto", "max_tokens": 64, "messages": [{"role": "user", "content": [{"type": "text", "text": "Describe this."}, {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "A" * 20000}}, {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "x"}}, {"type": "hologram"}, {"type": "text", "text": 5}, 3, None]}, {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "f", "input": {}}]}, {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "42"}]}]}, **routed(**MROUTED))
+mcase("system_blocks_cache_control", "system as text blocks with cache_control: read as a first system message", mauto(system=[{"type": "text", "text": "Be brief."}, {"type": "text", "text": "A manual. " * 100, "cache_control": {"type": "ephemeral"}}]), **routed(**MROUTED))
+mcase("odd_optional_fields", "max_tokens negative, tools not a list, metadata a string, temperature a string: not the router's to check (routed; the stand-in answers)", mauto(max_tokens=-5, tools="x", metadata="x", temperature="hot"), **routed(**MROUTED))
+mcase("max_tokens_missing", "no max_tokens (required by the API, not by routing): routed, the upstream answers 400 without usage", {"model": "auto", "messages": MHI}, **routed(status=400, account="usage_missing", router_status="usage_missing"))
+mcase("chat_shaped_body", "a chat-completions body with a system-role message, on the Messages path: read with the Messages reader and routed", {"model": "auto", "max_tokens": 64, "messages": [{"role": "system", "content": "Be brief."}] + MHI}, **routed(**MROUTED))
+mcase("stream_error_event", "a stream that ends in an `error` event: usage_missing, never a guess", mauto(stream=True), headers={"x-test-stream-error": "1"}, **routed(account="usage_missing", router_status="usage_missing"))
+mcase("duplicate_model_keys", "model given twice: the last one (auto) is read and routed", body_gen={"kind": "raw", "text": '{"model":"claude-3-haiku","max_tokens":64,"messages":[{"role":"user","content":"hi"}],"model":"auto"}'}, **routed(**MROUTED))
+mcase("unknown_explicit_model", "an explicit model no Claude tier serves and the price table does not know: passed through, unpriced", {"model": "acme-claude-9", "max_tokens": 64, "messages": MHI}, status=200, upstream="default", upstream_body="unchanged", error_kind=None, router_headers={"x-llm-router-tier": "none", "x-llm-router-status": "unpriced", "x-llm-router-cost-micro-usd": None}, account="unpriced", router_status="unpriced")
+mcase("get_method", "GET on the Messages path is not inspected", None, method="GET", **untouched())
+mcase("beta_query", "the Messages path with ?beta=true (what the SDK's beta client sends) is inspected", MAUTO, path="/v1/messages?beta=true", **routed(**MROUTED))
+
+
 # ---------------------------------------------------------------- OpenAI Responses (POST /v1/responses)
 # The `apis.responses` section reads these bodies with its own reader (README, "OpenAI Responses").
 # Routed cases pin the shipped section's `openai-mid` tier, so the upstream and model are known.
-RESP = "/v1/responses"
 RPIN = {"x-llm-tier": "openai-mid"}
 RAUTO = {"model": "auto", "input": "What is the capital of France?"}
 def rauto(**kw): return dict(RAUTO, **kw)
 def rcase(name, doc, body=None, headers=None, **kw):
-    case(name, doc, body, path=RESP, headers=dict(RPIN, **(headers or {})), **kw)
+    case(name, doc, body, api="responses", headers=dict(RPIN, **(headers or {})), **kw)
 RR = dict(status=200, upstream="mid", upstream_body="rewritten", upstream_model="gpt-5-mini", error_kind=None,
           router_headers={"x-llm-router-tier": "openai-mid", "x-llm-router-model": "gpt-5-mini"}, account="priced", router_status="priced")
 # invalid JSON, not an object, empty

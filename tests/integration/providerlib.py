@@ -205,7 +205,9 @@ class ProviderStack:
         self.workdir = workdir
         self.plugin = plugin if plugin is not None else shipped_plugin_config()
         self.wasm = stack_mod.wasm_path()
-        self.provider_keys = {name: "sk-test-" + name + "-" + secrets.token_hex(12) for name in PROVIDERS}
+        # One key per key file: providers that share a file (Anthropic's two APIs) share the key.
+        keys = {spec.secret: "sk-test-" + spec.secret + "-" + secrets.token_hex(12) for spec in PROVIDERS.values()}
+        self.provider_keys = {name: keys[spec.secret] for name, spec in PROVIDERS.items()}
         self.gateway_keys = {c: "gw-" + c + "-" + secrets.token_hex(16) for c in CUSTOMERS}
         self.servers: dict[str, ProviderServer] = {}
         self.envoy: subprocess.Popen | None = None
@@ -223,7 +225,7 @@ class ProviderStack:
         for name, spec in PROVIDERS.items():
             cert, key = ca.issue(spec.host)
             self.servers[name] = ProviderServer(spec, self.provider_keys[name], cert, key).start()
-            (self.workdir / "providers" / "secrets" / f"{name}.yaml").write_text(secret_text(name, self.provider_keys[name]))
+            (self.workdir / "providers" / "secrets" / f"{spec.secret}.yaml").write_text(secret_text(spec.secret, self.provider_keys[name]))
         (self.workdir / "providers" / "gateway-keys.yaml").write_text(gateway_keys_text(self.gateway_keys))
         self.router_file.write_text(router_ecds_text(self.plugin, self.wasm))
         config = self.workdir / "providers.test.yaml"

@@ -5,12 +5,12 @@ tiers; the stand-ins answer in Anthropic's documented JSON and event sequence
 (tests/upstream/fake_anthropic.py). Each test checks the routed tier and model, that the cost
 the router reports (header for JSON, the `: llm-router {json}` comment for streams) equals a
 hand computation from the stand-in's usage and the shipped price table, and that the
-Prometheus cost counter moved by exactly that amount. Malformed bodies: fail-open on the main
-Envoy, Anthropic's error shape on the fail-closed one.
+Prometheus cost counter moved by exactly that amount, under `api="messages"`. Malformed bodies
+are in the bad-input corpus (tests/corpus, test_corpus.py); here the SDK reads a fail-closed
+rejection as its own BadRequestError.
 """
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from decimal import Decimal
@@ -18,7 +18,6 @@ from pathlib import Path
 
 import anthropic
 import pytest
-import requests
 
 from routerlib import PLUGIN_CONFIG, REPO, Env
 
@@ -97,11 +96,13 @@ def test_create_non_stream_routes_and_prices_cache_writes(env: Env) -> None:
     assert raw.headers["x-llm-router-model"] == MID["model"]
     assert int(raw.headers["x-llm-router-cost-micro-usd"]) == cost
     assert env.wait_metric("llm_router_cost_micro_usd_total", cost, customer=who) == cost
+    assert env.metric_sum("llm_router_cost_micro_usd_total", customer=who, api="messages") == cost
     assert env.metric_sum("llm_router_input_tokens_total", customer=who) == 41 + 1800 + 300 + 200
     assert env.metric_sum("llm_router_cached_tokens_total", customer=who) == 1800
     # The access log keeps the cache writes, so a report can reprice them.
     entry = env.access_entry(rid)
     assert (entry["path"], entry["tier"], entry["cost_micro_usd"]) == ("/v1/messages", "claude-mid", str(cost))
+    assert entry["api"] == "messages"
     assert (entry["cache_write_5m_tokens"], entry["cache_write_1h_tokens"]) == ("300", "200")
 
 
@@ -153,69 +154,9 @@ def test_stream_ending_in_an_error_event_is_usage_missing(env: Env) -> None:
     assert env.metric_sum("llm_router_cost_micro_usd_total", customer=who) == 0
 
 
-def nest(n: int) -> bytes:
-    return b"[" * n + b"1" + b"]" * n
-
-
-OK_TAIL = b'"max_tokens": 5'
-# Bodies the Messages reader rejects (kind in the comment), each sent through real Envoy.
-MALFORMED = [
-    b"",  # empty_body
-    b"{",  # invalid_json
-    b"[]",  # not_object
-    b"null",
-    b"42",
-    b'"text"',
-    b"\xff\xfe{}",  # invalid UTF-8
-    b'{"model": "auto", "max_tokens": 5, "messages": []} trailing',
-    b'{"model": "auto", "max_tokens": 5, "messages": [],}',
-    b'{"model": "auto", "max_tokens": 5, "messages": []',  # truncated
-    b'{"model": "auto", "max_tokens": NaN, "messages": []}',
-    b'{"max_tokens": 5, "messages": []}',  # bad_model
-    b'{"model": "", "max_tokens": 5, "messages": []}',
-    b'{"model": "  ", "max_tokens": 5, "messages": []}',
-    b'{"model": 7, "max_tokens": 5, "messages": []}',
-    b'{"model": null, "max_tokens": 5, "messages": []}',
-    b'{"model": ["claude-haiku-4-5"], "max_tokens": 5, "messages": []}',
-    b'{"model": "auto", "max_tokens": 5}',  # bad_messages
-    b'{"model": "auto", "max_tokens": 5, "messages": "hi"}',
-    b'{"model": "auto", "max_tokens": 5, "messages": {}}',
-    b'{"model": "auto", "max_tokens": 5, "messages": null}',
-    b'{"model": "auto", "max_tokens": 5, "messages": [1]}',
-    b'{"model": "auto", "max_tokens": 5, "messages": ["hi"]}',
-    b'{"model": "auto", "max_tokens": 5, "messages": [null]}',
-    b'{"model": "auto", "max_tokens": 5, "messages": [{"role": "user", "content": 5}]}',
-    b'{"model": "auto", "max_tokens": 5, "messages": [{"role": "user", "content": {}}]}',
-    b'{"model": "auto", "max_tokens": 5, "messages": [{"role": "user", "content": true}]}',
-    b'{"model": "auto", "max_tokens": 5, "messages": [], "system": 7}',
-    b'{"model": "auto", "max_tokens": 5, "messages": [], "system": {"type": "text", "text": "x"}}',
-    b'{"model": "auto", "max_tokens": 5, "messages": [], "system": true}',
-    b'{"model": "auto", "max_tokens": 5, "messages": [], "stream": "yes"}',  # bad_stream
-    b'{"model": "auto", "max_tokens": 5, "messages": [], "stream": 1}',
-    b'{"model": "auto", "max_tokens": 5, "messages": [], "x": ' + nest(100) + b"}",  # too_deep
-    b'{"model": "auto", "max_tokens": 5, "messages": [{"role": "user", "content": [' + nest(70) + b"]}]}",
-    b'{"model": "auto", "max_tokens": 5, "messages": [], "system": [' + nest(70) + b"]}",
-    b'{"model": "auto", ' + OK_TAIL + b', "messages": [], "metadata": {"user_id": ' + nest(70) + b"}}",
-]
-
-
-@pytest.mark.parametrize("body", MALFORMED, ids=range(len(MALFORMED)))
-def test_malformed_bodies_fail_open(env: Env, body: bytes) -> None:
-    r = requests.post(env.base_url + "/v1/messages", data=body, headers={"content-type": "application/json"}, timeout=30)
-    # Passed through untouched to the default route.
-    assert "x-llm-router-tier" not in r.headers
-    assert r.headers["x-upstream-name"] == "default"
-    assert base64.b64decode(env.last("default")["body_b64"]) == body
-
-
-@pytest.mark.parametrize("body", MALFORMED, ids=range(len(MALFORMED)))
-def test_malformed_bodies_fail_closed_in_anthropics_shape(alt_env: Env, body: bytes) -> None:
-    r = requests.post(alt_env.base_url + "/v1/messages", data=body, headers={"content-type": "application/json"}, timeout=30)
-    assert r.status_code == 400
-    error = r.json()
-    assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
-    assert error["error"]["message"].startswith("llm-router: ")
-    assert alt_env.upstreams_hit() == {}
+# Malformed Messages bodies (fail-open untouched, fail-closed in Anthropic's error shape, each
+# with its error kind) are cases of the bad-input corpus: tests/corpus/make_cases.py, run by
+# test_corpus.py.
 
 
 def test_sdk_reads_the_fail_closed_answer_as_a_bad_request(alt_env: Env) -> None:

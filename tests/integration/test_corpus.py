@@ -3,6 +3,10 @@
 Each line of the manifest is one odd or hostile request (and, through the stand-in's x-test-*
 controls, an odd upstream answer) with its documented behaviour (README, "Bad input"):
 
+  api       the API the case belongs to (chat_completions, messages): the section of the
+            plugin configuration it goes through (its tiers), the `api` label its counters and
+            access-log line must carry, and the error shape a fail-closed rejection has
+            (ERROR_SHAPES: a new API adds its checker there and its cases in make_cases.py)
   request   method, path, headers (null removes a default header), and the body as `body`
             (text), `body_b64`, `body_json` or `body_gen` (generated: big_prompt, nested,
             many_messages, random, raw, replace); `chunked: true` uploads without content-length
@@ -14,11 +18,13 @@ controls, an odd upstream answer) with its documented behaviour (README, "Bad in
             upstream_header   false: the answer does not come from the stand-in (Envoy's own)
             router_headers    response headers; null means the header must be absent
             no_router_headers no x-llm-router-* header at all in the response
-            error_kind        the llm_router_errors_total{kind} that must grow by exactly 1
+            error_kind        the llm_router_errors_total{api,kind} that must grow by exactly 1
                               (null: no kind grows)
             account           status label of the one llm_router_requests_total sample for the
-                              case's customer (null: the request is not accounted)
-            router_status     the access log's router_status (null: not written)
+                              case's customer, whose api label is the case's (null: the
+                              request is not accounted)
+            router_status     the access log's router_status (null: not written); when written,
+                              the line's `api` is the case's
             response          "intact": the client got the upstream's bytes unchanged;
                               "intact+comment": the same plus exactly one ": llm-router {json}"
             comment           fields of that comment's JSON
@@ -41,13 +47,22 @@ from pathlib import Path
 import pytest
 import requests
 
-from routerlib import REPO, TIERS, Env, assert_no_router_headers, upstream_for_tier, wasm_health
+from routerlib import PLUGIN_CONFIG, REPO, UPSTREAM_OF_CLUSTER, Env, assert_no_router_headers, wasm_health
 
 CORPUS = REPO / "tests" / "corpus" / "cases.jsonl"
 CASES = [json.loads(line) for line in CORPUS.read_text().splitlines() if line.strip()]
 ROUTER_PREFIX = "x-llm-router-"
 # request id per case, for the access-log checks at the end
 SENT: dict[str, str] = {}
+# The tiers of each API's section of the shipped configuration.
+API_TIERS: dict[str, dict[str, dict]] = {
+    "chat_completions": {t["name"]: t for t in PLUGIN_CONFIG["tiers"]},
+    **{api: {t["name"]: t for t in section["tiers"]} for api, section in PLUGIN_CONFIG["apis"].items()},
+}
+
+
+def upstream_for_tier(api: str, tier: str) -> str:
+    return UPSTREAM_OF_CLUSTER[API_TIERS[api][tier]["cluster"]]
 
 
 def sentence_text(size: int) -> str:
@@ -95,7 +110,7 @@ def request_body(req: dict) -> bytes:
 def router_forced_usage(case: dict) -> bool:
     """A chat stream request without `stream_options.include_usage: true`: the router adds it
     (README). Other APIs' streams always carry their usage: nothing is added."""
-    if not case["request"]["path"].startswith("/v1/chat/completions"):
+    if case["api"] != "chat_completions":
         return False
     try:
         body = json.loads(request_body(case["request"]))
@@ -111,10 +126,12 @@ def metric_samples(env: Env, name: str) -> list[tuple[dict[str, str], float]]:
     return [(lab, v) for n, lab, v in env.prometheus() if n == name]
 
 
-def errors_by_kind(env: Env) -> dict[str, float]:
-    out: dict[str, float] = {}
+def errors_by_kind(env: Env) -> dict[tuple[str, str], float]:
+    """llm_router_errors_total by (api, kind)."""
+    out: dict[tuple[str, str], float] = {}
     for lab, v in metric_samples(env, "llm_router_errors_total"):
-        out[lab.get("kind", "")] = out.get(lab.get("kind", ""), 0) + v
+        key = (lab.get("api", ""), lab.get("kind", ""))
+        out[key] = out.get(key, 0) + v
     return out
 
 
@@ -138,8 +155,14 @@ def test_corpus_is_large_and_well_formed() -> None:
     assert len(CASES) >= 50, f"the corpus has {len(CASES)} cases"
     assert len(set(names)) == len(names), "duplicate case names"
     for c in CASES:
-        assert set(c) == {"name", "doc", "request", "expect"}, c["name"]
+        assert set(c) == {"name", "api", "doc", "request", "expect"}, c["name"]
+        assert c["api"] in API_TIERS and c["api"] in ERROR_SHAPES, c["name"]
         assert "status" in c["expect"] and "error_kind" in c["expect"], c["name"]
+    # Every API has at least 30 cases, at least 30 of them bodies its reader rejects.
+    for api in API_TIERS:
+        mine = [c for c in CASES if c["api"] == api]
+        rejected = [c for c in mine if c["expect"]["error_kind"]]
+        assert len(mine) >= 30 and len(rejected) >= 30, f"{api}: {len(mine)} cases, {len(rejected)} rejected bodies"
 
 
 @pytest.fixture(scope="module")
@@ -178,10 +201,11 @@ def test_corpus_case(env: Env, case: dict, health_before: dict[str, float]) -> N
     assert resp.status_code in statuses, f"{where} body={raw[:300]!r}"
     hit = env.upstreams_hit()
     upstream, model = exp.get("upstream"), exp.get("upstream_model")
+    tiers = API_TIERS[case["api"]]
     if upstream == "tier":  # whichever tier the router chose; it must be the one that served
         tier = resp.headers.get("x-llm-router-tier")
-        assert tier in TIERS, f"{where}: x-llm-router-tier={tier!r}"
-        upstream, model = upstream_for_tier(tier), TIERS[tier]["model"]
+        assert tier in tiers, f"{where}: x-llm-router-tier={tier!r}, not a tier of {case['api']}"
+        upstream, model = upstream_for_tier(case["api"], tier), tiers[tier]["model"]
         assert resp.headers.get("x-llm-router-model") == model, where
     if upstream is None:
         assert hit == {}, f"{where}: no upstream should have been reached, got {hit}"
@@ -241,15 +265,16 @@ def test_corpus_case(env: Env, case: dict, health_before: dict[str, float]) -> N
     # errors_total: synchronous with the request, so exact here
     errors_after = errors_by_kind(env)
     grown = {k: errors_after.get(k, 0) - errors_before.get(k, 0) for k in errors_after if errors_after.get(k, 0) != errors_before.get(k, 0)}
-    expected_errors = {exp["error_kind"]: 1} if exp["error_kind"] else {}
-    assert grown == expected_errors, f"{where}: llm_router_errors_total grew by {grown}, expected {expected_errors}"
+    expected_errors = {(case["api"], exp["error_kind"]): 1} if exp["error_kind"] else {}
+    assert grown == expected_errors, f"{where}: llm_router_errors_total{{api,kind}} grew by {grown}, expected {expected_errors}"
 
     # accounting: at the end of the response or in on_log, so wait for it
     if exp.get("account") is not None:
         customer = customer_of(case)
         env.wait_metric("llm_router_requests_total", 1, customer=customer)
         samples = accounted(env, customer)
-        assert [(lab.get("status"), v) for lab, v in samples] == [(exp["account"], 1.0)], f"{where}: llm_router_requests_total: {samples}"
+        got = [(lab.get("status"), lab.get("api"), v) for lab, v in samples]
+        assert got == [(exp["account"], case["api"], 1.0)], f"{where}: llm_router_requests_total: {samples}"
         missing = env.metric_sum("llm_router_usage_missing_total", customer=customer)
         assert missing == (1 if exp["account"] == "usage_missing" else 0), f"{where}: usage_missing_total={missing}"
 
@@ -277,9 +302,12 @@ def test_corpus_access_log(env: Env) -> None:
         entry = env.access_entry(SENT[case["name"]], timeout=30)
         want = case["expect"].get("router_status")
         got = entry.get("router_status")
-        if (want or None) != (got if got not in ("-", "") else None):
-            wrong[case["name"]] = (got, want)
-    assert not wrong, f"access-log router_status (got, expected): {wrong}"
+        # A request the filter inspected (or tried to) carries its API in the log.
+        want_api = case["api"] if want else None
+        got_api = entry.get("api") if entry.get("api") not in ("-", "") else None
+        if ((want or None), want_api) != ((got if got not in ("-", "") else None), got_api):
+            wrong[case["name"]] = ((got, got_api), (want, want_api))
+    assert not wrong, f"access-log (router_status, api) (got, expected): {wrong}"
 
 
 def test_corpus_wasm_vm_never_crashed(env: Env, health_before: dict[str, float]) -> None:
@@ -320,8 +348,27 @@ def send_case(env: Env, case: dict, **extra_headers: str) -> tuple[requests.Resp
     return resp, body
 
 
+def openai_error(resp: requests.Response, kind: str, where: str) -> None:
+    error = resp.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}, where
+    assert error["type"] == "invalid_request_error" and error["param"] is None and error["code"] == kind, where
+    assert error["message"].startswith("llm-router: "), where
+
+
+def anthropic_error(resp: requests.Response, kind: str, where: str) -> None:
+    body = resp.json()
+    assert set(body) == {"type", "error"} and body["type"] == "error", where
+    assert set(body["error"]) == {"type", "message"} and body["error"]["type"] == "invalid_request_error", where
+    assert body["error"]["message"].startswith("llm-router: "), where
+
+
+# The error body a fail-closed rejection has, per API: each in its API's own shape.
+# OpenAI Responses answers errors in the same `{"error": {...}}` shape as chat completions.
+ERROR_SHAPES = {"chat_completions": openai_error, "messages": anthropic_error, "responses": openai_error}
+
+
 @pytest.mark.parametrize("case", FAIL_CLOSED_CASES, ids=[c["name"] for c in FAIL_CLOSED_CASES])
-def test_fail_closed_rejects_with_openai_error(alt_env: Env, case: dict) -> None:
+def test_fail_closed_rejects_in_the_apis_error_shape(alt_env: Env, case: dict) -> None:
     kind = case["expect"]["error_kind"]
     before = errors_by_kind(alt_env)
     resp, _ = send_case(alt_env, case)
@@ -329,13 +376,10 @@ def test_fail_closed_rejects_with_openai_error(alt_env: Env, case: dict) -> None
     assert resp.status_code == 400, where
     assert resp.headers["content-type"].startswith("application/json"), where
     assert alt_env.upstreams_hit() == {}, f"{where}: a rejected request reached {alt_env.upstreams_hit()}"
-    error = resp.json()["error"]
-    assert set(error) == {"message", "type", "param", "code"}, where
-    assert error["type"] == "invalid_request_error" and error["param"] is None and error["code"] == kind, where
-    assert error["message"].startswith("llm-router: "), where
+    ERROR_SHAPES[case["api"]](resp, kind, where)
     after = errors_by_kind(alt_env)
     grown = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
-    assert grown == {kind: 1}, f"{where}: errors_total grew by {grown}"
+    assert grown == {(case["api"], kind): 1}, f"{where}: errors_total grew by {grown}"
 
 
 def test_fail_closed_error_reaches_the_openai_client(alt_env: Env) -> None:

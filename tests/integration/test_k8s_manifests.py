@@ -6,6 +6,7 @@ envoy-config/providers/router.yaml, so the examples cannot drift from the tested
 from __future__ import annotations
 
 import json
+import re
 
 import yaml
 
@@ -39,8 +40,42 @@ def test_istio_examples_carry_the_tested_plugin_configuration() -> None:
 
 def test_envoy_gateway_example_carries_the_tested_plugin_configuration() -> None:
     d = docs("envoy-gateway.yaml")
-    assert set(d) == {"Secret", "SecurityPolicy", "EnvoyExtensionPolicy"}
+    assert set(d) == {"Secret", "SecurityPolicy", "EnvoyExtensionPolicy", "EnvoyProxy"}
     (wasm,) = d["EnvoyExtensionPolicy"]["spec"]["wasm"]
     assert wasm["rootID"] == "llm_router" and wasm["config"] == shipped_plugin_config()
     auth = d["SecurityPolicy"]["spec"]["apiKeyAuth"]
     assert auth["forwardClientIDHeader"] == shipped_plugin_config()["customer"]["header"] and auth["sanitize"] is True
+
+
+def label_names() -> list[str]:
+    """The label names the filter encodes in stat names (src/names.rs, module `label`)."""
+    text = (REPO / "src" / "names.rs").read_text()
+    block = text[text.index("pub mod label {") :]
+    block = block[: block.index("\n}\n")]
+    return re.findall(r'pub const \w+: &str = "(\w+)";', block)
+
+
+def stats_tags(bootstrap: dict) -> list[dict]:
+    return bootstrap["stats_config"]["stats_tags"]
+
+
+def test_every_shipped_envoy_config_turns_every_label_into_a_prometheus_label() -> None:
+    """One stats_tags regex per label name of src/names.rs (the `api` label included), the same
+    in every Envoy configuration the project ships: a label without its regex would leave
+    `<label>=.=<value>;.;` in the metric name."""
+    labels = label_names()
+    assert "api" in labels and "route" in labels, labels
+    expected = [{"tag_name": n, "regex": f"({n}=\\.=(.*?);\\.;)"} for n in labels]
+    istio = docs("istio.yaml")["EnvoyFilter"]["spec"]["configPatches"]
+    (bootstrap_patch,) = [p for p in istio if p["applyTo"] == "BOOTSTRAP"]
+    proxy = docs("envoy-gateway.yaml")["EnvoyProxy"]["spec"]["bootstrap"]
+    assert proxy["type"] == "Merge"
+    configs = {
+        "envoy.yaml": yaml.safe_load((REPO / "envoy-config" / "envoy.yaml").read_text()),
+        "providers.yaml": yaml.safe_load((REPO / "envoy-config" / "providers.yaml").read_text()),
+        "k8s/istio.yaml": bootstrap_patch["patch"]["value"],
+        "k8s/envoy-gateway.yaml": yaml.safe_load(proxy["value"]),
+    }
+    for name, bootstrap in configs.items():
+        got = sorted(stats_tags(bootstrap), key=lambda t: t["tag_name"])
+        assert got == sorted(expected, key=lambda t: t["tag_name"]), f"{name}: {got}"

@@ -1,12 +1,13 @@
 """Measurement end to end: a fresh Envoy (route mode) scraped by a real Prometheus.
 
 A known mix of requests (non-stream, stream, cached tokens, explicit model, unpriced model,
-missing usage) is sent once per module, each with its own x-request-id and customer label.
+missing usage; chat completions and Anthropic Messages) is sent once per module, each with its own x-request-id and customer label.
 Its expected costs are computed here from src/default_prices.json with integer arithmetic
 (measurelib.expected_cost), independently of the Rust code. Then:
 
 - Prometheus, asked with PromQL through its HTTP API (the shipped recording rules), answers
-  cost per route and per customer, the savings ratio, the strong-tier share and the fallback
+  cost per route, per customer and per API (chat and Messages traffic under their own `api`
+  label values, to the micro-USD), the savings ratio, the strong-tier share and the fallback
   rate exactly as sent;
 - the cost headers / SSE summary, Envoy's counters, the access-log lines and
   `llm-router report` over that access log agree to the micro-USD;
@@ -50,9 +51,15 @@ from measurelib import (
 from routerlib import PLUGIN_CONFIG, TIERS, Env, stack_mod
 
 CHAT = "/v1/chat/completions"
+MESSAGES_PATH = "/v1/messages"
 SIMPLE = "What is the capital of France?"
-BASELINE = PLUGIN_CONFIG["baseline_model"]
+MESSAGES = PLUGIN_CONFIG["apis"]["messages"]
+MESSAGES_TIERS = {t["name"]: t for t in MESSAGES["tiers"]}
+# Each API's section prices its baseline on its own model.
+BASELINE = {"chat_completions": PLUGIN_CONFIG["baseline_model"], "messages": MESSAGES["baseline_model"]}
 STRONG_TIER = PLUGIN_CONFIG["tiers"][-1]["name"]
+# The strongest tier of each section: what the strong-tier recording rules count.
+STRONG_TIERS = {STRONG_TIER, MESSAGES["tiers"][-1]["name"]}
 UNPRICED_MODEL = "acme-inhouse-llm-v2"
 
 
@@ -74,6 +81,7 @@ class Sent:
     completion: int = 0
     cached: int = 0
     stream: bool = False
+    api: str = "chat_completions"
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     # Filled in after sending:
     header_cost: int | None = None  # x-llm-router-cost-micro-usd, or the SSE summary's cost
@@ -86,7 +94,9 @@ class Sent:
     @property
     def logged_baseline(self) -> int | None:
         """The baseline the filter logs: priced whenever usage is known."""
-        return None if self.status == "usage_missing" else expected_cost(BASELINE, self.prompt, self.completion, self.cached)
+        if self.status == "usage_missing":
+            return None
+        return expected_cost(BASELINE[self.api], self.prompt, self.completion, self.cached)
 
     @property
     def counted_baseline(self) -> int:
@@ -101,6 +111,12 @@ class Mix:
     sent: list[Sent]
     t0: float
     t1: float
+
+    def count_by(self, attr: str) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for s in self.sent:
+            out[getattr(s, attr)] = out.get(getattr(s, attr), 0) + 1
+        return out
 
     def expected_by(self, attr: str, value: str = "cost") -> dict[str, int]:
         out: dict[str, int] = {}
@@ -138,16 +154,29 @@ def post(env: Env, body: dict | bytes, headers: dict[str, str], stream: bool = F
 
 
 def tokens(s: Sent) -> dict[str, str]:
+    if s.api == "messages":
+        # Anthropic's input_tokens excludes cache reads; the router counts all input tokens.
+        return {"x-test-input-tokens": str(s.prompt - s.cached), "x-test-cache-read-tokens": str(s.cached),
+                "x-test-completion-tokens": str(s.completion)}  # fmt: skip
     h = {"x-test-prompt-tokens": str(s.prompt), "x-test-completion-tokens": str(s.completion)}
     if s.cached:
         h["x-test-cached-tokens"] = str(s.cached)
     return h
 
 
+def post_messages(env: Env, s: Sent, headers: dict[str, str]) -> requests.Response:
+    """An Anthropic Messages request pinned to claude-mid (the section's `pinned` rule)."""
+    body = {"model": "auto", "max_tokens": 256, "messages": [{"role": "user", "content": SIMPLE}], "stream": s.stream}
+    h = {"content-type": "application/json", "x-api-key": "dummy", "anthropic-version": "2023-06-01",
+         "x-llm-tier": s.tier, **headers}  # fmt: skip
+    return env.http.post(env.base_url + MESSAGES_PATH, json=body, headers=h, timeout=60, stream=s.stream)
+
+
 @pytest.fixture(scope="module")
 def mix(measured: tuple[Env, Prometheus]) -> Mix:
     env, prom = measured
     cheap, mid, strong = TIERS["cheap"], TIERS["mid"], TIERS[STRONG_TIER]
+    claude_mid = MESSAGES_TIERS["claude-mid"]
     sent = [
         Sent("json", "m-alpha", "chat", "cheap", cheap["model"], "priced", 1000, 500),
         Sent("enterprise", "m-beta", "chat", "mid", mid["model"], "priced", 2000, 300),
@@ -156,6 +185,8 @@ def mix(measured: tuple[Env, Prometheus]) -> Mix:
         Sent("cached", "m-delta", "chat", "cheap", cheap["model"], "priced", 1000, 500, cached=400),
         Sent("unpriced explicit", "m-epsilon", "passthrough", "none", UNPRICED_MODEL, "unpriced", 700, 50),
         Sent("usage missing", "m-zeta", "chat", "cheap", cheap["model"], "usage_missing"),
+        Sent("messages cached", "m-eta", "chat", "claude-mid", claude_mid["model"], "priced", 3000, 200, cached=1000, api="messages"),
+        Sent("messages stream", "m-alpha", "chat", "claude-mid", claude_mid["model"], "priced", 500, 60, stream=True, api="messages"),
     ]
     t0 = time.time() - 1
     for s in sent:
@@ -167,7 +198,17 @@ def mix(measured: tuple[Env, Prometheus]) -> Mix:
         if s.name.startswith(("explicit", "unpriced")):
             model = s.model
         body = {"model": model, "messages": [{"role": "user", "content": SIMPLE}]}
-        if s.stream:
+        if s.api == "messages":
+            r = post_messages(env, s, h)
+            if s.stream:
+                lines = [line.decode() for line in r.iter_lines() if line]
+                comments = [json.loads(line[len(": llm-router ") :]) for line in lines if line.startswith(": llm-router ")]
+                assert len(comments) == 1 and comments[0]["api"] == "messages", f"{s.name}: {lines[-3:]}"
+                s.header_cost, s.header_baseline = comments[0].get("cost_micro_usd"), comments[0].get("baseline_cost_micro_usd")
+            else:
+                s.header_cost = int(r.headers["x-llm-router-cost-micro-usd"])
+                s.header_baseline = int(r.headers["x-llm-router-baseline-cost-micro-usd"])
+        elif s.stream:
             body.update(stream=True, stream_options={"include_usage": True})
             r = post(env, body, {**h, "accept": "text/event-stream"}, stream=True)
             lines = [line.decode() for line in r.iter_lines() if line]
@@ -252,23 +293,31 @@ def test_prometheus_scrapes_envoy(mix: Mix) -> None:
     assert [t["scrapeUrl"] for t in up] == [f"{mix.env.admin_url}/stats/prometheus"], up
 
 
+def assert_rules_split_by(mix: Mix, label: str) -> dict[str, int]:
+    """The `<label>_mode:*` cost, baseline and request rules answer what was sent, per `label`;
+    returns the expected cost per value."""
+    expected = mix.expected_by(label)
+    got = mix.prom.by(f'{label}_mode:llm_router_cost_micro_usd_total:sum{{mode="route"}}', label, at=mix.t1)
+    assert got == expected, f"cost per {label}: Prometheus {got}, sent {expected}"
+    base = mix.prom.by(f'{label}_mode:llm_router_baseline_cost_micro_usd_total:sum{{mode="route"}}', label, at=mix.t1)
+    assert base == mix.expected_by(label, "baseline")
+    requests = mix.prom.by(f'{label}_mode:llm_router_requests_total:sum{{mode="route"}}', label, at=mix.t1)
+    assert requests == mix.count_by(label)
+    return expected
+
+
 def test_cost_per_route(mix: Mix) -> None:
-    expected = mix.expected_by("route")
-    got = mix.prom.by('route_mode:llm_router_cost_micro_usd_total:sum{mode="route"}', "route", at=mix.t1)
-    assert got == expected, f"cost per route: Prometheus {got}, sent {expected}"
-    base = mix.prom.by('route_mode:llm_router_baseline_cost_micro_usd_total:sum{mode="route"}', "route", at=mix.t1)
-    assert base == mix.expected_by("route", "baseline")
-    requests_by_route = mix.prom.by('route_mode:llm_router_requests_total:sum{mode="route"}', "route", at=mix.t1)
-    assert requests_by_route == {"chat": 6, "passthrough": 1}
+    assert_rules_split_by(mix, "route")
 
 
 def test_cost_per_customer(mix: Mix) -> None:
     expected = mix.expected_by("customer")
-    assert expected["m-alpha"] == mix.sent[0].cost + mix.sent[3].cost  # two requests, one customer
+    # three requests, one customer, two APIs
+    assert expected["m-alpha"] == mix.sent[0].cost + mix.sent[3].cost + mix.sent[-1].cost
     got = mix.prom.by('customer_mode:llm_router_cost_micro_usd_total:sum{mode="route"}', "customer", at=mix.t1)
     assert got == expected, f"cost per customer: Prometheus {got}, sent {expected}"
     statuses = mix.prom.by('status_mode:llm_router_requests_total:sum{mode="route"}', "status", at=mix.t1)
-    assert statuses == {"priced": 5, "unpriced": 1, "usage_missing": 1}
+    assert statuses == mix.count_by("status")
 
 
 def test_savings_ratio(mix: Mix) -> None:
@@ -284,12 +333,47 @@ def test_savings_ratio(mix: Mix) -> None:
 
 
 def test_strong_tier_share(mix: Mix) -> None:
-    strong = sum(1 for s in mix.sent if s.tier == STRONG_TIER)
+    strong = sum(1 for s in mix.sent if s.tier in STRONG_TIERS)
     assert strong == 1
     got = mix.prom.scalar('mode:llm_router_strong_tier_requests:ratio{mode="route"}', at=mix.t1)
     assert got is not None and math.isclose(got, strong / len(mix.sent), rel_tol=1e-12), f"strong share {got}"
     per_route = mix.prom.by('route_mode:llm_router_strong_tier_requests:ratio{mode="route"}', "route", at=mix.t1)
-    assert per_route == {"chat": pytest.approx(1 / 6, rel=1e-12), "passthrough": 0.0}
+    assert per_route == {"chat": pytest.approx(1 / mix.count_by("route")["chat"], rel=1e-12), "passthrough": 0.0}
+
+
+def test_chat_and_messages_traffic_are_told_apart_by_the_api_label(mix: Mix) -> None:
+    """Each API's cost lands under its own `api` label value, exactly: in Envoy's counters, in
+    the shipped per-API recording rules, in `llm-router report`'s by-api table and in the
+    access log."""
+    expected = mix.expected_by("api")
+    assert set(expected) == {"chat_completions", "messages"} and all(expected.values())
+    envoy: dict[str, float] = {}
+    for name, labels, value in mix.env.prometheus():
+        if name == "llm_router_cost_micro_usd_total":
+            envoy[labels["api"]] = envoy.get(labels["api"], 0) + value
+    assert envoy == expected, f"Envoy cost by api {envoy}, sent {expected}"
+    assert assert_rules_split_by(mix, "api") == expected
+    savings = mix.prom.by('api_mode:llm_router_savings:ratio{mode="route"}', "api", at=mix.t1)
+    for api, cost in expected.items():
+        ratio = 1 - cost / mix.expected_by("api", "baseline")[api]
+        assert math.isclose(savings[api], ratio, rel_tol=1e-12), (api, savings[api], ratio)
+    # A customer with traffic on both APIs has a sample under each label value.
+    alpha: dict[str, float] = {}
+    for n, labels, v in mix.env.prometheus():
+        if n == "llm_router_cost_micro_usd_total" and labels["customer"] == "m-alpha":
+            alpha[labels["api"]] = alpha.get(labels["api"], 0) + v
+    sent_alpha: dict[str, int] = {}
+    for s in mix.sent:
+        if s.customer == "m-alpha" and s.cost is not None:
+            sent_alpha[s.api] = sent_alpha.get(s.api, 0) + s.cost
+    assert alpha == sent_alpha and set(alpha) == {"chat_completions", "messages"}, alpha
+    rep = report_json(mix)
+    by_api = {row["key"]: row for row in rep["by_api"]}
+    assert {k: row["cost_micro_usd"] for k, row in by_api.items()} == expected
+    assert {k: row["requests"] for k, row in by_api.items()} == mix.count_by("api")
+    only = report_json(mix, "--api", "messages")
+    assert only["total"]["cost_micro_usd"] == expected["messages"]
+    assert only["skipped"]["other_api"] == mix.count_by("api")["chat_completions"]
 
 
 def test_fallback_rate_is_zero_without_fallbacks(mix: Mix) -> None:
@@ -339,6 +423,7 @@ def test_money_agrees_header_counters_access_log_report(mix: Mix) -> None:
             assert s.header_baseline == s.logged_baseline, f"{s.name}: header baseline {s.header_baseline}"
             assert (int(entry["input_tokens"]), int(entry["output_tokens"]), int(entry["cached_tokens"])) == (s.prompt, s.completion, s.cached)
         assert (entry["customer"], entry["model"], entry["tier"], entry["route_name"]) == (s.customer, s.model, s.tier, s.route)
+        assert entry["api"] == s.api, (s.name, entry)
 
     # Counters straight from Envoy and through Prometheus.
     expected_customers = mix.expected_by("customer")
@@ -360,10 +445,11 @@ def test_money_agrees_header_counters_access_log_report(mix: Mix) -> None:
     assert {row["key"]: row["cost_micro_usd"] for row in rep["by_model"] if row["cost_micro_usd"]} == mix.expected_by("model")
     total = rep["total"]
     assert total["requests"] == len(mix.sent)
-    assert (total["priced"], total["unpriced"], total["usage_missing"]) == (5, 1, 1)
+    statuses = mix.count_by("status")
+    assert (total["priced"], total["unpriced"], total["usage_missing"]) == (statuses["priced"], statuses["unpriced"], statuses["usage_missing"])
     assert total["cost_micro_usd"] == sum(s.cost for s in mix.sent if s.cost is not None)
     assert total["input_tokens"] == sum(s.prompt for s in mix.sent)
-    assert total["cached_tokens"] == 400
+    assert total["cached_tokens"] == sum(s.cached for s in mix.sent)
     assert by_customer["m-epsilon"]["unpriced"] == 1 and by_customer["m-epsilon"]["cost_micro_usd"] is None
     assert by_customer["m-zeta"]["usage_missing"] == 1
     assert rep["skipped"]["not_router"] >= 1  # the harness's readiness GET /v1/models
@@ -382,7 +468,7 @@ def test_report_table_and_csv_over_the_access_log(mix: Mix) -> None:
     table = run_cli("report", str(mix.env.access_log), "--until", iso(mix.t1)).stdout
     (mix.env.access_log.parent / "report.txt").write_text(table)
     print("\n" + table)
-    for heading in ("by model", "by route", "by tier", "by customer"):
+    for heading in ("by api", "by model", "by route", "by tier", "by customer"):
         assert f"\n{heading}\n" in table
     csv_rows = run_cli("report", str(mix.env.access_log), "--format", "csv", "--until", iso(mix.t1)).stdout.splitlines()
     header = csv_rows[0].split(",")

@@ -13,6 +13,12 @@ the client sends.
 The router configuration is the shipped envoy-config/providers/router.yaml with one change:
 `fallback.max_attempts: 2`, so a request can fall from the cheap tier through the mid tier to
 the frontier tier (the shipped file re-sends once).
+
+Anthropic Messages (`POST /v1/messages`, the official `anthropic` SDK with the gateway key as its
+`api_key`, which it sends as `x-api-key`): routed by the shipped `apis.messages` section to
+Anthropic's native API, which gets that provider's key as `x-api-key` plus an
+`anthropic-version`; priced and counted under `api="messages"`; an explicit model no Claude tier
+uses passes through to the same API.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
+import anthropic
 import pytest
 import requests
 import yaml
@@ -50,6 +57,9 @@ MODEL_OF_TIER = {t["name"]: t["model"] for t in PLUGIN["tiers"]}
 # The passthrough route's cluster (explicit models no tier uses): OpenAI.
 PASSTHROUGH = "openai"
 LONG_CONTEXT = max(r["when"]["input_tokens_above"] for r in PLUGIN["rules"] if "input_tokens_above" in r["when"])
+MESSAGES = PLUGIN["apis"]["messages"]
+MESSAGES_MODEL_OF_TIER = {t["name"]: t["model"] for t in MESSAGES["tiers"]}
+(MESSAGES_PROVIDER,) = {t["cluster"].removeprefix("llm_") for t in MESSAGES["tiers"]}
 
 
 @pytest.fixture(scope="module")
@@ -76,14 +86,26 @@ def assert_arrived_as_provider_expects(stack: ProviderStack, name: str, record: 
     assert_nothing_of_the_client(stack, name, record)
 
 
-def assert_nothing_of_the_client(stack: ProviderStack, name: str, record: dict) -> None:
+def assert_arrived_as_anthropic_expects(stack: ProviderStack, record: dict) -> None:
+    """A request as Anthropic's Messages API stand-in recorded it: its host, SNI and path, its
+    key as `x-api-key`, an `anthropic-version`, nothing of the client's."""
+    name = MESSAGES_PROVIDER
+    spec, headers = PROVIDERS[name], record["headers"]
+    assert (record["sni"], headers.get("host"), record["path"]) == (spec.host, spec.host, spec.chat_path), record
+    assert headers.get("x-api-key") == stack.provider_keys[name], f"credential {headers.get('x-api-key')!r}"
+    assert headers.get("anthropic-version"), headers
+    assert "authorization" not in headers, headers
+    assert_nothing_of_the_client(stack, name, record, own_key_header="x-api-key")
+
+
+def assert_nothing_of_the_client(stack: ProviderStack, name: str, record: dict, own_key_header: str = "") -> None:
     everything = repr(record["headers"]) + record["body"] + record["path"]
     for customer, key in stack.gateway_keys.items():
         assert key not in everything, f"{name} received {customer}'s gateway key"
     for other, key in stack.provider_keys.items():
-        if other != name:
+        if key != stack.provider_keys[name]:  # Anthropic's two APIs share one key file
             assert key not in everything, f"{name} received {other}'s provider key"
-    for header in ("x-api-key", "api-key", "x-customer-id", "x-forwarded-for"):
+    for header in {"x-api-key", "api-key", "x-customer-id", "x-forwarded-for"} - {own_key_header}:
         assert header not in record["headers"], f"{name} received {header}: {record['headers'][header]!r}"
     internal = [h for h in record["headers"] if h.startswith(("x-envoy-", "x-llm-router-"))]
     assert not internal, f"{name} received {internal}"
@@ -357,3 +379,96 @@ def test_the_shipped_files_load_as_they_are(workdir: Path, wasm_file: Path) -> N
         assert routed.status_code != 401 and routed.headers.get("x-llm-router-tier") == TIERS[0], (routed.status_code, routed.text)
     finally:
         stop_envoy(proc)
+
+
+# ---------------------------------------------------------------------------------------
+# Anthropic Messages through the gateway, with the official SDK
+# ---------------------------------------------------------------------------------------
+def anthropic_client(stack: ProviderStack, customer: str) -> anthropic.Anthropic:
+    """The Anthropic SDK with the customer's gateway key as its api_key (sent as x-api-key)."""
+    return anthropic.Anthropic(base_url=stack.listener_url, api_key=stack.gateway_keys[customer], max_retries=0, timeout=30.0)
+
+
+def api_costs(stack: ProviderStack, customer: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for n, lab, v in stack.prometheus():
+        if n == "llm_router_cost_micro_usd_total" and lab.get("customer") == customer:
+            out[lab["api"]] = out.get(lab["api"], 0) + v
+    return out
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_messages_reach_anthropics_messages_api_with_its_key_and_are_priced(providers: ProviderStack, stream: bool) -> None:
+    rid = str(uuid.uuid4())
+    client = anthropic_client(providers, "globex")
+    kwargs = dict(
+        model="auto",
+        max_tokens=64,
+        messages=[{"role": "user", "content": "summarize: the meeting moved to noon"}],
+        extra_headers={"x-request-id": rid, "x-feature": "summarization", "x-customer-id": "acme"},
+    )
+    if stream:
+        with client.messages.stream(**kwargs) as s:  # type: ignore[arg-type]
+            text = "".join(s.text_stream)
+            final = s.get_final_message()
+    else:
+        raw = client.messages.with_raw_response.create(**kwargs)  # type: ignore[arg-type]
+        final = raw.parse()
+        text = final.content[0].text
+        assert raw.headers["x-llm-router-tier"] == "claude-cheap" and raw.headers["x-llm-router-status"] == "priced"
+    model = MESSAGES_MODEL_OF_TIER["claude-cheap"]
+    assert final.model == model and text.startswith(f"upstream={MESSAGES_PROVIDER}"), (final.model, text)
+    arrivals = only_arrivals(providers)
+    assert list(arrivals) == [MESSAGES_PROVIDER] and len(arrivals[MESSAGES_PROVIDER]) == 1, arrivals
+    record = arrivals[MESSAGES_PROVIDER][0]
+    assert_arrived_as_anthropic_expects(providers, record)
+    assert record["json"]["model"] == model
+    entry = providers.access_entry(rid)
+    assert (entry["api"], entry["customer"], entry["tier"], entry["router_status"]) == ("messages", "globex", "claude-cheap", "priced")
+    cost = int(entry["cost_micro_usd"])
+    assert cost > 0
+    # Counted under api="messages", for the gateway key's customer.
+    deadline = time.monotonic() + 10
+    while api_costs(providers, "globex").get("messages", 0) < cost and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert api_costs(providers, "globex").get("messages", 0) >= cost
+
+
+def test_an_explicit_claude_model_passes_through_to_the_messages_api(providers: ProviderStack) -> None:
+    rid = str(uuid.uuid4())
+    message = anthropic_client(providers, "acme").messages.create(
+        model="claude-3-haiku-20240307",
+        max_tokens=16,
+        messages=[{"role": "user", "content": "hi"}],
+        extra_headers={"x-request-id": rid},
+    )
+    assert message.model == "claude-3-haiku-20240307"
+    ((name, (record,)),) = only_arrivals(providers).items()
+    assert name == MESSAGES_PROVIDER
+    assert_arrived_as_anthropic_expects(providers, record)
+    entry = providers.access_entry(rid)
+    assert (entry["route_name"], entry["api"], entry["tier"]) == ("messages_passthrough", "messages", "none"), entry
+
+
+def test_a_messages_request_without_a_gateway_key_is_401_and_reaches_no_provider(providers: ProviderStack) -> None:
+    client = anthropic.Anthropic(base_url=providers.listener_url, api_key="gw-not-a-key", max_retries=0, timeout=30.0)
+    with pytest.raises(anthropic.AuthenticationError):
+        client.messages.create(model="auto", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+    assert only_arrivals(providers) == {}
+
+
+def test_the_messages_stand_in_refuses_a_bearer_key_or_no_version(providers: ProviderStack) -> None:
+    # What makes the checks above able to fail: Anthropic's native API wants x-api-key and
+    # anthropic-version, and the stand-in refuses anything else as Anthropic does.
+    server = providers.servers[MESSAGES_PROVIDER]
+    url = f"https://127.0.0.1:{server.port}{PROVIDERS[MESSAGES_PROVIDER].chat_path}"
+    ca = str(providers.workdir / "ca" / "ca.pem")
+    session = requests.Session()
+    session.mount("https://", _HostAdapter(PROVIDERS[MESSAGES_PROVIDER].host))
+    key = providers.provider_keys[MESSAGES_PROVIDER]
+    body = {"model": "claude-haiku-4-5", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
+    bearer = session.post(url, json=body, verify=ca, timeout=10, headers={"authorization": f"Bearer {key}", "anthropic-version": "2023-06-01"})
+    no_version = session.post(url, json=body, verify=ca, timeout=10, headers={"x-api-key": key})
+    right = session.post(url, json=body, verify=ca, timeout=10, headers={"x-api-key": key, "anthropic-version": "2023-06-01"})
+    assert (bearer.status_code, no_version.status_code, right.status_code) == (401, 400, 200)
+    assert bearer.json()["error"]["type"] == "authentication_error"

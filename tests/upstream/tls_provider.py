@@ -1,5 +1,7 @@
 """TLS stand-ins for the real providers (OpenAI, Anthropic, Gemini, DeepSeek), for the tests of
 envoy-config/providers.yaml (tests/integration/test_providers.py, test_live_reload.py).
+Anthropic has two: its OpenAI SDK compatibility endpoint (Bearer key) and its native Messages
+API (`x-api-key` + `anthropic-version`), one Envoy cluster each.
 
 Each stand-in is the OpenAI-compatible fake of fake_llm.py behind TLS, with a certificate for
 the provider's real host name issued by a CA the test makes, so Envoy reaches it exactly as it
@@ -10,6 +12,8 @@ What a provider does with a request that is not for it is what the stand-in does
   - a path outside the provider's API prefix (e.g. /v1/chat/completions sent to Gemini, which
     serves the OpenAI API under /v1beta/openai/) -> 404 with an OpenAI-style error
   - a missing or wrong `authorization: Bearer <key>` -> 401 with an OpenAI-style error
+  - Anthropic's native API: a missing or wrong `x-api-key` -> 401, no `anthropic-version`
+    header -> 400, both with Anthropic's error shape
 Every request is recorded either way, with `sni` (the TLS server name Envoy asked for), `alpn`
 and the header values, so a test can also see what was rejected.
 """
@@ -32,11 +36,20 @@ class Provider:
 
     name: str  # also the Envoy cluster suffix (llm_<name>) and the stand-in's x-upstream-name
     host: str  # API host name: the Host header, the TLS SNI and the certificate's DNS SAN
-    prefix: str  # path prefix of the OpenAI-compatible API (chat completions at <prefix>chat/completions)
+    prefix: str  # path prefix of the API (chat completions at <prefix>chat/completions)
+    # How the API takes its key: "bearer" (`authorization: Bearer <key>`, OpenAI-compatible
+    # APIs) or "x-api-key" (Anthropic's native API: `x-api-key: <key>` and `anthropic-version`).
+    auth: str = "bearer"
+    endpoint: str = "chat/completions"  # the one POST endpoint the tests send to, under prefix
+    key_file: str = ""  # the SDS key file (envoy-config/providers/secrets/<key_file>.yaml); default: name
+
+    @property
+    def secret(self) -> str:
+        return self.key_file or self.name
 
     @property
     def chat_path(self) -> str:
-        return self.prefix + "chat/completions"
+        return self.prefix + self.endpoint
 
 
 # From each provider's documentation of its OpenAI-compatible endpoint (base URL + Bearer key):
@@ -44,15 +57,23 @@ class Provider:
 #   Anthropic  https://api.anthropic.com/v1/                         (OpenAI SDK compatibility)
 #   Gemini     https://generativelanguage.googleapis.com/v1beta/openai/
 #   DeepSeek   https://api.deepseek.com/v1  ("v1" has nothing to do with the model version)
+# and Anthropic's own Messages API: POST https://api.anthropic.com/v1/messages with headers
+# `x-api-key: <key>` and `anthropic-version: 2023-06-01`.
 PROVIDERS = {
     p.name: p
     for p in (
         Provider("openai", "api.openai.com", "/v1/"),
         Provider("anthropic", "api.anthropic.com", "/v1/"),
+        # The same Anthropic key as the compatibility endpoint: the same key file.
+        Provider("anthropic_messages", "api.anthropic.com", "/v1/", auth="x-api-key", endpoint="messages", key_file="anthropic"),
         Provider("gemini", "generativelanguage.googleapis.com", "/v1beta/openai/"),
         Provider("deepseek", "api.deepseek.com", "/v1/"),
     )
 }
+
+
+def anthropic_error(handler: "ProviderHandler", status: int, err_type: str, message: str) -> None:
+    handler.send_json(status, {"type": "error", "error": {"type": err_type, "message": message}})
 
 
 class ProviderHandler(FakeLLMHandler):
@@ -77,6 +98,17 @@ class ProviderHandler(FakeLLMHandler):
             self.record(self.read_body())
             self.send_error_json(404, f"Invalid URL ({self.command} {path})")
             return True
+        if self.provider.spec.auth == "x-api-key":
+            # Anthropic's documented answers to a missing key or version header.
+            if self.headers.get("x-api-key") != self.provider.api_key:
+                self.record(self.read_body())
+                anthropic_error(self, 401, "authentication_error", "invalid x-api-key")
+                return True
+            if not self.headers.get("anthropic-version"):
+                self.record(self.read_body())
+                anthropic_error(self, 400, "invalid_request_error", "anthropic-version: header is required")
+                return True
+            return False
         if self.headers.get("authorization") != f"Bearer {self.provider.api_key}":
             self.record(self.read_body())
             self.send_error_json(401, "Incorrect API key provided.")
@@ -100,7 +132,9 @@ class ProviderServer(FakeLLMServer):
         self.RequestHandlerClass = ProviderHandler
         self.spec = spec
         self.api_key = api_key
-        self.chat_path = spec.chat_path
+        # Where fake_llm serves chat completions under this prefix (/v1/messages is always
+        # served in Anthropic's format, by fake_anthropic.py).
+        self.chat_path = spec.prefix + "chat/completions"
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(str(cert), str(key))
         # HTTP/1.1 only, as a server may answer Envoy's ALPN offer (h2, http/1.1).

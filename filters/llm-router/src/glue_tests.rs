@@ -242,7 +242,8 @@ fn a_priced_answer_sets_headers_state_and_labelled_metrics() {
     assert_eq!(respond(&mut http, &fake, "200", ANSWER), (Action::Pause, Action::Continue), "held, then let go");
     assert_eq!(fake.header(MapType::HttpResponseHeaders, "x-llm-router-cost-micro-usd").as_deref(), Some("250"));
     assert_eq!(fake.0.borrow().properties["llm_router_status"], b"priced");
-    let labels = "route=.=chat;.;tier=.=cheap;.;model=.=gpt-5-nano;.;customer=.=unknown;.;mode=.=route;.;";
+    let labels =
+        "route=.=chat;.;api=.=chat_completions;.;tier=.=cheap;.;model=.=gpt-5-nano;.;customer=.=unknown;.;mode=.=route;.;";
     assert_eq!(fake.metric(&format!("{labels}llm_router_cost_micro_usd_total")), Some(250));
     assert_eq!(fake.metric(&format!("{labels}llm_router_input_tokens_total")), Some(1000));
     http.on_log();

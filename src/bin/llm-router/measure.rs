@@ -36,8 +36,13 @@ fn price_table_file(path: &str) -> Result<llm_router::pricing::PriceTable, Strin
 
 pub(super) fn report_cmd(args: ReportArgs) -> Result<usize, Failure> {
     use llm_router::report::{Report, ReportOptions, Reprice, Revenue};
-    let mut options =
-        ReportOptions { since: args.since, until: args.until, mode: args.mode, ..ReportOptions::default() };
+    let mut options = ReportOptions {
+        since: args.since,
+        until: args.until,
+        mode: args.mode,
+        api: args.api,
+        ..ReportOptions::default()
+    };
     if let Some(path) = &args.revenue {
         options.revenue = Some(Revenue::parse(&read_text(path)?).map_err(|e| format!("{path}: {e}"))?);
     }
@@ -77,6 +82,7 @@ pub(super) fn simulate_cmd(args: SimulateArgs) -> Result<usize, Failure> {
         models,
         split: splits,
         no_router,
+        api,
         prices,
         format,
         config,
@@ -109,7 +115,7 @@ pub(super) fn simulate_cmd(args: SimulateArgs) -> Result<usize, Failure> {
     let mut skipped = 0;
     let traffic = match traffic_file {
         Some(path) => {
-            let mut sample = SampleReader::new(&router, output);
+            let mut sample = SampleReader::new(&router, output).with_api(api);
             for_each_input_line(&path, |n, line| {
                 if let Err(e) = sample.add_line(line) {
                     skipped += 1;
@@ -127,6 +133,7 @@ pub(super) fn simulate_cmd(args: SimulateArgs) -> Result<usize, Failure> {
                 cached_tokens: cached.unwrap_or(0),
                 ..Usage::ZERO
             },
+            api,
         },
     };
     let strategies = simulate::strategies(&table, models.as_deref(), &splits, router_strategy, &traffic)
