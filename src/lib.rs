@@ -33,6 +33,7 @@ pub mod pricing_raw;
 pub mod quality;
 pub mod reader;
 pub mod report;
+mod report_budget;
 pub mod request;
 pub mod responses;
 pub mod responses_usage;

@@ -163,6 +163,8 @@ pub struct ReportOptions {
     pub reprice: Option<Reprice>,
     /// Revenue per customer.
     pub revenue: Option<Revenue>,
+    /// Budgets, for the budget-use table ([`crate::report_budget`]).
+    pub budget: Option<crate::budget::Budget>,
 }
 
 /// Totals of a group of requests.
@@ -301,12 +303,14 @@ pub struct Report {
     pub price_versions: BTreeSet<String>,
     /// Modes of the counted requests.
     pub modes: BTreeSet<String>,
+    budget_use: BudgetUse,
 }
 
 impl Report {
     /// An empty report.
     pub fn new(options: ReportOptions) -> Report {
-        Report { options, ..Report::default() }
+        let budget_use = options.budget.clone().map(BudgetUse::new).unwrap_or_default();
+        Report { options, budget_use, ..Report::default() }
     }
 
     /// Read one access-log line.
@@ -362,6 +366,7 @@ impl Report {
         }
         self.modes.insert(record.mode.clone());
         self.total.add(status, &record, cost, baseline);
+        self.budget_use.add(&record.customer, record.start_unix_nanos, cost);
         for (dim, groups) in Dimension::ALL.iter().zip(self.groups.iter_mut()) {
             groups.entry(dim.key(&record).to_string()).or_default().add(status, &record, cost, baseline);
         }
@@ -416,6 +421,8 @@ impl Report {
         tenths_of_percent(i128::from(g.requests), i128::from(self.total.requests))
     }
 }
+
+use crate::report_budget::BudgetUse;
 
 // Rendering (table, CSV, JSON) lives in its own file.
 #[path = "report_render.rs"]

@@ -97,6 +97,10 @@ impl Report {
             out += &format!("\nby {}\n", dim.name());
             out += &align(&header, &rows);
         }
+        if let Some((heading, rows)) = self.budget_use.table(self.options.until) {
+            out += &format!("\n{heading}\n");
+            out += &align(&["customer", "budget", "spent", "used", "remaining"], &rows);
+        }
         if self.options.revenue.is_some() {
             let negative = self.negative_margin_customers();
             out += &format!(
@@ -210,6 +214,9 @@ impl Report {
                     .map(|(k, g)| self.group_json(Some(k), &g, self.revenue_of(dim, k)))
                     .collect();
                 obj.insert(format!("by_{}", dim.name()), Value::Array(rows));
+            }
+            if let Some(b) = self.budget_use.json(self.options.until) {
+                obj.insert("budget_use".into(), b);
             }
             if self.options.revenue.is_some() {
                 obj.insert("negative_margin_customers".into(), json!(self.negative_margin_customers()));

@@ -263,3 +263,41 @@ fn costs_split_by_api_and_filter_on_it() {
     assert_eq!(only.total.cost_micro_usd, 0);
     assert!(only.render(Format::Table).contains("2 other api"));
 }
+
+#[test]
+fn budget_use_counts_the_period_at_the_end_of_the_report() {
+    let budget = crate::budget::Budget::try_from(crate::budget::RawBudget {
+        default_micro_usd: Some(1_000),
+        customers: [("alpha".to_string(), 10_000)].into_iter().collect(),
+        ..crate::budget::RawBudget::default()
+    })
+    .unwrap();
+    let mut r = Report::new(ReportOptions { budget: Some(budget), ..ReportOptions::default() });
+    let priced = |customer: &str, cost: u64, time: &str| {
+        line(customer, "gpt-5-nano", "cheap", "priced", (1, 1, 0), Some(cost), Some(cost), time)
+    };
+    for l in [
+        priced("alpha", 4_000, "2026-04-01T23:59:59Z"), // the day before: not counted
+        priced("alpha", 2_500, "2026-04-02T00:00:00Z"),
+        priced("alpha", 500, "2026-04-02T08:00:00Z"),
+        priced("beta", 1_200, "2026-04-02T09:00:00Z"), // default budget, over it
+        line("gamma", "acme", "none", "unpriced", (5, 5, 0), None, None, "2026-04-02T10:00:00Z"),
+        priced("unknown", 99, "2026-04-02T11:00:00Z"), // no budget for the unknown label
+    ] {
+        r.add_line(&l);
+    }
+    let (window, rows) = r.budget_use.rows(None).unwrap();
+    assert_eq!(window.start, u64::try_from(parse_rfc3339("2026-04-02").unwrap() / 1_000_000_000).unwrap());
+    let got: Vec<(&str, u64, u64)> = rows.iter().map(|b| (b.customer.as_str(), b.budget, b.spent)).collect();
+    assert_eq!(got, [("alpha", 10_000, 3_000), ("beta", 1_000, 1_200)]);
+    let v = r.to_json();
+    assert_eq!(v["budget_use"]["customers"][1]["used_pct"], 120.0);
+    assert_eq!(v["budget_use"]["customers"][0]["remaining_micro_usd"], 7_000);
+    assert!(r.render(Format::Table).contains("budget use, period"));
+    // --until picks the period of its last instant: the day before.
+    let until = Some(parse_rfc3339("2026-04-02").unwrap());
+    let (w, rows) = r.budget_use.rows(until).unwrap();
+    assert_eq!((w.end, rows[0].spent), (window.start, 4_000));
+    // Without a budget there is no section.
+    assert!(Report::new(ReportOptions::default()).to_json().get("budget_use").is_none());
+}

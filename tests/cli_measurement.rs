@@ -320,3 +320,24 @@ fn report_rejects_bad_arguments() {
         assert!(!ok && err.contains(needle), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn report_shows_budget_use_against_a_configuration() {
+    let mut config: Value = serde_json::from_str(include_str!("../src/default_config.json")).unwrap();
+    config["customer"] = json!({"header": "x-customer-id"});
+    config["budget"] = json!({"customers": {"globex": 5000}, "default_micro_usd": 100});
+    let with_budget = temp_file("budget-config.json", &config.to_string());
+    let (out, err, ok) = run(&["report", "--budget", with_budget.to_str().unwrap(), "--format", "json"], &access_log());
+    assert!(ok, "{err}");
+    let j: Value = serde_json::from_str(&out).unwrap();
+    // The latest request is on 2026-04-02: globex spent 3500 of 5000 that day (its unpriced
+    // request costs nothing known); acme's 250 was the day before.
+    assert_eq!(
+        j["budget_use"]["customers"],
+        json!([{"customer": "globex", "budget_micro_usd": 5000, "spent_micro_usd": 3500, "remaining_micro_usd": 1500, "used_pct": 70.0}])
+    );
+    config.as_object_mut().unwrap().remove("budget");
+    let without = temp_file("no-budget-config.json", &config.to_string());
+    let (_, err, ok) = run(&["report", "--budget", without.to_str().unwrap()], &access_log());
+    assert!(!ok && err.contains("no `budget` section"), "{err}");
+}

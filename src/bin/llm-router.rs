@@ -134,6 +134,9 @@ struct ReportArgs {
     /// Revenue per customer (margin columns)
     #[arg(long, value_name = "FILE")]
     revenue: Option<String>,
+    /// Show budget use per customer, against the `budget` section of this plugin configuration
+    #[arg(long, value_name = "CONFIG")]
+    budget: Option<String>,
     #[command(flatten)]
     config: ConfigArg,
 }

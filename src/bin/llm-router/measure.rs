@@ -43,6 +43,11 @@ pub(super) fn report_cmd(args: ReportArgs) -> Result<usize, Failure> {
         api: args.api,
         ..ReportOptions::default()
     };
+    if let Some(path) = &args.budget {
+        let config = load_config(Some(path))?;
+        options.budget =
+            Some(config.budget.ok_or_else(|| format!("{path}: the configuration has no `budget` section"))?);
+    }
     if let Some(path) = &args.revenue {
         options.revenue = Some(Revenue::parse(&read_text(path)?).map_err(|e| format!("{path}: {e}"))?);
     }
