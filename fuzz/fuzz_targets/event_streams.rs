@@ -1,5 +1,5 @@
-//! What the typed event-stream targets (`anthropic_events`, `responses_events`) share: the input
-//! layout (byte 0 picks the event size cap, byte 1 seeds the chunk sizes, the rest is the
+//! What the event-stream targets (`sse_usage`, `anthropic_events`, `responses_events`) share: the
+//! input layout (byte 0 picks the event size cap, byte 1 seeds the chunk sizes, the rest is the
 //! stream), the three feedings whose results must agree, and pricing a usage on every model.
 
 use llm_router::pricing::PriceTable;
@@ -24,15 +24,27 @@ pub fn scan_every_way(data: &[u8], make: fn(usize) -> SseScanner) -> Option<(&[u
     let [ctl, seed, stream @ ..] = data else {
         return None;
     };
-    let max = match ctl & 3 {
+    let max = event_cap(*ctl);
+    let whole = scan(make, max, std::iter::once(stream));
+    assert_eq!(whole, scan(make, max, stream.chunks(1)), "byte-at-a-time feeding changed the result");
+    let chunks = random_chunks(*seed, stream);
+    assert_eq!(whole, scan(make, max, chunks.iter().copied()), "chunked feeding changed the result");
+    Some((stream, whole.0))
+}
+
+/// The event size cap byte 0 of the input picks.
+pub fn event_cap(ctl: u8) -> usize {
+    match ctl & 3 {
         0 => 1 << 20,
         1 => 64,
         2 => 7,
         _ => 1,
-    };
-    let whole = scan(make, max, std::iter::once(stream));
-    assert_eq!(whole, scan(make, max, stream.chunks(1)), "byte-at-a-time feeding changed the result");
-    let mut x = u32::from(*seed) | 0x9e37_7900;
+    }
+}
+
+/// `stream` cut in pseudo-random chunks of 1..=16 bytes, from an xorshift seeded by `seed`.
+pub fn random_chunks(seed: u8, stream: &[u8]) -> Vec<&[u8]> {
+    let mut x = u32::from(seed) | 0x9e37_7900;
     let mut chunks = Vec::new();
     let mut rest = stream;
     while !rest.is_empty() {
@@ -44,8 +56,7 @@ pub fn scan_every_way(data: &[u8], make: fn(usize) -> SseScanner) -> Option<(&[u
         chunks.push(head);
         rest = tail;
     }
-    assert_eq!(whole, scan(make, max, chunks.iter().copied()), "chunked feeding changed the result");
-    Some((stream, whole.0))
+    chunks
 }
 
 thread_local! {

@@ -8,8 +8,12 @@
 //! the stream.
 #![no_main]
 
+// This target shares the input layout and the pricing check; it scans with its own summary
+// (which also compares `saw_done` and the edit mode), so the shared scan goes unused here.
+#[allow(dead_code)]
+mod event_streams;
+
 use libfuzzer_sys::fuzz_target;
-use llm_router::pricing::PriceTable;
 use llm_router::sse::SseScanner;
 use llm_router::usage::{self, Usage, MAX_TOKENS_PER_FIELD};
 
@@ -52,50 +56,23 @@ fn scan<'a>(max: usize, chunks: impl Iterator<Item = &'a [u8]>) -> Summary {
     summary(&s)
 }
 
-thread_local! {
-    static PRICES: PriceTable = PriceTable::default_table().unwrap();
-}
-
 fn check_usage(u: &Usage) {
     assert!(u.prompt_tokens <= MAX_TOKENS_PER_FIELD);
     assert!(u.completion_tokens <= MAX_TOKENS_PER_FIELD);
     assert!(u.cached_tokens <= u.prompt_tokens);
-    PRICES.with(|p| {
-        for m in p.models() {
-            // Valid usage on a priced model always prices: as a counterfactual, at standard rates
-            // where the model is not sold on the (fuzzed) service tier the answer names.
-            p.counterfactual_cost_micro_usd(&m.id, u).expect("valid usage prices");
-        }
-    });
+    event_streams::prices_everywhere(u);
 }
 
 fuzz_target!(|data: &[u8]| {
     let [ctl, seed, stream @ ..] = data else {
         return;
     };
-    let max = match ctl & 3 {
-        0 => 1 << 20,
-        1 => 64,
-        2 => 7,
-        _ => 1,
-    };
+    let max = event_streams::event_cap(*ctl);
     let whole = scan(max, std::iter::once(stream));
     let bytewise = scan(max, stream.chunks(1));
     assert_eq!(whole, bytewise, "byte-at-a-time feeding changed the result");
 
-    // Pseudo-random chunk sizes 1..=16 from an xorshift seeded by `seed`.
-    let mut x = u32::from(*seed) | 0x9e37_7900;
-    let mut chunks = Vec::new();
-    let mut rest = stream;
-    while !rest.is_empty() {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        let n = (x as usize % 16 + 1).min(rest.len());
-        let (head, tail) = rest.split_at(n);
-        chunks.push(head);
-        rest = tail;
-    }
+    let chunks = event_streams::random_chunks(*seed, stream);
     let chunked = scan(max, chunks.iter().copied());
     assert_eq!(whole, chunked, "chunked feeding changed the result");
 
