@@ -25,6 +25,7 @@ fn routing(model: &str, tier: &str) -> Routing {
         strip_usage: false,
         family: None,
         budget: None,
+        shadow: None,
     }
 }
 

@@ -163,7 +163,7 @@ pub struct Window {
 }
 
 /// Days since 1970-01-01 of a civil date (proleptic Gregorian; Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u64, d: u64) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: u64, d: u64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -175,7 +175,7 @@ fn days_from_civil(y: i64, m: u64, d: u64) -> i64 {
 }
 
 /// The civil (year, month) of a day count since the epoch.
-fn civil_month(days: i64) -> (i64, u64) {
+pub(crate) fn civil_month(days: i64) -> (i64, u64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::budget::{Budget, BudgetError};
 use crate::ceiling::{CeilingError, CostCeiling};
 use crate::pricing::{PriceTable, PricingError, RawPriceTable};
+use crate::shadow_config::{Shadow, ShadowError};
 use crate::share::{ShareError, StrongShare};
 
 // The raw serde types live in their own file.
@@ -123,6 +124,9 @@ pub enum ConfigError {
     /// The strong-share controller is invalid.
     #[error("strong_share: {0}")]
     StrongShare(#[from] ShareError),
+    /// The shadow section is invalid.
+    #[error("shadow: {0}")]
+    Shadow(#[from] ShadowError),
     /// An `apis` section is invalid.
     #[error("apis.{api}: {error}")]
     Api {
@@ -410,6 +414,8 @@ pub struct Config {
     pub budget: Option<Budget>,
     /// Target share of the strongest tier ([`crate::share`]).
     pub strong_share: Option<StrongShare>,
+    /// Shadow sampling against a reference tier ([`crate::shadow`]); `None`: off.
+    pub shadow: Option<Shadow>,
     /// The Anthropic Messages section (`apis.messages`), validated like this one.
     pub messages: Option<Box<Config>>,
     /// The OpenAI Responses section (`apis.responses`), validated like this one.

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 pub use crate::budget::RawBudget;
 pub use crate::ceiling::RawCostCeiling;
+pub use crate::shadow_config::RawShadow;
 pub use crate::share::RawStrongShare;
 
 use super::*;
@@ -196,6 +197,8 @@ pub struct RawConfig {
     pub budget: Option<RawBudget>,
     /// A target share of scored requests for the strongest tier.
     pub strong_share: Option<RawStrongShare>,
+    /// Shadow sampling against a reference tier (off when absent).
+    pub shadow: Option<RawShadow>,
     /// Other APIs, each a configuration of this same shape (its own paths, tiers, thresholds,
     /// rules; unset keys take their defaults, not this section's).
     #[serde(default)]

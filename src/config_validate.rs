@@ -277,6 +277,8 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             Some(s) => Some(StrongShare::try_from(s)?),
         };
 
+        let shadow = raw.shadow.map(|s| Shadow::validate(s, &tiers)).transpose()?;
+
         Ok(Config {
             mode: raw.mode,
             paths,
@@ -298,6 +300,7 @@ fn validate(raw: RawConfig) -> Result<Config, ConfigError> {
             cost_ceiling: raw.cost_ceiling.map(CostCeiling::try_from).transpose()?,
             budget,
             strong_share,
+            shadow,
             messages: None,
             responses: None,
         })

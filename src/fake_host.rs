@@ -1,12 +1,13 @@
 //! A fake [`Host`] for native tests of the flow.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::config::DEFAULT_CONFIG_JSON;
 use crate::flow::{Action, RequestFlow};
 use crate::host::{Host, Labels, Level, SharedError};
 use crate::router::Router;
+use crate::shadow::Job;
 
 /// A dispatched call: (cluster, headers, body, timeout_ms).
 pub type Call = (String, Vec<(String, String)>, Vec<u8>, u64);
@@ -37,6 +38,12 @@ pub struct FakeHost {
     pub shared: BTreeMap<String, (Vec<u8>, u32)>,
     /// Versions to bump before the next `shared_set`s (a concurrent writer), one per call.
     pub shared_races: u32,
+    /// Random draws to hand out, in order; `u64::MAX` (never under a rate) once used up.
+    pub draws: VecDeque<u64>,
+    /// Shadow jobs handed over.
+    pub shadows: Vec<Box<Job>>,
+    /// Make `shadow` refuse (a full queue).
+    pub refuse_shadows: bool,
 }
 
 /// The shipped configuration with `patch` applied, as a router.
@@ -148,11 +155,27 @@ impl Host for FakeHost {
     fn replace_response_body(&mut self, body: &[u8]) {
         self.response_chunk = body.to_vec();
     }
-    fn dispatch_call(&mut self, cluster: &str, headers: &[(String, String)], body: &[u8], timeout_ms: u64) -> bool {
+    fn dispatch_call(
+        &mut self,
+        cluster: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+        timeout_ms: u64,
+    ) -> Option<u32> {
         if self.refuse_calls {
-            return false;
+            return None;
         }
         self.calls.push((cluster.to_string(), headers.to_vec(), body.to_vec(), timeout_ms));
+        u32::try_from(self.calls.len()).ok()
+    }
+    fn random(&mut self) -> u64 {
+        self.draws.pop_front().unwrap_or(u64::MAX)
+    }
+    fn shadow(&mut self, job: Box<Job>) -> bool {
+        if self.refuse_shadows {
+            return false;
+        }
+        self.shadows.push(job);
         true
     }
     fn set_state(&mut self, key: &str, value: &str) {

@@ -44,6 +44,7 @@ use crate::reader::{self, Read, UsageReader};
 use crate::retry::{self, RetryKind};
 use crate::router::Router;
 use crate::routing::{self, Cap, Ceiling, Resend, Routed, Routing};
+use crate::shadow;
 use crate::splice;
 
 /// What the host should do after a callback.
@@ -70,7 +71,7 @@ pub struct CallResponse {
 }
 
 impl CallResponse {
-    fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         header(&self.headers, ":status").and_then(|v| v.trim().parse().ok())
     }
 }
@@ -279,6 +280,8 @@ impl RequestFlow {
             if let Some(t) = routing.tier_index.and_then(|i| router.config.tiers.get(i)) {
                 host.set_request_header(names::HEADER_CLUSTER, Some(&t.cluster));
             }
+            let json_requested = expect.response_format.as_deref().is_some_and(|f| f.starts_with("json"));
+            shadow::sample(&router.config, host, &mut routing, &body, json_requested);
             // Only a model that differs is written (the last `model` member is the one read).
             let model = rewrite_model.as_deref().filter(|m| *m != inspected.request.model);
             let edit = splice::Edit { model, add_usage: force_usage };
@@ -334,7 +337,8 @@ impl RequestFlow {
             return Action::Pause;
         }
         if end_of_stream {
-            emit::account(router, host, &routing, None, None, Headers::All);
+            let acc = emit::account(router, host, &routing, None, None, Headers::All);
+            shadow::submit(&router.config, host, &routing, status, acc.as_ref());
             return Action::Continue;
         }
         emit::set_headers(host, &accounting::decision_headers(&router.config, &routing));
@@ -378,16 +382,22 @@ impl RequestFlow {
                     }
                 }
             }
-            Phase::Reading(_, reader, _) => {
+            Phase::Reading(routing, reader, _) => {
                 if reader.holds() && !end_of_stream {
                     return Action::Pause;
                 }
-                let chunk = match (reader.wants(body_size, end_of_stream), body_size) {
+                let wanted = reader.wants(body_size, end_of_stream);
+                // A shadow-sampled answer is copied whatever the reader needs of it.
+                let capture = routing.shadow.as_deref_mut();
+                let chunk = match (wanted || capture.is_some(), body_size) {
                     (false, _) => None,
                     (true, 0) => Some(Vec::new()),
                     (true, n) => host.response_body(n),
                 };
-                let forward = reader.push(chunk.as_deref(), end_of_stream);
+                if let (Some(c), Some(bytes)) = (capture, chunk.as_deref()) {
+                    c.push(bytes);
+                }
+                let forward = reader.push(chunk.as_deref().filter(|_| wanted), end_of_stream);
                 if let Some(bytes) = forward {
                     host.replace_response_body(&bytes);
                 }
@@ -406,6 +416,7 @@ impl RequestFlow {
                 }
                 let headers = if held { Headers::Cost } else { Headers::None };
                 let acc = emit::account(router, host, &routing, usage, None, headers);
+                shadow::submit(&router.config, host, &routing, status, acc.as_ref());
                 if let (true, Some(acc)) = (stream, acc) {
                     host.append_response_body(acc.sse_comment().as_bytes());
                 }
@@ -433,7 +444,7 @@ impl RequestFlow {
         let retry::Attempt { tier, cluster, call, count } = *attempt;
         let original = original.unwrap_or_else(|| routing.clone());
         emit::emit(host, &count);
-        if !host.dispatch_call(&cluster, &call.headers, &call.body, router.config.fallback.timeout_ms) {
+        if host.dispatch_call(&cluster, &call.headers, &call.body, router.config.fallback.timeout_ms).is_none() {
             host.log(Level::Warn, &format!("llm-router: could not re-send to cluster `{cluster}`"));
             return self.give_up(router, host, original, kind);
         }
@@ -444,7 +455,10 @@ impl RequestFlow {
 
     /// No (further) re-send: let the held original answer go on, accounted as it is.
     fn give_up<H: Host>(&mut self, router: &Router, host: &mut H, original: Box<Routing>, kind: RetryKind) -> Action {
-        emit::account(router, host, &original, kind.first_usage(), None, Headers::All);
+        let acc = emit::account(router, host, &original, kind.first_usage(), None, Headers::All);
+        // An escalated answer was a 2xx (escalation reads only those); a fallback's, its status.
+        let status = if let RetryKind::Fallback(s) = kind { s } else { 200 };
+        shadow::submit(&router.config, host, &original, status, acc.as_ref());
         self.phase = Phase::Done;
         Action::Continue
     }
@@ -459,7 +473,7 @@ impl RequestFlow {
         response: Option<CallResponse>,
     ) -> Action {
         let router = router.for_api(self.api);
-        let (routing, kind, original) = match std::mem::replace(&mut self.phase, Phase::Done) {
+        let (mut routing, kind, original) = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Calling { routing, kind, original } => (routing, kind, original),
             other => {
                 self.phase = other;
@@ -478,6 +492,10 @@ impl RequestFlow {
             return self.give_up(router, host, original, kind);
         };
         let stream = routing.resend.as_ref().is_some_and(|r| r.stream);
+        if let Some(c) = routing.shadow.as_deref_mut() {
+            c.set_answer(&resp.body);
+        }
+        let status = resp.status().unwrap_or(0);
         let (mut body, usage) =
             reader::read_whole(self.api, resp.body, stream, routing.strip_usage, router.config.max_response_bytes);
         for (name, value) in retry::header_swap(&host.response_headers(), &resp.headers) {
@@ -490,6 +508,7 @@ impl RequestFlow {
         };
         let headers = if stream { Headers::Decision } else { Headers::All };
         let acc = emit::account(router, host, &routing, usage, earlier, headers);
+        shadow::submit(&router.config, host, &routing, status, acc.as_ref());
         if let (true, Some(acc)) = (stream, acc) {
             body.extend_from_slice(acc.sse_comment().as_bytes());
         }
@@ -506,15 +525,20 @@ impl RequestFlow {
             Phase::Routed(r) | Phase::Failing(r, _) => r,
             Phase::Calling { original, kind: RetryKind::Escalation(_, usage), .. } => {
                 emit::account(router, host, &original, usage, None, Headers::None);
+                shadow::abandon(host, &original);
                 return;
             }
             Phase::Calling { original, .. } => original,
-            Phase::Reading(r, reader, _) => {
-                emit::account(router, host, &r, reader.abandon(), None, Headers::None);
+            // A stream the client stopped reading (an SDK closes it after the last event) is
+            // sampled with what passed so far.
+            Phase::Reading(r, reader, status) => {
+                let acc = emit::account(router, host, &r, reader.abandon(), None, Headers::None);
+                shadow::submit(&router.config, host, &r, status, acc.as_ref());
                 return;
             }
             _ => return,
         };
         emit::account(router, host, &routing, None, None, Headers::None);
+        shadow::abandon(host, &routing);
     }
 }

@@ -56,8 +56,21 @@ pub trait Host {
     /// chunk of a stream that is not held (the bytes forwarded in its place).
     fn replace_response_body(&mut self, body: &[u8]);
     /// Send a request to `cluster` out of band; its answer comes back through
-    /// [`crate::flow::RequestFlow::on_call_response`]. False if the host refused.
-    fn dispatch_call(&mut self, cluster: &str, headers: &[(String, String)], body: &[u8], timeout_ms: u64) -> bool;
+    /// [`crate::flow::RequestFlow::on_call_response`] (or, made from the root context,
+    /// [`crate::shadow::Shadows::on_call_response`]). The call's token, `None` if the host
+    /// refused.
+    fn dispatch_call(
+        &mut self,
+        cluster: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+        timeout_ms: u64,
+    ) -> Option<u32>;
+    /// 64 random bits (the VM's [`crate::shadow::Prng`]; tests fix them).
+    fn random(&mut self) -> u64;
+    /// Hand a finished shadow sample to the root context, which makes its reference call once
+    /// this stream is gone ([`crate::shadow::Shadows::push`]). False when its queue is full.
+    fn shadow(&mut self, job: Box<crate::shadow::Job>) -> bool;
 
     /// A value shared by every VM of the process (all workers), and its version.
     fn shared_get(&self, key: &str) -> Option<(Vec<u8>, u32)>;

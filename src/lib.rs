@@ -42,6 +42,11 @@ pub mod router;
 mod routing;
 mod scan;
 pub mod service_tier;
+pub mod shadow;
+mod shadow_call;
+pub mod shadow_config;
+pub mod shadow_record;
+mod shadow_text;
 pub mod share;
 pub mod simulate;
 pub mod splice;
@@ -59,5 +64,7 @@ mod flow_ceiling_tests;
 mod flow_messages_tests;
 #[cfg(test)]
 mod flow_responses_tests;
+#[cfg(test)]
+mod flow_shadow_tests;
 #[cfg(test)]
 mod flow_tests;

@@ -78,6 +78,10 @@ pub mod state {
     /// The API of the request ([`super::value::API_CHAT_COMPLETIONS`], ...), set for every
     /// request on an inspected path, rejected ones included.
     pub const API: &str = "llm_router_api";
+    /// `sampled` on a request chosen for shadow sampling ([`crate::shadow`]); absent otherwise.
+    /// The shadow call's own cost is never in this request's fields: it is made after the
+    /// access log is written.
+    pub const SHADOW: &str = "llm_router_shadow";
 }
 
 /// Stat names (Prometheus conventions: `_total` for counters, unit in the name).
@@ -125,6 +129,14 @@ pub mod stat {
     /// Histogram (only with `"profile": true`): wall time of one filter callback in
     /// nanoseconds, host calls made inside it included, by callback.
     pub const CALLBACK_TIME_NS: &str = "llm_router_callback_time_ns";
+    /// Shadow samples by outcome (`sampled` when chosen, then one final outcome each), by the
+    /// routed tier ([`crate::shadow`]).
+    pub const SHADOW: &str = "llm_router_shadow_total";
+    /// Cost of the reference calls (micro-USD), by the routed tier and the reference model;
+    /// never part of [`COST`] or [`BASELINE_COST`].
+    pub const SHADOW_COST: &str = "llm_router_shadow_cost_micro_usd_total";
+    /// Sample records the sink did not accept (no answer, or a status other than 2xx).
+    pub const SHADOW_SINK_FAILURES: &str = "llm_router_shadow_sink_failures_total";
 }
 
 /// Label names used in stat names.
@@ -151,6 +163,8 @@ pub mod label {
     pub const CALLBACK: &str = "callback";
     /// What the cost ceiling did (`step_down`, `reject`).
     pub const ACTION: &str = "action";
+    /// What became of a shadow sample.
+    pub const OUTCOME: &str = "outcome";
 }
 
 /// Fixed label, header and filter-state values (the variable ones come from the configuration
@@ -206,4 +220,22 @@ pub mod value {
     pub const ACTION_PACED: &str = "paced";
     /// A budget cap sent a request to the cheapest tier (`action` label).
     pub const ACTION_CHEAPEST: &str = "cheapest";
+    /// Shadow state of a sampled request, and the `outcome` of a sample when it is chosen.
+    pub const SHADOW_SAMPLED: &str = "sampled";
+    /// Shadow outcome: the record was built with the reference answer and handed to the sink.
+    pub const SHADOW_OK: &str = "ok";
+    /// Shadow outcome: the per-minute shadow budget was spent.
+    pub const SHADOW_SKIPPED_BUDGET: &str = "skipped_budget";
+    /// Shadow outcome: too many samples were waiting for their reference call.
+    pub const SHADOW_SKIPPED_QUEUE: &str = "skipped_queue";
+    /// Shadow outcome: the answer the client got came from the reference tier or above (a
+    /// fallback or escalation moved it there), so there is nothing to compare.
+    pub const SHADOW_SKIPPED_TIER: &str = "skipped_tier";
+    /// Shadow outcome: no answer reached the client (the stream ended before its headers).
+    pub const SHADOW_ABANDONED: &str = "abandoned";
+    /// Shadow outcome: the host refused the reference call.
+    pub const SHADOW_DISPATCH_FAILED: &str = "dispatch_failed";
+    /// Shadow outcome: the reference call failed (no answer or not 2xx); the record is still
+    /// written, with the error.
+    pub const SHADOW_REFERENCE_FAILED: &str = "reference_failed";
 }

@@ -394,6 +394,7 @@ mod tests {
             strip_usage: false,
             family: None,
             budget: None,
+            shadow: None,
         }
     }
 

@@ -152,6 +152,14 @@ impl Router {
         keys
     }
 
+    /// Whether any section samples shadow calls ([`crate::shadow`]).
+    pub fn shadows(&self) -> bool {
+        std::iter::once(self)
+            .chain(self.messages.as_deref())
+            .chain(self.responses.as_deref())
+            .any(|r| r.config.shadow.as_ref().is_some_and(crate::shadow_config::Shadow::active))
+    }
+
     /// Name of the classifier in use.
     pub fn classifier_name(&self) -> &'static str {
         self.classifier.name()

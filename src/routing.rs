@@ -54,6 +54,8 @@ pub(crate) struct Routing {
     /// The customer's budget left before this request (micro-USD) and the pace, when the
     /// customer has a budget.
     pub(crate) budget: Option<(u64, f64)>,
+    /// What a shadow-sampled request keeps until its answer ends ([`crate::shadow`]).
+    pub(crate) shadow: Option<Box<crate::shadow::Capture>>,
 }
 
 impl Routing {
@@ -210,6 +212,7 @@ pub(crate) fn route(
         strip_usage: false,
         family: family.flatten().map(str::to_string),
         budget: None,
+        shadow: None,
     };
     let rewrite_model = decision.is_some().then(|| routing.model.clone());
     let force_usage = req.stream && !req.include_usage;

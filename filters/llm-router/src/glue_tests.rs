@@ -26,6 +26,7 @@ struct State {
     failing: Vec<&'static str>,
     plugin_configuration: Option<Vec<u8>>,
     shared: HashMap<String, (Vec<u8>, u32)>,
+    tick_period: Option<Duration>,
 }
 
 /// The fake host, shared with the test that inspects it.
@@ -155,6 +156,10 @@ impl Calls for Fake {
         s.shared.insert(key.to_string(), (value.to_vec(), version + 1));
         Ok(())
     }
+    fn set_tick_period(&self, period: Duration) -> Result<(), Status> {
+        self.0.borrow_mut().tick_period = Some(period);
+        Ok(())
+    }
 }
 
 fn router(patch: impl FnOnce(&mut serde_json::Value)) -> Rc<Router> {
@@ -188,7 +193,7 @@ fn routed(router: Rc<Router>) -> (Http<Fake>, Fake) {
         st.buffers.insert(BufferType::HttpRequestBody, BODY.as_bytes().to_vec());
         st.properties.insert("xds.route_name".into(), b"chat".to_vec());
     }
-    let mut http = Http::new(router, fake.clone(), Rc::new(RefCell::new(Metrics::default())));
+    let mut http = Http::new(router, Glue { calls: fake.clone(), vm: Rc::default() });
     assert_eq!(http.on_http_request_headers(5, false), Action::Pause);
     assert_eq!(http.on_http_request_body(BODY.len(), true), Action::Continue);
     (http, fake)
@@ -300,7 +305,7 @@ fn a_refused_dispatch_lets_the_held_answer_go_on_and_is_logged() {
 fn host_call_errors_are_logged_with_the_call_name() {
     let fake = Fake::default();
     fake.0.borrow_mut().failing.push("get_map");
-    let mut http = Http::new(router(|_| {}), fake.clone(), Rc::new(RefCell::new(Metrics::default())));
+    let mut http = Http::new(router(|_| {}), Glue { calls: fake.clone(), vm: Rc::default() });
     // No headers to read: the request is not inspected, and the failure is on record.
     assert_eq!(http.on_http_request_headers(0, false), Action::Continue);
     assert!(fake
@@ -324,7 +329,7 @@ fn encodes_labels_in_the_name() {
 fn root(config: Option<&str>) -> (Root<Fake>, Fake) {
     let fake = Fake::default();
     fake.0.borrow_mut().plugin_configuration = config.map(|c| c.as_bytes().to_vec());
-    (Root { calls: fake.clone(), router: None, metrics: Rc::default() }, fake)
+    (Root { calls: fake.clone(), router: None, vm: Rc::default() }, fake)
 }
 
 #[test]
@@ -382,4 +387,75 @@ fn configuring_budgets_creates_the_named_customers_spend_keys_once() {
     // An existing value (another VM's, or before a reload) is kept.
     assert_eq!(shared["llm_router.spend.beta"], (b"7:3".to_vec(), 4));
     assert_eq!(shared.len(), 2);
+}
+
+#[test]
+fn shadow_calls_are_made_and_answered_in_the_root_context() {
+    let mut v: serde_json::Value = serde_json::from_str(DEFAULT_CONFIG_JSON).unwrap();
+    v["shadow"] = serde_json::json!({"rate": 1.0, "budget_micro_usd_per_minute": 1_000_000, "sink_cluster": "sink"});
+    let config = v.to_string();
+    let (mut root, fake) = root(Some(&config));
+    assert!(root.on_configure(0));
+    assert_eq!(fake.0.borrow().tick_period, Some(SHADOW_TICK), "the root ticks only when a section samples");
+
+    // The HTTP context routes (the summarization rule: cheap), answers and ends; no call yet.
+    {
+        let mut st = fake.0.borrow_mut();
+        let len = BODY.len().to_string();
+        st.maps.insert(
+            MapType::HttpRequestHeaders,
+            pairs(&[
+                (":method", "POST"),
+                (":path", "/v1/chat/completions"),
+                ("content-length", &len),
+                ("x-feature", "summarization"),
+                ("x-request-id", "rid-9"),
+            ]),
+        );
+        st.buffers.insert(BufferType::HttpRequestBody, BODY.as_bytes().to_vec());
+        st.properties.insert("xds.route_name".into(), b"chat".to_vec());
+    }
+    let mut http = root.http().unwrap();
+    assert_eq!(http.on_http_request_headers(5, false), Action::Pause);
+    assert_eq!(http.on_http_request_body(BODY.len(), true), Action::Continue);
+    assert_eq!(respond(&mut http, &fake, "200", ANSWER), (Action::Pause, Action::Continue));
+    http.on_log();
+    drop(http);
+    assert!(fake.0.borrow().calls.is_empty(), "nothing is sent from the stream's own context");
+    assert_eq!(fake.0.borrow().properties.get("llm_router_shadow").map(Vec::as_slice), Some(&b"sampled"[..]));
+
+    // The root's tick sends the reference call; its answer makes the record, POSTed to the sink.
+    root.on_tick();
+    let (cluster, _, body) = fake.0.borrow().calls[0].clone();
+    assert_eq!(cluster, "llm_frontier");
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap()["model"], "claude-sonnet-4.6");
+    let reference = r#"{"choices":[{"message":{"content":"better"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1000,"completion_tokens":700}}"#;
+    call_answer(&fake, "200", reference);
+    root.on_http_call_response(1, 2, reference.len(), 0);
+    let (sink, headers, line) = fake.0.borrow().calls[1].clone();
+    assert_eq!(sink, "sink");
+    assert!(headers.contains(&(":method".to_string(), "POST".to_string())));
+    let rec: serde_json::Value = serde_json::from_slice(&line).unwrap();
+    assert_eq!(rec["id"], "rid-9");
+    assert_eq!(rec["routed"]["text"], "ok");
+    assert_eq!(rec["reference"]["text"], "better");
+    assert_eq!(rec["reference"]["output_tokens"], 700);
+    let ok = "route=.=chat;.;api=.=chat_completions;.;tier=.=cheap;.;outcome=.=ok;.;llm_router_shadow_total";
+    assert_eq!(fake.metric(ok), Some(1));
+    // The sink answered 503: counted, nothing else.
+    call_answer(&fake, "503", "");
+    root.on_http_call_response(2, 2, 0, 0);
+    assert_eq!(fake.metric("llm_router_shadow_sink_failures_total"), Some(1));
+    // A token the root never made is logged, not a panic.
+    root.on_http_call_response(77, 0, 0, 0);
+    assert!(fake.0.borrow().logs.iter().any(|l| l.contains("unknown root call 77")));
+}
+
+#[test]
+fn no_tick_without_shadow_sampling() {
+    let (mut root, fake) = root(Some(DEFAULT_CONFIG_JSON));
+    assert!(root.on_configure(0));
+    assert_eq!(fake.0.borrow().tick_period, None);
+    root.on_tick();
+    assert!(fake.0.borrow().calls.is_empty());
 }

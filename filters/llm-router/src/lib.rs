@@ -2,7 +2,10 @@
 //!
 //! The root context parses the plugin configuration into a [`Router`] (configuration +
 //! classifier) once per VM; each HTTP context drives one [`RequestFlow`] and implements the
-//! core's [`Host`] trait over proxy-wasm host calls. Nothing else lives here.
+//! core's [`Host`] trait over proxy-wasm host calls. With shadow sampling configured, the root
+//! context also owns the VM's [`Shadows`]: HTTP contexts queue finished samples there, and the
+//! root makes their calls on its tick and receives their answers, because Envoy cancels an HTTP
+//! context's pending calls when its stream is destroyed. Nothing else lives here.
 //!
 //! The host calls go through the small [`Calls`] trait ([`Real`] forwards each to
 //! `proxy_wasm::hostcalls`), so the HTTP context runs natively against a fake in the tests below:
@@ -24,6 +27,7 @@ use llm_router::flow::{Action as FlowAction, CallResponse, RequestFlow};
 use llm_router::host::{Host, Labels, Level, SharedError};
 use llm_router::names::{label, stat};
 use llm_router::router::Router;
+use llm_router::shadow::{Job, Prng, Shadows};
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::Bytes;
@@ -62,6 +66,7 @@ trait Calls {
     fn get_plugin_configuration(&self) -> Result<Option<Bytes>, Status>;
     fn get_shared_data(&self, key: &str) -> Result<(Option<Bytes>, Option<u32>), Status>;
     fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status>;
+    fn set_tick_period(&self, period: Duration) -> Result<(), Status>;
 }
 
 /// The real host: every call goes to Envoy.
@@ -125,6 +130,9 @@ impl Calls for Real {
     }
     fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
         hostcalls::set_shared_data(key, Some(value), cas)
+    }
+    fn set_tick_period(&self, period: Duration) -> Result<(), Status> {
+        hostcalls::set_tick_period(period)
     }
 }
 
@@ -209,23 +217,65 @@ impl Metrics {
     }
 }
 
+/// How often the root context makes the calls of queued shadow samples (only when a section
+/// samples): the delay between a client's answer and its reference call.
+const SHADOW_TICK: Duration = Duration::from_millis(50);
+
+/// What every context of a VM shares besides the router: metric ids, the random generator and
+/// the shadow samples.
+#[derive(Default)]
+struct Vm {
+    metrics: RefCell<Metrics>,
+    prng: RefCell<Option<Prng>>,
+    shadows: RefCell<Shadows>,
+}
+
 /// The root context of a VM: the router built from the plugin configuration, shared by the
-/// HTTP contexts it creates, and the metric ids they share.
+/// HTTP contexts it creates, and the state they share.
 #[derive(Default)]
 struct Root<C: Calls> {
     calls: C,
     router: Option<Rc<Router>>,
-    metrics: Rc<RefCell<Metrics>>,
+    vm: Rc<Vm>,
 }
 
-impl<C: Calls> Context for Root<C> {}
+/// The answer of a dispatched call as the core takes it; no headers: the call failed or timed
+/// out.
+fn call_response<C: Calls>(c: &C, num_headers: usize, body_size: usize) -> Option<CallResponse> {
+    (num_headers > 0).then(|| CallResponse {
+        headers: checked(c, "get_map(call response headers)", c.get_map(MapType::HttpCallResponseHeaders))
+            .unwrap_or_default(),
+        body: checked(c, "get_buffer(call response body)", c.get_buffer(BufferType::HttpCallResponseBody, 0, body_size))
+            .flatten()
+            .unwrap_or_default(),
+    })
+}
+
+impl<C: Calls + Clone> Context for Root<C> {
+    fn on_http_call_response(&mut self, token_id: u32, num_headers: usize, body_size: usize, _num_trailers: usize) {
+        let Some(router) = self.router.clone() else {
+            return;
+        };
+        let response = call_response(&self.calls, num_headers, body_size);
+        let mut glue = self.glue();
+        let vm = self.vm.clone();
+        // Root calls are only ever shadow calls; a token it did not make has nowhere to go.
+        if !vm.shadows.borrow_mut().on_call_response(&router, &mut glue, token_id, response) {
+            log_line(&self.calls, LogLevel::Warn, &format!("llm-router: answer for unknown root call {token_id}"));
+        }
+    }
+}
 
 impl<C: Calls + Clone> Root<C> {
     /// The HTTP context for a new stream: none until a configuration was accepted (Envoy then
     /// lets the stream through without the filter).
     fn http(&self) -> Option<Http<C>> {
         let router = self.router.clone()?;
-        Some(Http::new(router, self.calls.clone(), self.metrics.clone()))
+        Some(Http::new(router, self.glue()))
+    }
+
+    fn glue(&self) -> Glue<C> {
+        Glue { calls: self.calls.clone(), vm: self.vm.clone() }
     }
 }
 
@@ -260,6 +310,11 @@ impl<C: Calls + Clone + 'static> RootContext for Root<C> {
                         );
                     }
                 }
+                if router.shadows() {
+                    let seed = self.glue().now_nanos();
+                    self.vm.prng.borrow_mut().get_or_insert_with(|| Prng::new(seed));
+                    effect(&self.calls, "set_tick_period", self.calls.set_tick_period(SHADOW_TICK));
+                }
                 self.router = Some(Rc::new(router));
                 true
             }
@@ -268,6 +323,14 @@ impl<C: Calls + Clone + 'static> RootContext for Root<C> {
                 log_line(&self.calls, LogLevel::Error, &format!("llm-router: invalid plugin configuration: {e}"));
                 false
             }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        if let Some(router) = self.router.clone() {
+            let mut glue = self.glue();
+            let vm = self.vm.clone();
+            vm.shadows.borrow_mut().tick(&router, &mut glue);
         }
     }
 
@@ -280,10 +343,10 @@ impl<C: Calls + Clone + 'static> RootContext for Root<C> {
     }
 }
 
-/// Host-call adapter for one HTTP stream.
+/// Host-call adapter for one HTTP stream, or for the root context's shadow calls.
 struct Glue<C: Calls> {
     calls: C,
-    metrics: Rc<RefCell<Metrics>>,
+    vm: Rc<Vm>,
 }
 
 struct Http<C: Calls> {
@@ -361,15 +424,30 @@ impl<C: Calls> Host for Glue<C> {
         );
     }
 
-    fn dispatch_call(&mut self, cluster: &str, headers: &[(String, String)], body: &[u8], timeout_ms: u64) -> bool {
+    fn dispatch_call(
+        &mut self,
+        cluster: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+        timeout_ms: u64,
+    ) -> Option<u32> {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        // The flow logs the refusal with the cluster name and lets the held answer go on.
+        // The core logs the refusal with the cluster name and goes on without the call.
         checked(
             &self.calls,
             "dispatch_http_call",
             self.calls.dispatch_http_call(cluster, headers, Some(body), Duration::from_millis(timeout_ms)),
         )
-        .is_some()
+    }
+
+    fn random(&mut self) -> u64 {
+        // Seeded in `on_configure` when a section samples; the flow only draws then.
+        let seed = || Prng::new(self.now_nanos());
+        self.vm.prng.borrow_mut().get_or_insert_with(seed).next_u64()
+    }
+
+    fn shadow(&mut self, job: Box<Job>) -> bool {
+        self.vm.shadows.borrow_mut().push(job)
     }
 
     fn set_state(&mut self, key: &str, value: &str) {
@@ -377,7 +455,7 @@ impl<C: Calls> Host for Glue<C> {
     }
 
     fn counter(&mut self, name: &str, labels: Labels<'_>, value: u64) {
-        let id = self.metrics.borrow_mut().id(&self.calls, MetricType::Counter, name, labels);
+        let id = self.vm.metrics.borrow_mut().id(&self.calls, MetricType::Counter, name, labels);
         // The metric is defined (visible at 0) either way; adding 0 would be a wasted VM exit.
         if value == 0 {
             return;
@@ -388,7 +466,7 @@ impl<C: Calls> Host for Glue<C> {
     }
 
     fn histogram(&mut self, name: &str, labels: Labels<'_>, value: u64) {
-        let id = self.metrics.borrow_mut().id(&self.calls, MetricType::Histogram, name, labels);
+        let id = self.vm.metrics.borrow_mut().id(&self.calls, MetricType::Histogram, name, labels);
         if let Some(id) = id {
             effect(&self.calls, "record_metric", self.calls.record_metric(id, value));
         }
@@ -459,18 +537,7 @@ fn action(a: FlowAction) -> Action {
 impl<C: Calls> Context for Http<C> {
     fn on_http_call_response(&mut self, _token_id: u32, num_headers: usize, body_size: usize, _num_trailers: usize) {
         // No headers: the call failed or timed out (the flow treats `None` as a failed re-send).
-        let c = &self.glue.calls;
-        let response = (num_headers > 0).then(|| CallResponse {
-            headers: checked(c, "get_map(call response headers)", c.get_map(MapType::HttpCallResponseHeaders))
-                .unwrap_or_default(),
-            body: checked(
-                c,
-                "get_buffer(call response body)",
-                c.get_buffer(BufferType::HttpCallResponseBody, 0, body_size),
-            )
-            .flatten()
-            .unwrap_or_default(),
-        });
+        let response = call_response(&self.glue.calls, num_headers, body_size);
         match self.flow.on_call_response(&self.router, &mut self.glue, response) {
             // The held response now carries its final headers and body: let it go.
             FlowAction::Continue => {
@@ -484,8 +551,8 @@ impl<C: Calls> Context for Http<C> {
 }
 
 impl<C: Calls> Http<C> {
-    fn new(router: Rc<Router>, calls: C, metrics: Rc<RefCell<Metrics>>) -> Self {
-        Http { router, glue: Glue { calls, metrics }, flow: RequestFlow::new() }
+    fn new(router: Rc<Router>, glue: Glue<C>) -> Self {
+        Http { router, glue, flow: RequestFlow::new() }
     }
 
     /// Run one callback; with `"profile": true`, record its wall time by callback name.
