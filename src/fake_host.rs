@@ -41,7 +41,7 @@ pub struct FakeHost {
     /// Random draws to hand out, in order; `u64::MAX` (never under a rate) once used up.
     pub draws: VecDeque<u64>,
     /// Shadow jobs handed over.
-    pub shadows: Vec<Box<Job>>,
+    pub shadows: Vec<Job>,
     /// Make `shadow` refuse (a full queue).
     pub refuse_shadows: bool,
 }
@@ -175,7 +175,7 @@ impl Host for FakeHost {
         if self.refuse_shadows {
             return false;
         }
-        self.shadows.push(job);
+        self.shadows.push(*job);
         true
     }
     fn set_state(&mut self, key: &str, value: &str) {

@@ -280,8 +280,7 @@ impl RequestFlow {
             if let Some(t) = routing.tier_index.and_then(|i| router.config.tiers.get(i)) {
                 host.set_request_header(names::HEADER_CLUSTER, Some(&t.cluster));
             }
-            let json_requested = expect.response_format.as_deref().is_some_and(|f| f.starts_with("json"));
-            shadow::sample(&router.config, host, &mut routing, &body, json_requested);
+            shadow::sample(&router.config, host, &mut routing, &body);
             // Only a model that differs is written (the last `model` member is the one read).
             let model = rewrite_model.as_deref().filter(|m| *m != inspected.request.model);
             let edit = splice::Edit { model, add_usage: force_usage };

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::fake_host::{send_to, FakeHost};
 use crate::flow::{Action, CallResponse, RequestFlow};
-use crate::flow_tests::{router_with, usage_body};
+use crate::flow_tests::{router_with, stream_as, usage_body};
 use crate::names;
 use crate::router::Router;
 
@@ -56,7 +56,8 @@ type Seen = (
 fn seen(h: &FakeHost, client: Vec<u8>) -> Seen {
     let mut state = h.state.clone();
     state.remove(names::state::SHADOW);
-    let counters = h.counters.iter().filter(|(k, _)| !k.starts_with("llm_router_shadow")).map(|(k, v)| (k.clone(), *v)).collect();
+    let counters =
+        h.counters.iter().filter(|(k, _)| !k.starts_with("llm_router_shadow")).map(|(k, v)| (k.clone(), *v)).collect();
     (
         h.request_body.clone(),
         h.request_headers.clone(),
@@ -95,21 +96,17 @@ fn held(r: &Router, f: &mut RequestFlow, h: &mut FakeHost, answer: &str) -> Vec<
     h.response_chunk.clone()
 }
 
-/// A streamed answer (`content_type`, no content-length) in `size`-byte chunks; returns what
-/// the client got.
-fn streamed(r: &Router, f: &mut RequestFlow, h: &mut FakeHost, content_type: &str, answer: &str, size: usize) -> Vec<u8> {
-    h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), content_type.into())];
-    assert_eq!(f.on_response_headers(r, h, false), Action::Continue);
-    let mut client = Vec::new();
-    for chunk in answer.as_bytes().chunks(size) {
-        h.response_chunk = chunk.to_vec();
-        assert_eq!(f.on_response_body(r, h, chunk.len(), false), Action::Continue);
-        client.extend_from_slice(&h.response_chunk);
-    }
-    h.response_chunk.clear();
-    assert_eq!(f.on_response_body(r, h, 0, true), Action::Continue);
-    client.extend_from_slice(&h.response_chunk);
-    client.extend_from_slice(&h.appended);
+/// A streamed answer (`content_type`, no content-length) in `size`-byte chunks, then the log
+/// callback; returns what the client got.
+fn streamed(
+    r: &Router,
+    f: &mut RequestFlow,
+    h: &mut FakeHost,
+    content_type: &str,
+    answer: &str,
+    size: usize,
+) -> Vec<u8> {
+    let client = stream_as(r, f, h, content_type, answer, size);
     f.on_log(r, h);
     client
 }
@@ -220,10 +217,16 @@ fn a_full_queue_and_an_abandoned_answer_are_counted() {
     let (mut f, mut h) = send(&r, "/v1/chat/completions", CHAT, 0);
     h.refuse_shadows = true;
     held(&r, &mut f, &mut h, &usage_body("gpt-5-nano", 1, 1, 0));
-    assert_eq!(h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=cheap,outcome=skipped_queue}"), 1);
+    assert_eq!(
+        h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=cheap,outcome=skipped_queue}"),
+        1
+    );
     let (mut f, mut h) = send(&r, "/v1/chat/completions", CHAT, 0);
     f.on_log(&r, &mut h);
-    assert_eq!(h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=cheap,outcome=abandoned}"), 1);
+    assert_eq!(
+        h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=cheap,outcome=abandoned}"),
+        1
+    );
     assert!(h.shadows.is_empty());
 }
 
@@ -265,7 +268,10 @@ fn a_fallback_answer_is_shadowed_as_the_tier_that_gave_it_and_never_from_the_ref
     fail(&top, &mut f, &mut h);
     assert_eq!(f.on_call_response(&top, &mut h, Some(call)), Action::Continue);
     assert!(h.shadows.is_empty());
-    assert_eq!(h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=frontier,outcome=skipped_tier}"), 1);
+    assert_eq!(
+        h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=frontier,outcome=skipped_tier}"),
+        1
+    );
 }
 
 #[test]
@@ -282,5 +288,8 @@ fn a_stream_the_client_stopped_reading_is_sampled_with_what_passed() {
     assert_eq!(h.shadows[0].capture.answer, first.as_bytes());
     assert_eq!(h.shadows[0].tokens, Some((1000, 500)));
     assert_eq!(h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=cheap,outcome=sampled}"), 1);
-    assert_eq!(h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=cheap,outcome=abandoned}"), 0);
+    assert_eq!(
+        h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=cheap,outcome=abandoned}"),
+        0
+    );
 }

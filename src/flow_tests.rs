@@ -233,7 +233,19 @@ const USAGE_CHUNK: &str = "data: {\"id\":\"1\",\"model\":\"gpt-5-nano\",\"choice
 /// Feed `stream` in `size`-byte chunks to a streamed response; returns what the client got
 /// (each chunk as the flow left it, then the end-of-stream bytes and the appended comment).
 fn stream_through(r: &Router, f: &mut RequestFlow, h: &mut FakeHost, stream: &str, size: usize) -> Vec<u8> {
-    h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), "text/event-stream".into())];
+    stream_as(r, f, h, "text/event-stream", stream, size)
+}
+
+/// [`stream_through`] for an answer of any `content_type` without a `content-length`.
+pub(crate) fn stream_as(
+    r: &Router,
+    f: &mut RequestFlow,
+    h: &mut FakeHost,
+    content_type: &str,
+    stream: &str,
+    size: usize,
+) -> Vec<u8> {
+    h.response_headers = vec![(":status".into(), "200".into()), ("content-type".into(), content_type.into())];
     assert_eq!(f.on_response_headers(r, h, false), Action::Continue);
     let mut client = Vec::new();
     for chunk in stream.as_bytes().chunks(size) {

@@ -78,8 +78,6 @@ pub(crate) struct Capture {
     pub(crate) headers: Vec<(String, String)>,
     /// The request body as the client sent it.
     pub(crate) body: Vec<u8>,
-    /// The request asked for JSON output.
-    pub(crate) json_requested: bool,
     /// The raw answer bytes, up to `cap`.
     pub(crate) answer: Vec<u8>,
     /// Most answer bytes kept.
@@ -95,7 +93,7 @@ impl Capture {
         if chunk.len() > room {
             self.truncated = true;
         }
-        self.answer.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        self.answer.extend_from_slice(chunk.get(..room).unwrap_or(chunk));
     }
 
     /// Replace the answer with a whole one (a re-sent call's).
@@ -130,7 +128,14 @@ pub struct Job {
 
 /// The job of a sampled request whose answer (`status`) ended and was accounted as `acc`;
 /// `None` when the request was not sampled.
-pub(crate) fn job(cfg: &Config, r: &Routing, route: &str, status: u16, acc: Option<&Accounting>, now_ns: u64) -> Option<Job> {
+pub(crate) fn job(
+    cfg: &Config,
+    r: &Routing,
+    route: &str,
+    status: u16,
+    acc: Option<&Accounting>,
+    now_ns: u64,
+) -> Option<Job> {
     let capture = r.shadow.as_deref()?.clone();
     let shadow = cfg.shadow.as_ref()?;
     let usage_read = acc.is_some_and(|a| matches!(a.status, Status::Priced | Status::Unpriced));
@@ -155,7 +160,7 @@ pub(crate) fn job(cfg: &Config, r: &Routing, route: &str, status: u16, acc: Opti
 /// re-send keeps (read from the host only now), and mark it in filter state. It is counted
 /// when its answer ends ([`submit`], [`abandon`]), under the route label its accounting has
 /// (Envoy's route is only final once the cluster header has been read).
-pub(crate) fn sample<H: Host>(cfg: &Config, host: &mut H, r: &mut Routing, body: &[u8], json_requested: bool) {
+pub(crate) fn sample<H: Host>(cfg: &Config, host: &mut H, r: &mut Routing, body: &[u8]) {
     if !decide(cfg, r, || host.random()) {
         return;
     }
@@ -165,7 +170,6 @@ pub(crate) fn sample<H: Host>(cfg: &Config, host: &mut H, r: &mut Routing, body:
         request_id,
         headers: crate::retry::resend_headers(&all),
         body: body.to_vec(),
-        json_requested,
         answer: Vec::new(),
         cap: cfg.max_response_bytes,
         truncated: false,
@@ -277,7 +281,9 @@ impl Shadows {
             return;
         };
         let minute = host.now_nanos() / 60_000_000_000;
-        let spend = &mut self.spend[api_index(job.api)];
+        let Some(spend) = self.spend.get_mut(api_index(job.api)) else {
+            return;
+        };
         if spend.minute != minute {
             *spend = Spend { minute, micro_usd: 0 };
         }
@@ -347,8 +353,7 @@ impl Shadows {
         };
         let answer = Answer::of_reference(job.api, &cfg.prices, &reference.model, response, cfg.max_response_bytes);
         let cost = answer.cost.unwrap_or(0);
-        let spend = &mut self.spend[api_index(job.api)];
-        if spend.minute == minute {
+        if let Some(spend) = self.spend.get_mut(api_index(job.api)).filter(|s| s.minute == minute) {
             spend.micro_usd = spend.micro_usd.saturating_sub(estimate).saturating_add(cost);
         }
         let outcome = if answer.error.is_some() { value::SHADOW_REFERENCE_FAILED } else { value::SHADOW_OK };
@@ -373,7 +378,10 @@ impl Shadows {
                 self.in_flight.insert(token, InFlight::Sink);
             }
             None => {
-                host.log(Level::Warn, &format!("llm-router: could not POST a shadow record to `{}`", shadow.sink_cluster));
+                host.log(
+                    Level::Warn,
+                    &format!("llm-router: could not POST a shadow record to `{}`", shadow.sink_cluster),
+                );
                 host.counter(stat::SHADOW_SINK_FAILURES, &[], 1);
             }
         }

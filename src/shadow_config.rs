@@ -140,13 +140,13 @@ impl Shadow {
         for (name, r) in &raw.rates {
             let i = index("rates", name)?;
             let r = check(name, *r)?;
-            if i >= reference {
-                if r > 0.0 {
-                    return Err(ShadowError::NotBelowReference(name.clone(), tiers[reference].name.clone()));
-                }
-                continue;
+            if i >= reference && r > 0.0 {
+                let reference = tiers.get(reference).map(|t| t.name.clone()).unwrap_or_default();
+                return Err(ShadowError::NotBelowReference(name.clone(), reference));
             }
-            rates[i] = r;
+            if let Some(slot) = rates.get_mut(i).filter(|_| i < reference) {
+                *slot = r;
+            }
         }
         if raw.sink_cluster.trim().is_empty() {
             return Err(ShadowError::Empty("sink_cluster"));
@@ -162,7 +162,8 @@ impl Shadow {
             Some(0) => Err(ShadowError::Zero(what)),
             v => Ok(v.unwrap_or(default)),
         };
-        let max_text_bytes = positive(raw.max_text_bytes.map(|v| v as u64), DEFAULT_MAX_TEXT_BYTES as u64, "max_text_bytes")?;
+        let max_text_bytes =
+            positive(raw.max_text_bytes.map(|v| v as u64), DEFAULT_MAX_TEXT_BYTES as u64, "max_text_bytes")?;
         let max_queued = positive(raw.max_queued.map(|v| v as u64), DEFAULT_MAX_QUEUED as u64, "max_queued")?;
         if raw.customer_salt.is_some() && !raw.hash_customer {
             return Err(ShadowError::SaltWithoutHash);

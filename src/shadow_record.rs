@@ -105,7 +105,11 @@ impl Answer {
             return Answer { status, error: Some(format!("status {status}")), ..Answer::default() };
         }
         if resp.body.len() > max_bytes {
-            return Answer { status, error: Some(format!("answer over max_response_bytes ({max_bytes})")), ..Answer::default() };
+            return Answer {
+                status,
+                error: Some(format!("answer over max_response_bytes ({max_bytes})")),
+                ..Answer::default()
+            };
         }
         let Ok(v) = serde_json::from_slice::<Value>(&resp.body) else {
             return Answer { status, error: Some("answer is not JSON".into()), ..Answer::default() };
@@ -187,7 +191,7 @@ pub(crate) fn build(shadow: &Shadow, job: &Job, ref_tier: &str, ref_model: &str,
         tier: job.tier.clone(),
         score: job.score.map(|s| (f64::from(s) * 10_000.0).round() / 10_000.0),
         reason: job.reason.clone(),
-        json_requested: job.capture.json_requested,
+        json_requested: shadow_text::json_requested(job.api, &job.capture.body),
         prompt,
         prompt_truncated,
         routed,

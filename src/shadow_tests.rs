@@ -22,8 +22,9 @@ fn config_with(shadow: Value) -> Result<Config, crate::config::ConfigError> {
 
 #[test]
 fn config_defaults_and_per_tier_rates() {
-    let c = config_with(json!({"rate": 0.1, "rates": {"mid": 0.5}, "budget_micro_usd_per_minute": 5, "sink_cluster": "s"}))
-        .unwrap();
+    let c =
+        config_with(json!({"rate": 0.1, "rates": {"mid": 0.5}, "budget_micro_usd_per_minute": 5, "sink_cluster": "s"}))
+            .unwrap();
     let s = c.shadow.unwrap();
     // The reference is the top tier; it and anything above it are never sampled.
     assert_eq!(s.reference, 2);
@@ -49,7 +50,10 @@ fn config_errors_say_what_is_wrong() {
         config_with(s).unwrap_err().to_string()
     };
     assert_eq!(err(json!({"rate": 1.5})), "shadow: rate of `every tier` must be a number from 0 to 1, got 1.5");
-    assert_eq!(err(json!({"rates": {"cheap": -0.1}})), "shadow: rate of `cheap` must be a number from 0 to 1, got -0.1");
+    assert_eq!(
+        err(json!({"rates": {"cheap": -0.1}})),
+        "shadow: rate of `cheap` must be a number from 0 to 1, got -0.1"
+    );
     assert_eq!(err(json!({"rates": {"nope": 0.1}})), "shadow: rates names unknown tier `nope`");
     assert_eq!(err(json!({"reference_tier": "nope"})), "shadow: reference_tier names unknown tier `nope`");
     assert_eq!(
@@ -58,7 +62,10 @@ fn config_errors_say_what_is_wrong() {
     );
     assert_eq!(err(json!({"sink_cluster": " "})), "shadow: sink_cluster must not be empty");
     assert_eq!(err(json!({"sink_path": "samples"})), "shadow: sink_path `samples` must start with `/`");
-    assert_eq!(err(json!({"budget_micro_usd_per_minute": 0})), "shadow: budget_micro_usd_per_minute must be greater than zero");
+    assert_eq!(
+        err(json!({"budget_micro_usd_per_minute": 0})),
+        "shadow: budget_micro_usd_per_minute must be greater than zero"
+    );
     assert_eq!(err(json!({"max_text_bytes": 0})), "shadow: max_text_bytes must be greater than zero");
     assert_eq!(err(json!({"customer_salt": "x"})), "shadow: customer_salt is set but hash_customer is false");
     assert!(err(json!({"rats": 1})).contains("unknown field `rats`"));
@@ -92,7 +99,10 @@ fn routed(r: &crate::router::Router, tier: usize, decided: bool) -> Routing {
 
 #[test]
 fn decision_needs_route_mode_a_decided_tier_below_the_reference_and_a_low_draw() {
-    let r = router_with(|v| v["shadow"] = json!({"rate": 0.25, "rates": {"mid": 0.0}, "budget_micro_usd_per_minute": 9, "sink_cluster": "s"}));
+    let r = router_with(|v| {
+        v["shadow"] =
+            json!({"rate": 0.25, "rates": {"mid": 0.0}, "budget_micro_usd_per_minute": 9, "sink_cluster": "s"})
+    });
     let low = u64::MAX / 8; // 0.125
     let high = u64::MAX / 2; // 0.5
     assert!(decide(&r.config, &routed(&r, 0, true), || low));
@@ -194,7 +204,10 @@ fn prompts_render_as_role_lines_and_system_prompts_can_be_dropped() {
         prompt_of(Api::ChatCompletions, chat, false),
         "system: Be brief.\nuser: Look\n[image_url]\nassistant: [tool_call f({})]\ntool: 42"
     );
-    assert_eq!(prompt_of(Api::ChatCompletions, chat, true), "user: Look\n[image_url]\nassistant: [tool_call f({})]\ntool: 42");
+    assert_eq!(
+        prompt_of(Api::ChatCompletions, chat, true),
+        "user: Look\n[image_url]\nassistant: [tool_call f({})]\ntool: 42"
+    );
     let msg = br#"{"system":[{"type":"text","text":"Sys"}],"messages":[{"role":"user","content":"Q"},{"role":"assistant","content":[{"type":"text","text":"A"}]}]}"#;
     assert_eq!(prompt_of(Api::Messages, msg, false), "system: Sys\nuser: Q\nassistant: A");
     assert_eq!(prompt_of(Api::Messages, msg, true), "user: Q\nassistant: A");
@@ -231,7 +244,6 @@ fn capture(body: &str, answer: &str) -> Capture {
         request_id: Some("req-1".into()),
         headers: vec![(":path".into(), "/v1/chat/completions".into()), (":method".into(), "POST".into())],
         body: body.as_bytes().to_vec(),
-        json_requested: false,
         answer: answer.as_bytes().to_vec(),
         cap: 1 << 20,
         truncated: false,
@@ -266,8 +278,10 @@ fn ok_answer(content: &str, p: u64, c: u64) -> CallResponse {
     }
 }
 
-const BODY: &str = r#"{"model":"auto","stream":true,"messages":[{"role":"system","content":"S"},{"role":"user","content":"hi"}]}"#;
-const ROUTED: &str = "data: {\"choices\":[{\"delta\":{\"content\":\"cheap answer\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
+const BODY: &str =
+    r#"{"model":"auto","stream":true,"messages":[{"role":"system","content":"S"},{"role":"user","content":"hi"}]}"#;
+const ROUTED: &str =
+    "data: {\"choices\":[{\"delta\":{\"content\":\"cheap answer\"},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
 
 fn shadow_router(extra: Value) -> crate::router::Router {
     router_with(|v| {
@@ -325,7 +339,12 @@ fn the_root_makes_the_reference_call_then_posts_the_record() {
     assert_eq!(h.counter_sum("llm_router_cost_micro_usd_total"), 0);
     assert_eq!(h.counter_sum("llm_router_baseline_cost_micro_usd_total"), 0);
     // The sink's answer: 2xx is fine, anything else is a counted failure.
-    assert!(shadows.on_call_response(&r, &mut h, 2, Some(CallResponse { headers: vec![(":status".into(), "204".into())], body: vec![] })));
+    assert!(shadows.on_call_response(
+        &r,
+        &mut h,
+        2,
+        Some(CallResponse { headers: vec![(":status".into(), "204".into())], body: vec![] })
+    ));
     assert_eq!(h.counter_sum("llm_router_shadow_sink_failures_total"), 0);
     assert!(!shadows.on_call_response(&r, &mut h, 2, None), "a token is answered once");
     assert_eq!(shadows.pending(), (0, 0));
@@ -357,7 +376,10 @@ fn a_failed_reference_still_writes_a_record_with_the_error() {
         assert_eq!(rec["prompt"], "syste");
         assert_eq!(rec["prompt_truncated"], true);
     }
-    assert_eq!(h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=cheap,outcome=reference_failed}"), 2);
+    assert_eq!(
+        h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=cheap,outcome=reference_failed}"),
+        2
+    );
     assert_eq!(h.counter_sum("llm_router_shadow_cost_micro_usd_total"), 0);
     // The sink refused: counted.
     h.refuse_calls = true;
@@ -384,7 +406,10 @@ fn the_budget_per_minute_caps_calls_and_renews_each_minute() {
     }
     shadows.tick(&r, &mut h);
     assert_eq!(h.calls.len(), 2);
-    assert_eq!(h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=cheap,outcome=skipped_budget}"), 2);
+    assert_eq!(
+        h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=cheap,outcome=skipped_budget}"),
+        2
+    );
     // A cheaper actual answer gives the estimate back within the minute.
     assert!(shadows.on_call_response(&r, &mut h, 1, Some(ok_answer("a", 1, 1))));
     assert!(shadows.push(job_of(BODY, ROUTED)));
@@ -418,5 +443,26 @@ fn an_unparseable_body_is_not_sent() {
     let mut h = FakeHost::default();
     shadows.tick(&r, &mut h);
     assert!(h.calls.is_empty());
-    assert_eq!(h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=cheap,outcome=dispatch_failed}"), 1);
+    assert_eq!(
+        h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=cheap,outcome=dispatch_failed}"),
+        1
+    );
+}
+
+#[test]
+fn json_output_requests_are_recognized_per_api() {
+    use crate::shadow_text::json_requested;
+    assert!(json_requested(Api::ChatCompletions, br#"{"response_format":{"type":"json_object"}}"#));
+    assert!(json_requested(Api::ChatCompletions, br#"{"response_format":{"type":"json_schema","json_schema":{}}}"#));
+    assert!(!json_requested(Api::ChatCompletions, br#"{"response_format":{"type":"text"}}"#));
+    assert!(json_requested(Api::Responses, br#"{"text":{"format":{"type":"json_schema"}}}"#));
+    assert!(json_requested(Api::Messages, br#"{"output_format":{"type":"json_schema"}}"#));
+    assert!(!json_requested(Api::Messages, br#"{"messages":[]}"#));
+    assert!(!json_requested(Api::ChatCompletions, b"nope"));
+}
+
+#[test]
+fn a_hostile_tool_call_index_does_not_grow_the_call_list() {
+    let stream = "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":4000000000,\"function\":{\"name\":\"x\"}}]}}]}\n\ndata: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"name\":\"ok\",\"arguments\":\"{}\"}}]}}]}\n\n";
+    assert_eq!(answer_of(Api::ChatCompletions, stream.as_bytes()).text, "[tool_call ok({})]");
 }

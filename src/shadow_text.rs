@@ -178,11 +178,8 @@ fn sse_events(bytes: &[u8]) -> Vec<Value> {
     let text = String::from_utf8_lossy(bytes).replace("\r\n", "\n").replace('\r', "\n");
     let mut out = Vec::new();
     for event in text.split("\n\n") {
-        let data: Vec<&str> = event
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .map(|d| d.strip_prefix(' ').unwrap_or(d))
-            .collect();
+        let data: Vec<&str> =
+            event.lines().filter_map(|l| l.strip_prefix("data:")).map(|d| d.strip_prefix(' ').unwrap_or(d)).collect();
         if let Ok(v) = serde_json::from_str::<Value>(&data.join("\n")) {
             out.push(v);
         }
@@ -210,15 +207,18 @@ pub(crate) fn from_sse(api: Api, bytes: &[u8]) -> Text {
                     text.push_str(t);
                 }
                 for c in choice.pointer("/delta/tool_calls").and_then(Value::as_array).into_iter().flatten() {
+                    // An index is the upstream's word: one past the calls so far at most, so a
+                    // hostile `index` cannot make the list huge.
                     let i = c.get("index").and_then(Value::as_u64).and_then(|i| usize::try_from(i).ok()).unwrap_or(0);
-                    if i >= calls.len() {
-                        calls.resize_with(i + 1, StreamedCall::default);
+                    if i == calls.len() {
+                        calls.push(StreamedCall::default());
                     }
+                    let Some(call) = calls.get_mut(i) else { continue };
                     if let Some(n) = c.pointer("/function/name").and_then(Value::as_str) {
-                        calls[i].name.push_str(n);
+                        call.name.push_str(n);
                     }
                     if let Some(a) = c.pointer("/function/arguments").and_then(Value::as_str) {
-                        calls[i].args.push_str(a);
+                        call.args.push_str(a);
                     }
                 }
                 if let Some(f) = choice.get("finish_reason").and_then(Value::as_str) {
@@ -226,16 +226,20 @@ pub(crate) fn from_sse(api: Api, bytes: &[u8]) -> Text {
                 }
             }
             Api::Messages => match ev.get("type").and_then(Value::as_str) {
-                Some("content_block_start") => {
-                    if ev.pointer("/content_block/type").and_then(Value::as_str) == Some("tool_use") {
-                        let name = ev.pointer("/content_block/name").and_then(Value::as_str).unwrap_or_default();
-                        calls.push(StreamedCall { name: name.to_string(), args: String::new() });
-                    }
+                Some("content_block_start")
+                    if ev.pointer("/content_block/type").and_then(Value::as_str) == Some("tool_use") =>
+                {
+                    let name = ev.pointer("/content_block/name").and_then(Value::as_str).unwrap_or_default();
+                    calls.push(StreamedCall { name: name.to_string(), args: String::new() });
                 }
                 Some("content_block_delta") => match ev.pointer("/delta/type").and_then(Value::as_str) {
-                    Some("text_delta") => text.push_str(ev.pointer("/delta/text").and_then(Value::as_str).unwrap_or_default()),
+                    Some("text_delta") => {
+                        text.push_str(ev.pointer("/delta/text").and_then(Value::as_str).unwrap_or_default())
+                    }
                     Some("input_json_delta") => {
-                        if let (Some(c), Some(p)) = (calls.last_mut(), ev.pointer("/delta/partial_json").and_then(Value::as_str)) {
+                        if let (Some(c), Some(p)) =
+                            (calls.last_mut(), ev.pointer("/delta/partial_json").and_then(Value::as_str))
+                        {
                             c.args.push_str(p);
                         }
                     }
@@ -271,6 +275,20 @@ pub(crate) fn from_sse(api: Api, bytes: &[u8]) -> Text {
     Text { text, finish }
 }
 
+/// Whether a request body asks for JSON output: a `json_*` type in chat's `response_format`,
+/// Responses' `text.format` or Anthropic's `output_format`.
+pub(crate) fn json_requested(api: Api, body: &[u8]) -> bool {
+    let pointer = match api {
+        Api::ChatCompletions => "/response_format/type",
+        Api::Responses => "/text/format/type",
+        Api::Messages => "/output_format/type",
+    };
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.pointer(pointer).and_then(Value::as_str).map(|t| t.starts_with("json")))
+        .unwrap_or(false)
+}
+
 /// Whether a message role is a system prompt.
 fn is_system(role: &str) -> bool {
     matches!(role, "system" | "developer")
@@ -302,9 +320,8 @@ pub(crate) fn prompt_of(api: Api, body: &[u8], drop_system: bool) -> String {
             }
         }
         Api::Messages => {
-            match v.get("system") {
-                Some(s @ (Value::String(_) | Value::Array(_))) => line("system", &content_text(Some(s))),
-                _ => {}
+            if let Some(s @ (Value::String(_) | Value::Array(_))) = v.get("system") {
+                line("system", &content_text(Some(s)));
             }
             for m in v.get("messages").and_then(Value::as_array).into_iter().flatten() {
                 let role = m.get("role").and_then(Value::as_str).unwrap_or("unknown");

@@ -296,7 +296,7 @@ def test_messages_with_the_anthropic_sdk_then_the_budget_per_minute_caps_calls(s
         ids.append(rid)
         m = client.messages.create(
             model="auto", max_tokens=64, system="Answer in French.", messages=[{"role": "user", "content": f"hi {i}"}],
-            extra_headers={"x-request-id": rid, **TOKENS},
+            extra_headers={"x-request-id": rid, "x-test-input-tokens": "120", "x-test-completion-tokens": "30"},
         )
         assert m.content[0].text
         time.sleep(0.1)  # one tick apart: each sample meets the spend of the ones before
@@ -316,6 +316,9 @@ def test_messages_with_the_anthropic_sdk_then_the_budget_per_minute_caps_calls(s
     check_record(rec, "messages")
     assert rec["prompt"].startswith("system: Answer in French.\nuser: hi ")
     assert rec["reference"]["tier"] == "claude-frontier" and rec["reference"]["model"] == "claude-opus-4-6"
+    assert (rec["routed"]["input_tokens"], rec["routed"]["output_tokens"]) == (120, 30)
+    assert rec["routed"]["cost_micro_usd"] == expected_cost(rec["routed"]["model"], 120, 30)
+    assert (rec["reference"]["input_tokens"], rec["reference"]["output_tokens"]) == (120, 30)
     assert rec["reference"]["cost_micro_usd"] == expected_cost("claude-opus-4-6", 120, 30)
     assert rec["routed"]["finish"] == rec["reference"]["finish"] == "stop"
 
@@ -323,14 +326,14 @@ def test_messages_with_the_anthropic_sdk_then_the_budget_per_minute_caps_calls(s
 def test_a_failing_reference_changes_nothing_the_client_sees(shadow: Shadow) -> None:
     env, session = shadow.env, requests.Session()
     failed_before = shadow.outcome("reference_failed", tier="mid")
-    r = chat(session, env, MID, **{"x-test-status": "500", "x-test-only-on": "frontier", "x-test-content": "fine"})
-    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "fine"
+    r = chat(session, env, MID, **{"x-test-status": "500", "x-test-only-on": "frontier"})
+    assert r.status_code == 200 and r.json()["choices"][0]["message"]["content"] == "upstream=mid model=claude-haiku-4.5"
     assert "x-llm-router-retry" not in r.headers
     rec = shadow.record(r.request.headers["x-request-id"])
     check_record(rec, "chat_completions")
     ref = rec["reference"]
     assert (ref["status"], ref["error"], ref["text"], ref["cost_micro_usd"], ref["input_tokens"]) == (500, "status 500", "", None, None)
-    assert rec["routed"]["text"] == "fine"
+    assert rec["routed"]["text"] == "upstream=mid model=claude-haiku-4.5"
     assert env.wait_metric("llm_router_shadow_total", failed_before + 1, outcome="reference_failed", tier="mid") == failed_before + 1
 
 
@@ -352,8 +355,7 @@ def test_a_reference_on_a_closed_port_changes_nothing_the_client_sees(shadow: Sh
 def test_a_sink_that_is_down_changes_nothing_the_client_sees(shadow: Shadow) -> None:
     env, session = shadow.env, requests.Session()
     failures = env.metric_sum("llm_router_shadow_sink_failures_total")
-    shadow.server.shutdown()
-    shadow.server.server_close()
+    fake_sink.stop(shadow.server, shadow.sink)
     try:
         for _ in range(5):
             r = chat(session, env, MID, **{"x-test-content": "still fine"})

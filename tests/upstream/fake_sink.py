@@ -11,13 +11,14 @@ Endpoints
   GET  /_records    the records received so far, as a JSON array
   GET  /_bad        lines received that were not JSON objects
   POST /_reset      forget everything
-Tests start it in-process with `start(port)` and stop it with `server.shutdown()`.
+Tests start it in-process with `start(port)` and take it down with `stop(server, sink)`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +31,7 @@ class Sink:
         self.bad: list[str] = []
         self.paths: list[str] = []
         self.out = out
+        self.connections: list[socket.socket] = []
 
     def add(self, path: str, body: bytes) -> bool:
         ok = True
@@ -56,6 +58,11 @@ class Sink:
 def handler(sink: Sink) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            with sink.lock:
+                sink.connections.append(self.connection)
 
         def log_message(self, fmt: str, *args: object) -> None:  # quiet
             pass
@@ -97,6 +104,20 @@ def start(port: int, out: Path | None = None) -> tuple[ThreadingHTTPServer, Sink
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, sink
+
+
+def stop(server: ThreadingHTTPServer, sink: Sink) -> None:
+    """Stop serving and close the kept-alive connections too: a sink that is down."""
+    server.shutdown()
+    server.server_close()
+    with sink.lock:
+        for conn in sink.connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            conn.close()
+        sink.connections.clear()
 
 
 def main() -> None:

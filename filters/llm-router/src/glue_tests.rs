@@ -174,25 +174,27 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 
 const BODY: &str = r#"{"model":"auto","messages":[{"role":"user","content":"summarize this"}]}"#;
 
+/// Give the fake the request `BODY` on the `chat` route, with the `summarization` rule's header
+/// and `extra` headers.
+fn request(fake: &Fake, extra: &[(&str, &str)]) {
+    let mut st = fake.0.borrow_mut();
+    let len = BODY.len().to_string();
+    let mut headers = pairs(&[
+        (":method", "POST"),
+        (":path", "/v1/chat/completions"),
+        ("content-length", &len),
+        ("x-feature", "summarization"),
+    ]);
+    headers.extend(pairs(extra));
+    st.maps.insert(MapType::HttpRequestHeaders, headers);
+    st.buffers.insert(BufferType::HttpRequestBody, BODY.as_bytes().to_vec());
+    st.properties.insert("xds.route_name".into(), b"chat".to_vec());
+}
+
 /// A context that has sent `BODY` on, routed to the cheap tier by the `summarization` rule.
 fn routed(router: Rc<Router>) -> (Http<Fake>, Fake) {
     let fake = Fake::default();
-    {
-        let mut st = fake.0.borrow_mut();
-        let len = BODY.len().to_string();
-        st.maps.insert(
-            MapType::HttpRequestHeaders,
-            pairs(&[
-                (":method", "POST"),
-                (":path", "/v1/chat/completions"),
-                ("content-length", &len),
-                ("x-feature", "summarization"),
-                ("x-llm-router-cluster", "llm_frontier"),
-            ]),
-        );
-        st.buffers.insert(BufferType::HttpRequestBody, BODY.as_bytes().to_vec());
-        st.properties.insert("xds.route_name".into(), b"chat".to_vec());
-    }
+    request(&fake, &[("x-llm-router-cluster", "llm_frontier")]);
     let mut http = Http::new(router, Glue { calls: fake.clone(), vm: Rc::default() });
     assert_eq!(http.on_http_request_headers(5, false), Action::Pause);
     assert_eq!(http.on_http_request_body(BODY.len(), true), Action::Continue);
@@ -399,22 +401,7 @@ fn shadow_calls_are_made_and_answered_in_the_root_context() {
     assert_eq!(fake.0.borrow().tick_period, Some(SHADOW_TICK), "the root ticks only when a section samples");
 
     // The HTTP context routes (the summarization rule: cheap), answers and ends; no call yet.
-    {
-        let mut st = fake.0.borrow_mut();
-        let len = BODY.len().to_string();
-        st.maps.insert(
-            MapType::HttpRequestHeaders,
-            pairs(&[
-                (":method", "POST"),
-                (":path", "/v1/chat/completions"),
-                ("content-length", &len),
-                ("x-feature", "summarization"),
-                ("x-request-id", "rid-9"),
-            ]),
-        );
-        st.buffers.insert(BufferType::HttpRequestBody, BODY.as_bytes().to_vec());
-        st.properties.insert("xds.route_name".into(), b"chat".to_vec());
-    }
+    request(&fake, &[("x-request-id", "rid-9")]);
     let mut http = root.http().unwrap();
     assert_eq!(http.on_http_request_headers(5, false), Action::Pause);
     assert_eq!(http.on_http_request_body(BODY.len(), true), Action::Continue);

@@ -245,9 +245,13 @@ fn call_response<C: Calls>(c: &C, num_headers: usize, body_size: usize) -> Optio
     (num_headers > 0).then(|| CallResponse {
         headers: checked(c, "get_map(call response headers)", c.get_map(MapType::HttpCallResponseHeaders))
             .unwrap_or_default(),
-        body: checked(c, "get_buffer(call response body)", c.get_buffer(BufferType::HttpCallResponseBody, 0, body_size))
-            .flatten()
-            .unwrap_or_default(),
+        body: checked(
+            c,
+            "get_buffer(call response body)",
+            c.get_buffer(BufferType::HttpCallResponseBody, 0, body_size),
+        )
+        .flatten()
+        .unwrap_or_default(),
     })
 }
 
