@@ -6,6 +6,8 @@ use std::collections::HashMap;
 
 use super::*;
 use llm_router::config::DEFAULT_CONFIG_JSON;
+use proxy_wasm::types::Bytes;
+use std::time::SystemTime;
 
 /// A dispatched call: (cluster, headers, body).
 type Dispatched = (String, Vec<(String, String)>, Vec<u8>);

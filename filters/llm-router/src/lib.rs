@@ -7,7 +7,7 @@
 //! root makes their calls on its tick and receives their answers, because Envoy cancels an HTTP
 //! context's pending calls when its stream is destroyed. Nothing else lives here.
 //!
-//! The host calls go through the small [`Calls`] trait ([`Real`] forwards each to
+//! The host calls go through the small [`Calls`] trait (`calls.rs`; [`Real`] forwards each to
 //! `proxy_wasm::hostcalls`), so the HTTP context runs natively against a fake in the tests below:
 //! a mismatch between what the core asks and what the glue does (such as an `Action` dropped
 //! after a re-send) fails there, before Envoy.
@@ -15,149 +15,25 @@
 //! proxy-wasm 0.2 host calls `panic!` on an unexpected status, which traps the VM. The flow only
 //! calls them in the phases where Envoy accepts them (request headers while paused, response
 //! headers while held, body buffers inside body callbacks). The statuses they do return as `Err`
-//! are never dropped: [`checked`] logs each one with the call that failed ([`HostError`]), and
+//! are never dropped: [`checked`] logs each one with the call that failed (`HostError`), and
 //! the value-returning calls fall back to "nothing there" after logging.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
+
+mod calls;
+
+use calls::{checked, effect, log_line, Calls, Real};
 
 use llm_router::flow::{Action as FlowAction, CallResponse, RequestFlow};
 use llm_router::host::{Host, Labels, Level, SharedError};
 use llm_router::names::{label, stat};
 use llm_router::router::Router;
 use llm_router::shadow::{Job, Prng, Shadows};
-use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::Bytes;
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType, Status};
-
-/// A host call that answered with an error status instead of doing what was asked.
-#[derive(Debug, thiserror::Error)]
-enum HostError {
-    /// The call returned `Err(status)`; `call` names it and what it was for.
-    #[error("llm-router: host call {call} failed with {status:?}")]
-    Failed { call: &'static str, status: Status },
-}
-
-/// The proxy-wasm host calls this glue makes, one method each with the SDK's signature.
-trait Calls {
-    fn log(&self, level: LogLevel, message: &str) -> Result<(), Status>;
-    fn get_map(&self, map: MapType) -> Result<Vec<(String, String)>, Status>;
-    fn set_map_value(&self, map: MapType, name: &str, value: Option<&str>) -> Result<(), Status>;
-    fn get_buffer(&self, buffer: BufferType, start: usize, size: usize) -> Result<Option<Bytes>, Status>;
-    fn set_buffer(&self, buffer: BufferType, start: usize, size: usize, value: &[u8]) -> Result<(), Status>;
-    fn send_http_response(&self, status: u32, headers: Vec<(&str, &str)>, body: Option<&[u8]>) -> Result<(), Status>;
-    fn dispatch_http_call(
-        &self,
-        cluster: &str,
-        headers: Vec<(&str, &str)>,
-        body: Option<&[u8]>,
-        timeout: Duration,
-    ) -> Result<u32, Status>;
-    fn resume_http_response(&self) -> Result<(), Status>;
-    fn get_property(&self, path: Vec<&str>) -> Result<Option<Bytes>, Status>;
-    fn set_property(&self, path: Vec<&str>, value: Option<&[u8]>) -> Result<(), Status>;
-    fn define_metric(&self, kind: MetricType, name: &str) -> Result<u32, Status>;
-    fn increment_metric(&self, id: u32, offset: i64) -> Result<(), Status>;
-    fn record_metric(&self, id: u32, value: u64) -> Result<(), Status>;
-    fn get_current_time(&self) -> Result<SystemTime, Status>;
-    fn get_plugin_configuration(&self) -> Result<Option<Bytes>, Status>;
-    fn get_shared_data(&self, key: &str) -> Result<(Option<Bytes>, Option<u32>), Status>;
-    fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status>;
-    fn set_tick_period(&self, period: Duration) -> Result<(), Status>;
-}
-
-/// The real host: every call goes to Envoy.
-#[derive(Clone, Copy, Default)]
-struct Real;
-
-impl Calls for Real {
-    fn log(&self, level: LogLevel, message: &str) -> Result<(), Status> {
-        hostcalls::log(level, message)
-    }
-    fn get_map(&self, map: MapType) -> Result<Vec<(String, String)>, Status> {
-        hostcalls::get_map(map)
-    }
-    fn set_map_value(&self, map: MapType, name: &str, value: Option<&str>) -> Result<(), Status> {
-        hostcalls::set_map_value(map, name, value)
-    }
-    fn get_buffer(&self, buffer: BufferType, start: usize, size: usize) -> Result<Option<Bytes>, Status> {
-        hostcalls::get_buffer(buffer, start, size)
-    }
-    fn set_buffer(&self, buffer: BufferType, start: usize, size: usize, value: &[u8]) -> Result<(), Status> {
-        hostcalls::set_buffer(buffer, start, size, value)
-    }
-    fn send_http_response(&self, status: u32, headers: Vec<(&str, &str)>, body: Option<&[u8]>) -> Result<(), Status> {
-        hostcalls::send_http_response(status, headers, body)
-    }
-    fn dispatch_http_call(
-        &self,
-        cluster: &str,
-        headers: Vec<(&str, &str)>,
-        body: Option<&[u8]>,
-        timeout: Duration,
-    ) -> Result<u32, Status> {
-        hostcalls::dispatch_http_call(cluster, headers, body, vec![], timeout)
-    }
-    fn resume_http_response(&self) -> Result<(), Status> {
-        hostcalls::resume_http_response()
-    }
-    fn get_property(&self, path: Vec<&str>) -> Result<Option<Bytes>, Status> {
-        hostcalls::get_property(path)
-    }
-    fn set_property(&self, path: Vec<&str>, value: Option<&[u8]>) -> Result<(), Status> {
-        hostcalls::set_property(path, value)
-    }
-    fn define_metric(&self, kind: MetricType, name: &str) -> Result<u32, Status> {
-        hostcalls::define_metric(kind, name)
-    }
-    fn increment_metric(&self, id: u32, offset: i64) -> Result<(), Status> {
-        hostcalls::increment_metric(id, offset)
-    }
-    fn record_metric(&self, id: u32, value: u64) -> Result<(), Status> {
-        hostcalls::record_metric(id, value)
-    }
-    fn get_current_time(&self) -> Result<SystemTime, Status> {
-        hostcalls::get_current_time()
-    }
-    fn get_plugin_configuration(&self) -> Result<Option<Bytes>, Status> {
-        hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
-    }
-    fn get_shared_data(&self, key: &str) -> Result<(Option<Bytes>, Option<u32>), Status> {
-        hostcalls::get_shared_data(key)
-    }
-    fn set_shared_data(&self, key: &str, value: &[u8], cas: Option<u32>) -> Result<(), Status> {
-        hostcalls::set_shared_data(key, Some(value), cas)
-    }
-    fn set_tick_period(&self, period: Duration) -> Result<(), Status> {
-        hostcalls::set_tick_period(period)
-    }
-}
-
-/// Write one log line. Logging is where every other failure is reported, so a failing log
-/// call has nowhere left to go: it is the one result this glue does not report further.
-fn log_line<C: Calls>(calls: &C, level: LogLevel, message: &str) {
-    calls.log(level, message).unwrap_or_default();
-}
-
-/// The value of a host call, or `None` after logging why there is none.
-fn checked<C: Calls, T>(calls: &C, call: &'static str, result: Result<T, Status>) -> Option<T> {
-    match result {
-        Ok(v) => Some(v),
-        Err(status) => {
-            log_line(calls, LogLevel::Warn, &HostError::Failed { call, status }.to_string());
-            None
-        }
-    }
-}
-
-/// A host call done for its effect: logged if the host refused it.
-fn effect<C: Calls>(calls: &C, call: &'static str, result: Result<(), Status>) {
-    // `()` carries no value; the failure, if any, was logged by `checked`.
-    checked(calls, call, result).unwrap_or_default();
-}
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
