@@ -22,6 +22,10 @@ pub mod flow;
 pub mod host;
 pub mod inspect;
 mod inspect_message;
+// Offline evaluation (`llm-router judge`, `report --quality`), for the CLI only: compiled into
+// the wasm filter, unused, they still moved its code generation (+158 bytes measured), so the
+// filter is built without them and stays byte-identical.
+#[cfg(not(target_arch = "wasm32"))]
 pub mod judge;
 mod keyword_lists;
 mod keywords;
@@ -35,6 +39,10 @@ pub mod quality;
 pub mod reader;
 pub mod report;
 mod report_budget;
+// Offline evaluation (`llm-router judge`, `report --quality`), for the CLI only: compiled into
+// the wasm filter, unused, they still moved its code generation (+158 bytes measured), so the
+// filter is built without them and stays byte-identical.
+#[cfg(not(target_arch = "wasm32"))]
 pub mod report_quality;
 pub mod request;
 pub mod responses;
@@ -42,6 +50,10 @@ pub mod responses_usage;
 pub mod retry;
 pub mod router;
 mod routing;
+// Offline evaluation (`llm-router judge`, `report --quality`), for the CLI only: compiled into
+// the wasm filter, unused, they still moved its code generation (+158 bytes measured), so the
+// filter is built without them and stays byte-identical.
+#[cfg(not(target_arch = "wasm32"))]
 pub mod sample;
 mod scan;
 pub mod service_tier;
