@@ -39,9 +39,7 @@ pub mod quality;
 pub mod reader;
 pub mod report;
 mod report_budget;
-// Offline evaluation (`llm-router judge`, `report --quality`), for the CLI only: compiled into
-// the wasm filter, unused, they still moved its code generation (+158 bytes measured), so the
-// filter is built without them and stays byte-identical.
+// CLI only, like `judge`.
 #[cfg(not(target_arch = "wasm32"))]
 pub mod report_quality;
 pub mod request;
@@ -50,9 +48,7 @@ pub mod responses_usage;
 pub mod retry;
 pub mod router;
 mod routing;
-// Offline evaluation (`llm-router judge`, `report --quality`), for the CLI only: compiled into
-// the wasm filter, unused, they still moved its code generation (+158 bytes measured), so the
-// filter is built without them and stays byte-identical.
+// CLI only, like `judge`.
 #[cfg(not(target_arch = "wasm32"))]
 pub mod sample;
 mod scan;
