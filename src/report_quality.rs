@@ -143,6 +143,11 @@ impl Tally {
     pub fn apgr_cpt50(&self) -> Option<(f64, f64)> {
         apgr_cpt50(&self.scored)
     }
+
+    /// The production PGR curve: (share sent to the reference, PGR) at the block boundaries.
+    pub fn pgr_curve(&self) -> Option<Vec<(f64, f64)>> {
+        pgr_curve(&self.scored)
+    }
 }
 
 fn ratio(k: u64, n: u64) -> Option<f64> {

@@ -105,6 +105,7 @@ fn tally_json(t: &Tally) -> Value {
         "scored": t.scored(),
         "apgr": apgr.map(|a| a.0),
         "cpt50": apgr.map(|a| a.1),
+        "pgr_curve": t.pgr_curve().map(|c| c.iter().map(|(x, y)| [*x, *y]).collect::<Vec<_>>()),
     })
 }
 

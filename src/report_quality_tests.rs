@@ -171,5 +171,7 @@ fn renders_table_and_json() {
     assert_eq!(v["skipped"]["duplicate"], 1);
     assert_eq!(v["groups"][0]["saved_per_1k_requests_per_point_micro_usd"], 24_000);
     assert_eq!(v["groups"][2]["apgr"], serde_json::Value::Null);
+    // chat/mid: blocks {0.5: loss, tie} and {0.2: win, loss}.
+    assert_eq!(v["groups"][1]["pgr_curve"], serde_json::json!([[0.0, 0.0], [0.5, 0.5], [1.0, 1.0]]));
     assert_eq!(v["total"]["loss"], 5);
 }

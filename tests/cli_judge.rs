@@ -290,6 +290,8 @@ fn judge_needs_a_model_unless_heuristic_and_has_help() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("a judge model is needed"));
+    let (_, err, ok) = run(&["judge", "--heuristic", "--model", "m", "--output", path.to_str().unwrap()], "");
+    assert!(!ok && err.contains("cannot be used with"), "{err}");
 }
 
 #[test]

@@ -34,7 +34,7 @@ pub(super) struct JudgeArgs {
     #[arg(long, short, value_name = "FILE")]
     output: String,
     /// No judge model: grade by the documented defect rules (a weak signal)
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["model", "base_url", "api_key"])]
     heuristic: bool,
     /// OpenAI-compatible base URL (env LLM_ROUTER_JUDGE_BASE_URL, OPENAI_BASE_URL; default
     /// https://api.openai.com/v1); `/chat/completions` is appended
