@@ -69,7 +69,8 @@ fn completion(content: &str) -> String {
 
 /// The stand-in judge. By the record id in the prompt: `rate*` gets a 429 with `retry-after: 1`
 /// first, `flaky*` a 503 first, `garbage*` never a JSON verdict, others answer "A" (or "tie"
-/// for `tie*`). A request without the expected key gets a 401, one for another model a 400.
+/// for `tie*`; `slow*` after 200 ms). A request without the expected key gets a 401, one for
+/// another model a 400.
 fn judge_server() -> (String, Calls) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
@@ -98,6 +99,9 @@ fn judge_server() -> (String, Calls) {
             let body: Value = serde_json::from_slice(&body).unwrap();
             let user = body["messages"][1]["content"].as_str().unwrap_or("");
             let id = user.split("question ").nth(1).and_then(|s| s.split_whitespace().next()).unwrap_or("").to_string();
+            if id.starts_with("slow") {
+                std::thread::sleep(Duration::from_millis(200));
+            }
             let n = {
                 let mut calls = seen.lock().unwrap();
                 let at = calls.entry(id.clone()).or_default();
@@ -240,6 +244,51 @@ fn judge_retries_gives_up_on_malformed_output_and_resumes() {
     let calls = calls.lock().unwrap();
     assert_eq!(calls.values().map(Vec::len).sum::<usize>(), 9 + 2);
     assert_eq!((calls["good-1"].len(), calls["good-2"].len(), calls["good-3"].len()), (1, 1, 1));
+}
+
+#[test]
+fn a_killed_run_resumes_without_losing_or_repeating_records() {
+    let (url, calls) = judge_server();
+    let dir = temp_dir("kill");
+    let out = dir.join("judged.jsonl");
+    let input = dir.join("samples.jsonl");
+    let records: Vec<Value> = (0..8).map(|i| record(&format!("slow-{i}"), "a", "b")).collect();
+    std::fs::write(&input, jsonl(&records)).unwrap();
+    let args = [
+        "judge",
+        input.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+        "--base-url",
+        &url,
+        "--api-key",
+        "test-key",
+        "--concurrency",
+        "1",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_llm-router"))
+        .args(args)
+        .env("LLM_ROUTER_JUDGE_MODEL", "judge-test")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let lines = || std::fs::read_to_string(&out).map_or(0, |t| t.lines().count());
+    while lines() < 3 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let written = lines();
+    assert!((3..8).contains(&written), "{written} records written before the kill");
+    let (_, err, ok) = judge(&args[1..], "");
+    assert!(ok, "{err}");
+    assert!(err.contains(&format!("{} written", 8 - written)), "{err}");
+    assert_eq!(output_by_id(&out).len(), 8);
+    // Each record was judged once, except at most the one in flight when the run was killed.
+    let total: usize = calls.lock().unwrap().values().map(Vec::len).sum();
+    assert!((8..=9).contains(&total), "{total} judge calls");
 }
 
 #[test]
