@@ -22,11 +22,6 @@ pub mod flow;
 pub mod host;
 pub mod inspect;
 mod inspect_message;
-// Offline evaluation (`llm-router judge`, `report --quality`), for the CLI only: compiled into
-// the wasm filter, unused, they still moved its code generation (+158 bytes measured), so the
-// filter is built without them and stays byte-identical.
-#[cfg(not(target_arch = "wasm32"))]
-pub mod judge;
 mod keyword_lists;
 mod keywords;
 pub mod mlp;
@@ -39,18 +34,12 @@ pub mod quality;
 pub mod reader;
 pub mod report;
 mod report_budget;
-// CLI only, like `judge`.
-#[cfg(not(target_arch = "wasm32"))]
-pub mod report_quality;
 pub mod request;
 pub mod responses;
 pub mod responses_usage;
 pub mod retry;
 pub mod router;
 mod routing;
-// CLI only, like `judge`.
-#[cfg(not(target_arch = "wasm32"))]
-pub mod sample;
 mod scan;
 pub mod service_tier;
 pub mod share;
@@ -59,6 +48,17 @@ pub mod splice;
 pub mod sse;
 mod sse_chunk;
 pub mod usage;
+
+// Offline evaluation for the CLI (`llm-router judge`, `report --quality`): the sample record
+// reader, the judge's pure steps and the quality report. Compiled into the wasm filter, unused,
+// they still moved its code generation (+158 bytes measured), so wasm builds leave them out and
+// the filter stays byte-identical.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod judge;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod report_quality;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod sample;
 
 #[cfg(test)]
 mod fake_host;
