@@ -328,6 +328,13 @@ def fold_plan() -> list[list[str]]:
     return plan
 
 
+def fold_sizes() -> str:
+    """How many sources a fold holds out: "3", or "3 or 4" when they do not divide evenly (the
+    production source makes 10)."""
+    lo, extra = divmod(len(MEASURED), FOLDS)
+    return f"{lo} or {lo + 1}" if extra else str(lo)
+
+
 def baseline_scores(d: Data, heur) -> dict[str, np.ndarray]:
     out = {"random": np.zeros(len(d.rows)), "length": d.chars, "reversed length": -d.chars}
     if heur is not None:
@@ -375,7 +382,7 @@ def fmt(v, nd=3):
 def render(folds, d: Data, routers, all_results, meta_line) -> str:
     lines = [meta_line, ""]
     lines.append(f"Leave-sources-out: {REPEATS} seeded partitions of the {len(MEASURED)} measured sources into "
-                 f"{FOLDS} folds of {len(MEASURED) // FOLDS} ({len(folds)} folds; every source held out "
+                 f"{FOLDS} folds of {fold_sizes()} ({len(folds)} folds; every source held out "
                  f"{REPEATS} times). Pooled = the held-out sources of a fold together, each weighing "
                  f"min(rows, {SOURCE_CAP}). Mean over folds, standard deviation in brackets.")
     lines.append("")

@@ -104,6 +104,7 @@ def test_production_is_one_more_held_out_source(tmp_path, monkeypatch):
     rows, x = lso.add_production(public, x_public, labels, lambda r, tag: src.extract([q["request"] for q in r]))
     assert len(rows) == len(public) + 60 and x.shape == (len(rows), 3)
     assert lso.MEASURED[-1] == "production"
+    assert lso.fold_sizes() == "3 or 4"  # 10 sources in 3 folds
 
     d = lso.Data(rows, x, src.names())
     plan = lso.fold_plan()
