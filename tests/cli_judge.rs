@@ -159,12 +159,16 @@ fn output_by_id(path: &PathBuf) -> HashMap<String, Value> {
     by_id
 }
 
+/// A stand-in judge, and the output and input paths of a test in its own directory.
+fn setup(name: &str) -> (String, Calls, PathBuf, PathBuf) {
+    let (url, calls) = judge_server();
+    let dir = temp_dir(name);
+    (url, calls, dir.join("judged.jsonl"), dir.join("samples.jsonl"))
+}
+
 #[test]
 fn judge_retries_gives_up_on_malformed_output_and_resumes() {
-    let (url, calls) = judge_server();
-    let dir = temp_dir("model");
-    let out = dir.join("judged.jsonl");
-    let input = dir.join("samples.jsonl");
+    let (url, calls, out, input) = setup("model");
     let records = [
         record("good-1", "Paris.", "Paris is the capital."),
         record("rate-1", "4", "2 + 2 = 4"),
@@ -248,10 +252,7 @@ fn judge_retries_gives_up_on_malformed_output_and_resumes() {
 
 #[test]
 fn a_killed_run_resumes_without_losing_or_repeating_records() {
-    let (url, calls) = judge_server();
-    let dir = temp_dir("kill");
-    let out = dir.join("judged.jsonl");
-    let input = dir.join("samples.jsonl");
+    let (url, calls, out, input) = setup("kill");
     let records: Vec<Value> = (0..8).map(|i| record(&format!("slow-{i}"), "a", "b")).collect();
     std::fs::write(&input, jsonl(&records)).unwrap();
     let args = [

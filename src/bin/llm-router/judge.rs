@@ -358,10 +358,12 @@ pub(super) fn judge_cmd(args: JudgeArgs) -> Result<usize, Failure> {
     }
     let mut fatal = None;
     if let Some(endpoint) = endpoint {
+        // No more threads than records left to judge.
+        let threads = args.concurrency.min(queue.len() as u64);
         let queue = Arc::new(Mutex::new(queue));
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel::<(Map<String, Value>, Result<Judgement, String>)>();
-        let workers: Vec<_> = (0..args.concurrency)
+        let workers: Vec<_> = (0..threads)
             .map(|_| {
                 let (queue, stop, tx, endpoint) = (queue.clone(), stop.clone(), tx.clone(), endpoint.clone());
                 std::thread::spawn(move || {
