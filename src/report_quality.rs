@@ -234,6 +234,17 @@ pub struct QualityReport {
     pub total: Tally,
     groups: BTreeMap<GroupKey, Tally>,
     ids: HashSet<String>,
+    /// Position check of the judge-model verdicts: [routed shown as A, routed shown as B].
+    pub position: [PositionTally; 2],
+}
+
+/// Verdicts of a judge model by the slot the routed answer was shown in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PositionTally {
+    /// Judged records.
+    pub judged: u64,
+    /// Of which losses.
+    pub loss: u64,
 }
 
 impl QualityReport {
@@ -269,6 +280,15 @@ impl QualityReport {
             return;
         }
         self.total.add(&sample, judgement.as_ref());
+        // The swap cancels a judge's slot preference only on average: the two halves' gaps
+        // should agree within their noise; a large difference means a biased judge.
+        if let Some(j @ Judgement { verdict: Some(v), .. }) = &judgement {
+            if j.judge != "heuristic" {
+                let slot = &mut self.position[usize::from(j.swapped)];
+                slot.judged += 1;
+                slot.loss += u64::from(*v == Verdict::Loss);
+            }
+        }
         let key = (sample.route.clone(), sample.tier.clone(), sample.routed.model.clone());
         self.groups.entry(key).or_default().add(&sample, judgement.as_ref());
     }

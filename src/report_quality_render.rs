@@ -137,7 +137,24 @@ impl QualityReport {
         total.extend(cells(&self.total));
         rows.push(total);
         out += &align(&HEADER, &rows);
+        if let Some(line) = self.position_line() {
+            out += &line;
+        }
         out
+    }
+
+    fn position_line(&self) -> Option<String> {
+        let [a, b] = self.position;
+        (a.judged + b.judged > 0).then(|| {
+            let gap = |p: super::PositionTally| pct(super::ratio(p.loss, p.judged));
+            format!(
+                "\nposition check (judge-model verdicts): gap {} with the routed answer shown first (n {}), {} shown second (n {}); a large difference means the judge prefers a slot\n",
+                gap(a),
+                a.judged,
+                gap(b),
+                b.judged
+            )
+        })
     }
 
     /// The whole report as JSON.
@@ -162,6 +179,9 @@ impl QualityReport {
             "invalid_examples": self.invalid_examples.iter().map(|(n, m)| json!({"line": n, "error": m})).collect::<Vec<_>>(),
             "groups": groups,
             "total": tally_json(&self.total),
+            "position_check": self.position.iter().zip(["routed_first", "routed_second"]).map(|(p, slot)| {
+                json!({"slot": slot, "judged": p.judged, "loss": p.loss, "quality_gap": super::ratio(p.loss, p.judged)})
+            }).collect::<Vec<_>>(),
         })
     }
 }

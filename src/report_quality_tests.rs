@@ -175,3 +175,24 @@ fn renders_table_and_json() {
     assert_eq!(v["groups"][1]["pgr_curve"], serde_json::json!([[0.0, 0.0], [0.5, 0.5], [1.0, 1.0]]));
     assert_eq!(v["total"]["loss"], 5);
 }
+
+#[test]
+fn the_position_check_splits_judge_model_verdicts_by_slot() {
+    let mut r = fixture();
+    // The fixture's 13 verdicts are all from "judge-model", routed answer first: 5 losses.
+    assert_eq!(r.position, [PositionTally { judged: 13, loss: 5 }, PositionTally::default()]);
+    for (id, verdict, judge) in
+        [("s1", "loss", "judge-model"), ("s2", "tie", "judge-model"), ("h1", "loss", "heuristic")]
+    {
+        let mut v = crate::sample::tests::record();
+        v["id"] = serde_json::json!(id);
+        v["judgement"] =
+            serde_json::json!({"verdict": verdict, "judge": judge, "reason": "", "swapped": true, "attempts": 1});
+        r.add_line(&v.to_string());
+    }
+    // The heuristic's verdict does not count: it sees no slots.
+    assert_eq!(r.position[1], PositionTally { judged: 2, loss: 1 });
+    let table = r.render(Format::Table);
+    assert!(table.contains("gap 38.5% with the routed answer shown first (n 13), 50.0% shown second (n 2)"), "{table}");
+    assert_eq!(r.to_json()["position_check"][1]["quality_gap"], 0.5);
+}
