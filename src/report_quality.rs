@@ -284,9 +284,10 @@ impl QualityReport {
         // should agree within their noise; a large difference means a biased judge.
         if let Some(j @ Judgement { verdict: Some(v), .. }) = &judgement {
             if j.judge != "heuristic" {
-                let slot = &mut self.position[usize::from(j.swapped)];
-                slot.judged += 1;
-                slot.loss += u64::from(*v == Verdict::Loss);
+                if let Some(slot) = self.position.get_mut(usize::from(j.swapped)) {
+                    slot.judged += 1;
+                    slot.loss += u64::from(*v == Verdict::Loss);
+                }
             }
         }
         let key = (sample.route.clone(), sample.tier.clone(), sample.routed.model.clone());
