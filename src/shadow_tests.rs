@@ -333,6 +333,15 @@ fn the_root_makes_the_reference_call_then_posts_the_record() {
                           "output_tokens": 80, "cost_micro_usd": ref_cost, "error": null}
         })
     );
+    // The contract: what the filter writes, `judge` and `report --quality` read.
+    let (sample, _) = crate::sample::read_line(std::str::from_utf8(&line).unwrap().trim_end()).unwrap();
+    assert_eq!(
+        (sample.id.as_str(), sample.tier.as_str(), sample.reference_tier.as_str()),
+        ("req-1", "cheap", "frontier")
+    );
+    assert_eq!(sample.score, Some(0.1235));
+    assert!(sample.routed.succeeded() && sample.reference.succeeded());
+    assert_eq!(sample.reference.cost_micro_usd, Some(ref_cost));
     assert_eq!(h.counter_sum("llm_router_shadow_total{route=chat,api=chat_completions,tier=cheap,outcome=ok}"), 1);
     assert_eq!(h.counter_sum("llm_router_shadow_cost_micro_usd_total{route=chat,api=chat_completions,tier=cheap,model=claude-sonnet-4.6}"), ref_cost);
     // Shadow calls never touch the routed request's counters.
@@ -363,6 +372,10 @@ fn a_failed_reference_still_writes_a_record_with_the_error() {
     assert!(shadows.on_call_response(&r, &mut h, 1, Some(e500)));
     assert!(shadows.on_call_response(&r, &mut h, 2, None));
     let recs: Vec<Value> = h.calls[2..].iter().map(|c| serde_json::from_slice(&c.2).unwrap()).collect();
+    for c in &h.calls[2..] {
+        let (sample, _) = crate::sample::read_line(std::str::from_utf8(&c.2).unwrap().trim_end()).unwrap();
+        assert!(!sample.reference.succeeded() && sample.reference.failure().is_some());
+    }
     assert_eq!(recs[0]["reference"]["error"], "status 500");
     assert_eq!(recs[0]["reference"]["status"], 500);
     assert_eq!(recs[1]["reference"]["error"], "no answer (timeout or connection failure)");
