@@ -479,3 +479,35 @@ fn a_hostile_tool_call_index_does_not_grow_the_call_list() {
     let stream = "data: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":4000000000,\"function\":{\"name\":\"x\"}}]}}]}\n\ndata: {\"choices\":[{\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"name\":\"ok\",\"arguments\":\"{}\"}}]}}]}\n\n";
     assert_eq!(answer_of(Api::ChatCompletions, stream.as_bytes()).text, "[tool_call ok({})]");
 }
+
+#[test]
+fn arbitrary_bytes_never_panic_the_readers() {
+    // Upstream answers and client bodies are untrusted: mangled versions of real shapes (cut,
+    // bytes flipped, invalid UTF-8) must read as some text, never a panic.
+    let seeds: [&[u8]; 4] = [
+        ROUTED.as_bytes(),
+        BODY.as_bytes(),
+        br#"{"output":[{"type":"message","content":[{"text":"y"}]}],"status":"completed"}"#,
+        b"data: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"\xc3\xa9\"}}\n\n",
+    ];
+    let mut rng = Prng::new(42);
+    for _ in 0..3_000 {
+        let seed = seeds[usize::try_from(rng.next_u64() % 4).unwrap()];
+        let mut bytes = seed.to_vec();
+        let cut = usize::try_from(rng.next_u64() % (bytes.len() as u64 + 1)).unwrap();
+        bytes.truncate(cut);
+        for _ in 0..(rng.next_u64() % 4) {
+            if !bytes.is_empty() {
+                let i = usize::try_from(rng.next_u64() % bytes.len() as u64).unwrap();
+                bytes[i] = u8::try_from(rng.next_u64() % 256).unwrap();
+            }
+        }
+        for api in [Api::ChatCompletions, Api::Messages, Api::Responses] {
+            let t = answer_of(api, &bytes);
+            let (capped, _) = cap(&t.text, usize::try_from(rng.next_u64() % 16).unwrap());
+            assert!(capped.len() <= 16);
+            let _ = prompt_of(api, &bytes, rng.next_u64().is_multiple_of(2));
+            let _ = crate::shadow_text::json_requested(api, &bytes);
+        }
+    }
+}
