@@ -6,9 +6,10 @@
 //! tier with a rate above 0), so only sampled requests keep their body and a capped copy of
 //! their answer ([`Capture`]). When the answer has ended and been accounted, the flow hands a
 //! [`Job`] to the host ([`crate::host::Host::shadow`]), which queues it in the VM's [`Shadows`]:
-//! an HTTP context's pending calls die with its stream, so the reference call and the sink POST
-//! are made from the root context ([`Shadows::tick`], [`Shadows::on_call_response`]). Nothing
-//! of this changes or delays what the client gets.
+//! the answer of a call an HTTP context makes never reaches it once its stream is gone (checked
+//! with Envoy 1.40), so the reference call and the sink POST are made from the root context
+//! ([`Shadows::tick`], [`Shadows::on_call_response`]). Nothing of this changes or delays what
+//! the client gets.
 //!
 //! The shadow budget (`budget_micro_usd_per_minute`) is kept per API section and per VM (one
 //! per Envoy worker): a call is made only while the minute's spend is under it; each call

@@ -4,8 +4,10 @@
 //! classifier) once per VM; each HTTP context drives one [`RequestFlow`] and implements the
 //! core's [`Host`] trait over proxy-wasm host calls. With shadow sampling configured, the root
 //! context also owns the VM's [`Shadows`]: HTTP contexts queue finished samples there, and the
-//! root makes their calls on its tick and receives their answers, because Envoy cancels an HTTP
-//! context's pending calls when its stream is destroyed. Nothing else lives here.
+//! root makes their calls on its tick and receives their answers, because the answer of a call an
+//! HTTP context makes never reaches it once its stream is destroyed (checked with Envoy 1.40: a
+//! call dispatched in `on_log` reaches the upstream, its `on_http_call_response` never runs).
+//! Nothing else lives here.
 //!
 //! The host calls go through the small [`Calls`] trait (`calls.rs`; [`Real`] forwards each to
 //! `proxy_wasm::hostcalls`), so the HTTP context runs natively against a fake in the tests below:
