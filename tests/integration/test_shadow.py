@@ -19,6 +19,7 @@ import hashlib
 import json
 import math
 import statistics
+import threading
 import sys
 import time
 import uuid
@@ -366,3 +367,43 @@ def test_a_sink_that_is_down_changes_nothing_the_client_sees(shadow: Shadow) -> 
     r = chat(session, env, MID)
     assert r.status_code == 200
     shadow.record(r.request.headers["x-request-id"])
+
+
+def test_every_worker_shadows_from_its_own_root_context(workdir: Path, wasm_file: Path) -> None:
+    """Two workers, clients in parallel: each worker's root context makes its own samples' calls."""
+    sink_port, dead_port = stack_mod.free_ports(2)
+    server, sink = fake_sink.start(sink_port)
+    stack = None
+    try:
+        stack = start_stack(workdir / "shadow2", with_clusters(config_with_plugin(plugin()), sink_port, dead_port), concurrency=2)
+        env = Env(stack)
+        ids: list[str] = []
+
+        def client(n: int) -> None:
+            for _ in range(n):
+                # A new connection each time, so the kernel spreads them over both workers.
+                with requests.Session() as session:
+                    r = chat(session, env, MID)
+                assert r.status_code == 200
+                ids.append(r.request.headers["x-request-id"])
+
+        threads = [threading.Thread(target=client, args=(10,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len({r["id"] for r in sink.records} & set(ids)) < len(ids):
+            time.sleep(0.1)
+        got = [r for r in sink.records if r["id"] in set(ids)]
+        assert len(got) == len(ids) == 40, (len(got), len(ids))
+        assert all(r["reference"]["status"] == 200 and r["tier"] == "mid" for r in got)
+        # Both workers served clients, so both root contexts made calls (a worker whose root
+        # did not would have left its samples without a record).
+        stats = requests.get(env.admin_url + "/stats", params={"format": "json", "filter": r"worker_\d+\.downstream_cx_total"}, timeout=10)
+        per_worker = {st["name"]: st["value"] for st in stats.json()["stats"] if "llm" not in st["name"]}
+        assert sum(1 for v in per_worker.values() if v > 0) == 2, per_worker
+    finally:
+        if stack is not None:
+            stack.stop()
+        fake_sink.stop(server, sink)
