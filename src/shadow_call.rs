@@ -24,14 +24,16 @@ pub(crate) fn reference_call(headers: &[(String, String)], body: &[u8], model: &
     Some(Resent { headers, body })
 }
 
-/// The POST of one record line (JSONL: the line ends with `\n`) to the sink.
+/// The POST of one record line to the sink: one JSON object ending with `\n`, so the body is
+/// both a JSON document (`application/json`, what Fluent Bit's and Fluentd's HTTP inputs take)
+/// and one line of JSONL for collectors that split on newlines.
 pub(crate) fn sink_post(shadow: &Shadow, mut line: Vec<u8>) -> Resent {
     line.push(b'\n');
     let headers = vec![
         (":method".to_string(), "POST".to_string()),
         (":path".to_string(), shadow.sink_path.clone()),
         (":authority".to_string(), shadow.sink_authority.clone()),
-        ("content-type".to_string(), "application/x-ndjson".to_string()),
+        ("content-type".to_string(), "application/json".to_string()),
         ("content-length".to_string(), line.len().to_string()),
     ];
     Resent { headers, body: line }

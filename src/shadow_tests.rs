@@ -312,6 +312,7 @@ fn the_root_makes_the_reference_call_then_posts_the_record() {
     let (sink, sink_headers, line, _) = h.calls[1].clone();
     assert_eq!(sink, "shadow_sink");
     assert!(sink_headers.contains(&(":path".into(), "/samples".into())));
+    assert!(sink_headers.contains(&("content-type".into(), "application/json".into())));
     assert_eq!(line.last(), Some(&b'\n'));
     let rec: Value = serde_json::from_slice(&line).unwrap();
     let ref_cost = r
