@@ -33,7 +33,7 @@ elif [ "${1:-}" = "--time" ]; then
   shift 2
 fi
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(request_policy sse_usage config anthropic_events responses_events)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(request_policy sse_usage config anthropic_events responses_events shadow_text)
 
 if ! command -v cargo >/dev/null 2>&1 && [ -f "$HOME/.cargo/env" ]; then
   # shellcheck disable=SC1091

@@ -46,7 +46,7 @@ pub mod shadow;
 mod shadow_call;
 pub mod shadow_config;
 pub mod shadow_record;
-mod shadow_text;
+pub mod shadow_text;
 pub mod share;
 pub mod simulate;
 pub mod splice;

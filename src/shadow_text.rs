@@ -10,13 +10,15 @@ use crate::api::Api;
 /// An answer's text and normalized finish (`stop`, `length`, `tool_calls`, `content_filter`,
 /// `other`; `None` when unknown).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub(crate) struct Text {
-    pub(crate) text: String,
-    pub(crate) finish: Option<&'static str>,
+pub struct Text {
+    /// The text (tool calls as `[tool_call name(args)]`).
+    pub text: String,
+    /// The normalized finish.
+    pub finish: Option<&'static str>,
 }
 
 /// `s` cut to at most `max` bytes on a UTF-8 boundary, and whether it was cut.
-pub(crate) fn cap(s: &str, max: usize) -> (String, bool) {
+pub fn cap(s: &str, max: usize) -> (String, bool) {
     if s.len() <= max {
         return (s.to_string(), false);
     }
@@ -79,7 +81,7 @@ fn finish_responses(v: &Value, has_tool_call: bool) -> Option<&'static str> {
 }
 
 /// The text of an answer's bytes: a JSON answer, or else an SSE stream.
-pub(crate) fn answer_of(api: Api, bytes: &[u8]) -> Text {
+pub fn answer_of(api: Api, bytes: &[u8]) -> Text {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v) => from_json(api, &v),
         Err(_) => from_sse(api, bytes),
@@ -87,7 +89,7 @@ pub(crate) fn answer_of(api: Api, bytes: &[u8]) -> Text {
 }
 
 /// The text of a whole JSON answer.
-pub(crate) fn from_json(api: Api, v: &Value) -> Text {
+pub fn from_json(api: Api, v: &Value) -> Text {
     let mut text = String::new();
     match api {
         Api::ChatCompletions => {
@@ -195,7 +197,7 @@ struct StreamedCall {
 }
 
 /// The text of an SSE stream's raw bytes.
-pub(crate) fn from_sse(api: Api, bytes: &[u8]) -> Text {
+pub fn from_sse(api: Api, bytes: &[u8]) -> Text {
     let mut text = String::new();
     let mut calls: Vec<StreamedCall> = Vec::new();
     let mut finish = None;
@@ -277,7 +279,7 @@ pub(crate) fn from_sse(api: Api, bytes: &[u8]) -> Text {
 
 /// Whether a request body asks for JSON output: a `json_*` type in chat's `response_format`,
 /// Responses' `text.format` or Anthropic's `output_format`.
-pub(crate) fn json_requested(api: Api, body: &[u8]) -> bool {
+pub fn json_requested(api: Api, body: &[u8]) -> bool {
     let pointer = match api {
         Api::ChatCompletions => "/response_format/type",
         Api::Responses => "/text/format/type",
@@ -296,7 +298,7 @@ fn is_system(role: &str) -> bool {
 
 /// The conversation of a request body as `role: text` lines; system prompts left out with
 /// `drop_system`. A body that is not JSON renders as nothing.
-pub(crate) fn prompt_of(api: Api, body: &[u8], drop_system: bool) -> String {
+pub fn prompt_of(api: Api, body: &[u8], drop_system: bool) -> String {
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return String::new();
     };
