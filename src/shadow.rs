@@ -253,9 +253,12 @@ fn api_index(api: Api) -> usize {
 }
 
 impl Shadows {
-    /// Queue a finished sampled request; false (the job is dropped) when the queue is full.
+    /// Queue a finished sampled request; false (the job is dropped) when `max_queued` samples
+    /// already wait for or are in their reference call (each holds a request body and an answer
+    /// copy, so a slow reference tier must not pile them up).
     pub fn push(&mut self, job: Box<Job>) -> bool {
-        if self.queue.len() >= job.max_queued {
+        let references = self.in_flight.values().filter(|f| matches!(f, InFlight::Reference { .. })).count();
+        if self.queue.len() + references >= job.max_queued {
             return false;
         }
         self.queue.push_back(job);

@@ -17,7 +17,7 @@ pub const DEFAULT_SINK_PATH: &str = "/samples";
 pub const DEFAULT_SINK_TIMEOUT_MS: u64 = 5_000;
 /// Default timeout of one reference call (ms).
 pub const DEFAULT_REFERENCE_TIMEOUT_MS: u64 = 60_000;
-/// Default number of finished requests waiting for their reference call, per worker; more are
+/// Default number of sampled requests waiting for or in their reference call, per worker; more are
 /// skipped (and counted) rather than held in memory.
 pub const DEFAULT_MAX_QUEUED: usize = 64;
 
@@ -46,7 +46,7 @@ pub struct RawShadow {
     pub sink_timeout_ms: Option<u64>,
     /// Timeout of one reference call (ms).
     pub reference_timeout_ms: Option<u64>,
-    /// Finished sampled requests waiting for their reference call, per worker.
+    /// Sampled requests waiting for or in their reference call, per worker.
     pub max_queued: Option<usize>,
     /// Leave system prompts (system / developer messages, `system`, `instructions`) out of
     /// the record's prompt.

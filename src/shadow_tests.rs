@@ -440,13 +440,24 @@ fn the_budget_per_minute_caps_calls_and_renews_each_minute() {
 }
 
 #[test]
-fn the_queue_is_capped() {
+fn samples_waiting_or_in_their_reference_call_are_capped() {
+    let r = shadow_router(json!({}));
     let mut shadows = Shadows::default();
     for _ in 0..4 {
         assert!(shadows.push(job_of(BODY, ROUTED)));
     }
     assert!(!shadows.push(job_of(BODY, ROUTED)));
     assert_eq!(shadows.pending(), (4, 0));
+    // In flight still counts: a slow reference tier does not pile samples up.
+    let mut h = FakeHost::default();
+    shadows.tick(&r, &mut h);
+    assert_eq!(shadows.pending(), (0, 4));
+    assert!(!shadows.push(job_of(BODY, ROUTED)));
+    // An answered reference frees its place (its sink POST does not hold one).
+    assert!(shadows.on_call_response(&r, &mut h, 1, Some(ok_answer("a", 1, 1))));
+    assert_eq!(shadows.pending(), (0, 4), "three references and one sink POST");
+    assert!(shadows.push(job_of(BODY, ROUTED)));
+    assert!(!shadows.push(job_of(BODY, ROUTED)));
 }
 
 #[test]
