@@ -37,7 +37,8 @@ use crate::api::Api;
 use crate::budget;
 use crate::config::Mode;
 use crate::emit;
-use crate::host::{Host, Level};
+use crate::host::{header, Host, Level};
+pub use crate::host::{Action, CallResponse};
 use crate::inspect;
 use crate::names::{self, value};
 use crate::reader::{self, Read, UsageReader};
@@ -46,40 +47,6 @@ use crate::router::Router;
 use crate::routing::{self, Cap, Ceiling, Resend, Routed, Routing};
 use crate::shadow;
 use crate::splice;
-
-/// What the host should do after a callback.
-///
-/// `#[must_use]`: dropping it is a bug, not a shortcut. The host must stop or go on exactly as
-/// told; above all after [`RequestFlow::on_call_response`], where `Pause` means another re-send
-/// is in flight and resuming would deliver the failed answer.
-#[must_use]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Let the data go on.
-    Continue,
-    /// Hold it (headers: stop iteration; body: buffer).
-    Pause,
-}
-
-/// The answer of a re-sent request (`dispatch_http_call`), as the host hands it over.
-#[derive(Debug, Clone, Default)]
-pub struct CallResponse {
-    /// Response headers including `:status`.
-    pub headers: Vec<(String, String)>,
-    /// Whole response body.
-    pub body: Vec<u8>,
-}
-
-impl CallResponse {
-    pub(crate) fn status(&self) -> Option<u16> {
-        header(&self.headers, ":status").and_then(|v| v.trim().parse().ok())
-    }
-}
-
-/// The first value of header `name` (lowercase) in a header list fetched from the host.
-fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
 
 /// Request phases.
 #[derive(Debug)]

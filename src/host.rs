@@ -4,6 +4,40 @@
 //! to call in the phase where the flow calls it; the flow only touches request headers during
 //! the request phases and response headers while they are held.
 
+/// What the host should do after a callback.
+///
+/// `#[must_use]`: dropping it is a bug, not a shortcut. The host must stop or go on exactly as
+/// told; above all after [`crate::flow::RequestFlow::on_call_response`], where `Pause` means
+/// another re-send is in flight and resuming would deliver the failed answer.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Let the data go on.
+    Continue,
+    /// Hold it (headers: stop iteration; body: buffer).
+    Pause,
+}
+
+/// The answer of a re-sent request (`dispatch_http_call`), as the host hands it over.
+#[derive(Debug, Clone, Default)]
+pub struct CallResponse {
+    /// Response headers including `:status`.
+    pub headers: Vec<(String, String)>,
+    /// Whole response body.
+    pub body: Vec<u8>,
+}
+
+impl CallResponse {
+    pub(crate) fn status(&self) -> Option<u16> {
+        header(&self.headers, ":status").and_then(|v| v.trim().parse().ok())
+    }
+}
+
+/// The first value of header `name` (lowercase) in a header list fetched from the host.
+pub(crate) fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
 /// Log levels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
