@@ -202,6 +202,17 @@ def test_an_answer_without_a_cost_is_checked_but_charges_nothing(fleet, what, mo
     assert rls.count(customer) == 0
 
 
+def test_an_answer_over_1000_dollars_is_not_charged_envoys_hits_addend_cap(fleet) -> None:
+    rls, a, _ = fleet
+    # Envoy takes a hits_addend of at most 1e9 (micro-USD: $1,000) and drops the call above it.
+    # claude-opus-4.6 output at $25 per Mtok: 40,000,000 tokens are exactly 1e9, one more is over.
+    for tokens, charged in ((40_000_000, True), (40_000_001, False)):
+        customer = f"huge-{uuid.uuid4().hex[:8]}"
+        cost = cost_of(chat(a, customer, "claude-opus-4.6", (0, tokens)))
+        assert cost == tokens * 25
+        time.sleep(1.5)
+        assert [hits(c) for c in rls.calls(customer)] == ([0, cost] if charged else [0])
+
 def test_without_a_customer_header_no_call_is_made(fleet) -> None:
     rls, a, _ = fleet
     before = len(rls.snapshot()["calls"])
