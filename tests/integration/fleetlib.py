@@ -8,9 +8,6 @@ SIGTERM when the launcher dies, stopped by its process group only.
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -47,7 +44,9 @@ class RateLimitService:
         self.config.write_text(yaml.safe_dump(limits, sort_keys=False))
         self.grpc_port, self.http_port = stack_mod.free_ports(2)
         self.log = workdir / "ratelimit.log"
-        self.proc: subprocess.Popen | None = None
+        # Stack's child handling (own process group, SIGTERM when the launcher dies, stop by
+        # process group) with this one child instead of Envoy and the LLM stand-ins.
+        self.procs = stack_mod.Stack(workdir)
 
     @property
     def url(self) -> str:
@@ -58,15 +57,11 @@ class RateLimitService:
             stack_mod.python_binary(), str(FAKE_RATELIMIT),
             "--port", str(self.grpc_port), "--http-port", str(self.http_port), "--config", str(self.config),
         ]
-        with open(self.log, "ab") as out:
-            self.proc = subprocess.Popen(
-                argv, cwd=str(REPO), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=stack_mod._die_with_parent,  # noqa: PLW1509
-            )
+        proc = self.procs._spawn("ratelimit", argv, self.log)
         deadline = time.monotonic() + timeout
         while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"fake rate-limit service exited with {self.proc.returncode}:\n{stack_mod.tail(self.log)}")
+            if proc.poll() is not None:
+                raise RuntimeError(f"fake rate-limit service exited with {proc.returncode}:\n{stack_mod.tail(self.log)}")
             try:
                 if requests.get(self.url + "/_health", timeout=1).status_code == 200:
                     return
@@ -77,19 +72,7 @@ class RateLimitService:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        self.proc = None
+        self.procs.stop()
 
     def snapshot(self) -> dict:
         r = requests.get(self.url + "/_counts", timeout=5)
