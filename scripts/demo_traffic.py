@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Send a mix of chat requests through the router and print where they went and what they cost.
+"""Send a mix of LLM requests through the router and print where they went and what they cost.
 
     python3 scripts/demo_traffic.py --ready-file tmp/demo/ready      (as scripts/demo.sh does)
     python3 scripts/demo_traffic.py --base-url http://127.0.0.1:10000 --admin-url http://127.0.0.1:9901
 
-Uses the official OpenAI client, exactly as an application would: only the base
-URL changes and the model is "auto". The upstreams are local stand-ins; the
+Uses the official OpenAI and Anthropic clients, exactly as an application would: only
+the base URL changes and the model is "auto". Most requests are OpenAI chat
+completions; two are an Anthropic Messages request (`/v1/messages`, routed among the
+Claude tiers of the `messages` section) and an OpenAI Responses request
+(`/v1/responses`, among the OpenAI tiers of the `responses` section). The upstreams are local stand-ins; the
 `x-test-completion-tokens` header tells a stand-in how long an answer to
 pretend it wrote, so the costs look like real traffic.
 """
@@ -18,6 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anthropic
 import openai
 
 LONG_NOTES = "\n".join(
@@ -68,6 +72,7 @@ class Case:
     headers: dict[str, str] = field(default_factory=dict)
     stream: bool = False
     tools: list | None = None
+    api: str = "chat"  # "chat", "messages" (Anthropic) or "responses" (OpenAI Responses)
 
 
 CASES = [
@@ -91,6 +96,8 @@ CASES = [
     Case("tool call", "auto", "What's the weather in Lisbon right now?", 40, {"x-customer-id": "acme"}, tools=[WEATHER_TOOL]),
     Case("explicit gpt-4o", "gpt-4o", "Translate 'good morning' into French, Spanish and German.", 60, {"x-customer-id": "initech"}),
     Case("streamed story", "auto", "Tell me a two-sentence story about a lighthouse keeper.", 90, {"x-customer-id": "acme"}, stream=True),
+    Case("Messages: code review", "auto", CODING_TASK, 600, {"x-customer-id": "globex"}, api="messages"),
+    Case("Responses: quick question", "auto", "Name three primary colours.", 25, {"x-customer-id": "acme"}, api="responses"),
 ]
 
 
@@ -112,24 +119,41 @@ def as_int(value: object) -> int | None:
         return None
 
 
-def run_case(client: openai.OpenAI, case: Case) -> Row:
+def row_of(label: str, h) -> Row:
+    """The router's decision and cost headers of a non-streaming answer."""
+    return Row(
+        label,
+        h.get("x-llm-router-tier", "-"),
+        h.get("x-llm-router-model", "-"),
+        as_int(h.get("x-llm-router-cost-micro-usd")),
+        as_int(h.get("x-llm-router-baseline-cost-micro-usd")),
+        h.get("x-llm-router-reason", "-"),
+        h.get("x-upstream-name", "-"),
+    )
+
+
+def run_case(client: openai.OpenAI, claude: anthropic.Anthropic, case: Case) -> Row:
     headers = {"x-test-completion-tokens": str(case.completion_tokens), **case.headers}
+    if case.api == "messages":
+        raw = claude.messages.with_raw_response.create(
+            model=case.model,
+            max_tokens=case.completion_tokens * 2,
+            messages=[{"role": "user", "content": case.prompt}],
+            extra_headers=headers,
+        )
+        raw.parse()
+        return row_of(case.label, raw.headers)
+    if case.api == "responses":
+        raw = client.responses.with_raw_response.create(model=case.model, input=case.prompt, extra_headers=headers)
+        raw.parse()
+        return row_of(case.label, raw.headers)
     kwargs: dict = {"model": case.model, "messages": [{"role": "user", "content": case.prompt}], "extra_headers": headers}
     if case.tools:
         kwargs["tools"] = case.tools
     if not case.stream:
         raw = client.chat.completions.with_raw_response.create(**kwargs)
         raw.parse()
-        h = raw.headers
-        return Row(
-            case.label,
-            h.get("x-llm-router-tier", "-"),
-            h.get("x-llm-router-model", "-"),
-            as_int(h.get("x-llm-router-cost-micro-usd")),
-            as_int(h.get("x-llm-router-baseline-cost-micro-usd")),
-            h.get("x-llm-router-reason", "-"),
-            h.get("x-upstream-name", "-"),
-        )
+        return row_of(case.label, raw.headers)
     # Streaming: nothing is held back; the filter appends one SSE comment
     # (": llm-router {json}") with the accounting at the end of the stream.
     # Normal clients ignore it; here the raw lines are read to show it.
@@ -175,11 +199,12 @@ def main(argv: list[str] | None = None) -> int:
         base_url, admin_url = info["listener"], info["admin"]
 
     client = openai.OpenAI(base_url=base_url + "/v1", api_key="dummy", max_retries=0, timeout=60)
+    claude = anthropic.Anthropic(base_url=base_url, api_key="dummy", max_retries=0, timeout=60)
     rows: list[Row] = []
     for case in CASES:
         try:
-            rows.append(run_case(client, case))
-        except openai.APIError as exc:
+            rows.append(run_case(client, claude, case))
+        except (openai.APIError, anthropic.APIError) as exc:
             print(f"request {case.label!r} failed: {exc}", file=sys.stderr)
             return 1
 
@@ -207,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         f"total: {usd(total)} ({total:,} µUSD) routed vs {usd(baseline)} ({baseline:,} µUSD) if every request "
-        f"had gone to the baseline model: {saved:.1f}% saved over {len(priced)} priced requests"
+        f"had gone to its API's baseline model: {saved:.1f}% saved over {len(priced)} priced requests"
     )
     unpriced = len(rows) - len(priced)
     if unpriced:

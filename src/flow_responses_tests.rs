@@ -266,3 +266,18 @@ fn the_cost_ceiling_never_steps_a_stateful_request_out_of_its_family() {
     assert_eq!((status, v["error"]["code"].as_str()), (400, Some("cost_ceiling")));
     assert!(v["error"]["message"].as_str().unwrap().contains("on gpt-5 "), "{body}");
 }
+
+#[test]
+fn a_structured_output_request_matches_has_response_format_rules() {
+    let r = router_with(|v| {
+        let rules = v["apis"]["responses"]["rules"].as_array_mut().unwrap();
+        rules.push(
+            serde_json::json!({"name": "json", "when": {"has_response_format": true}, "tier": "openai-frontier"}),
+        );
+    });
+    let json = r#"{"model":"auto","input":"hi","text":{"format":{"type":"json_schema","name":"a","schema":{"type":"object"}}}}"#;
+    let (_, h) = send(&r, json, &[]);
+    assert_eq!(sent_model(&h), "gpt-5");
+    let (_, h) = send(&r, r#"{"model":"auto","input":"hi","text":{"verbosity":"low"}}"#, &[]);
+    assert_ne!(sent_model(&h), "gpt-5");
+}

@@ -447,6 +447,45 @@ impl<'de> Visitor<'de> for Member {
     scalars_are!(|_v| None);
 }
 
+/// A string member one object further in (`text.format.type` of a Responses body): the
+/// [`Member`] `inner` of the object value of member `outer`; `None` when any step is missing or
+/// not an object.
+#[derive(Clone, Copy)]
+pub(crate) struct Nested {
+    pub(crate) outer: &'static str,
+    pub(crate) inner: Member,
+}
+
+impl<'de> DeserializeSeed<'de> for Nested {
+    type Value = Option<Cow<'de, str>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        too_deep(self.inner.depth - 1)?;
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Nested {
+    type Value = Option<Cow<'de, str>>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any json value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut found = None;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == self.outer {
+                found = map.next_value_seed(self.inner)?;
+            } else {
+                map.next_value_seed(Skip(self.inner.depth))?;
+            }
+        }
+        Ok(found)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        skip_seq(seq, self.inner.depth).map(|_| None)
+    }
+    scalars_are!(|_v| None);
+}
+
 /// `messages`: `None` when it is not an array; inside, the first message error. Each message is
 /// read in `dialect` (see [`MessageSeed`]).
 pub(crate) struct Messages {

@@ -10,7 +10,8 @@
 //! assistant tool call, a `function_call_output` a tool message (its string `output` read), and
 //! any other item (`reasoning`, `item_reference`, built-in tool calls, unknown types) one other
 //! part of a message of role `other`. `max_output_tokens`, `stream` and the length of `tools` as
-//! for chat. Responses streams always end with the whole response and its usage, so
+//! for chat; `text.format.type` (structured output) as chat's `response_format.type`, so
+//! `has_response_format` rules and the JSON feature read it. Responses streams always end with the whole response and its usage, so
 //! `include_usage` is `true` and routing never asks for a `stream_options` edit. A non-null
 //! `previous_response_id` or `conversation` makes the request stateful ([`ChatRequest::stateful`]):
 //! the response it continues is stored at the provider that produced it.
@@ -27,7 +28,9 @@ use std::ops::Range;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::inspect::{self, scalars_are, skip_map, skip_seq, Inspected, Messages, Scalar, Skip, Spans, Val};
+use crate::inspect::{
+    self, scalars_are, skip_map, skip_seq, Inspected, Member, Messages, Nested, Scalar, Skip, Spans, Val,
+};
 use crate::inspect_message::{text_message, Dialect};
 use crate::request::{ChatRequest, Message, RequestError, Role};
 
@@ -50,6 +53,8 @@ struct Fields<'a> {
     instructions: Option<Option<Scalar<'a>>>,
     stream: Option<Option<bool>>,
     max_output_tokens: Option<u64>,
+    /// `text.format.type` (structured output), read like chat's `response_format.type`.
+    text_format: Option<Cow<'a, str>>,
     tools: u32,
     previous_response: bool,
     conversation: bool,
@@ -71,7 +76,7 @@ impl<'a> Fields<'a> {
             stream,
             include_usage: true,
             max_tokens: self.max_output_tokens,
-            response_format: None,
+            response_format: self.text_format,
             tools: self.tools,
             stateful: self.previous_response || self.conversation,
         };
@@ -115,6 +120,10 @@ impl<'de> Visitor<'de> for Top<'de> {
                 }
                 "stream" => f.stream = Some(map.next_value_seed(Val(1))?.bool()),
                 "max_output_tokens" => f.max_output_tokens = map.next_value_seed(Val(1))?.u64(),
+                "text" => {
+                    f.text_format =
+                        map.next_value_seed(Nested { outer: "format", inner: Member { name: "type", depth: 2 } })?;
+                }
                 "tools" => f.tools = map.next_value_seed(Val(1))?.len(),
                 "previous_response_id" => f.previous_response = not_null(map.next_value_seed(Val(1))?),
                 "conversation" => f.conversation = not_null(map.next_value_seed(Val(1))?),

@@ -90,6 +90,32 @@ fn previous_response_id_or_conversation_makes_it_stateful() {
 }
 
 #[test]
+fn text_format_type_is_the_response_format() {
+    let format = |extra: &str| {
+        let body = format!(r#"{{"model":"a","input":"x"{extra}}}"#);
+        inspect(body.as_bytes()).unwrap().request.response_format.map(|f| f.into_owned())
+    };
+    assert_eq!(format(""), None);
+    assert_eq!(format(r#","text":{"verbosity":"low"}"#), None);
+    let schema = r#","text":{"verbosity":"low","format":{"type":"json_schema","name":"x","schema":{"type":"object"}}}"#;
+    assert_eq!(format(schema).as_deref(), Some("json_schema"));
+    assert_eq!(format(r#","text":{"format":{"type":"text"}}"#).as_deref(), Some("text"));
+    // Not objects, or a type that is not a string: no format.
+    assert_eq!(format(r#","text":"json""#), None);
+    assert_eq!(format(r#","text":{"format":"json_object"}"#), None);
+    assert_eq!(format(r#","text":{"format":{"type":1}}"#), None);
+    // The last duplicate counts, at either level.
+    assert_eq!(format(r#","text":{"format":{"type":"json_object"}},"text":null"#), None);
+    assert_eq!(
+        format(r#","text":{"format":{"type":"json_object"},"format":{"type":"text"}}"#).as_deref(),
+        Some("text")
+    );
+    // Deep values inside `text` are bounded like everywhere else.
+    let deep = format!(r#"{{"model":"a","text":{{"format":{}1{}}}}}"#, "[".repeat(200), "]".repeat(200));
+    assert!(inspect(deep.as_bytes()).is_err());
+}
+
+#[test]
 fn parts_of_other_apis_are_other_parts_here() {
     // Chat's `text` / `image_url` parts are not Responses parts: counted, not read.
     let body = br#"{"model":"a","input":[{"role":"user","content":[{"type":"text","text":"x"},{"type":"image_url"},"bare"]}]}"#;

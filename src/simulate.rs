@@ -18,8 +18,11 @@
 //! ([`Strategy::Split`], shares summing to exactly 1), and the configured router
 //! ([`Strategy::Router`], samples only: each body is routed with the real policy and
 //! classifier; an explicit model that the configuration passes through stays on that model).
-//! The all-baseline strategy (everything on the configuration's `baseline_model`) is always
-//! computed, and savings are `1 - cost / baseline cost`.
+//! The all-baseline strategy is always computed, and savings are `1 - cost / baseline cost`:
+//! each request on the `baseline_model` of its API's section ([`Baselines::of`]), the model the
+//! filter's own baseline cost counter uses, or on one model given (`--baseline-model`). When
+//! every API of the traffic has the same baseline it is [`Strategy::AllOn`] that model, else
+//! [`Strategy::Baselines`].
 //!
 //! # Rounding rule
 //!
@@ -154,11 +157,57 @@ impl Split {
     }
 }
 
+/// The model each API's requests are priced on in the all-baseline strategy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Baselines {
+    /// Per API; an API not listed takes `default`.
+    per_api: Vec<(Api, String)>,
+    default: String,
+}
+
+impl Baselines {
+    /// Every API on `model`.
+    pub fn one(model: &str) -> Baselines {
+        Baselines { per_api: Vec::new(), default: model.to_string() }
+    }
+
+    /// Each API on its section's `baseline_model` (an API without a section: the top-level one).
+    pub fn of(router: &Router) -> Baselines {
+        let per_api = Api::ALL
+            .into_iter()
+            .filter_map(|api| router.section(api).map(|r| (api, r.config.baseline_model.clone())))
+            .collect();
+        Baselines { per_api, default: router.config.baseline_model.clone() }
+    }
+
+    fn model(&self, api: Api) -> &str {
+        self.per_api.iter().find(|(a, _)| *a == api).map_or(self.default.as_str(), |(_, m)| m.as_str())
+    }
+
+    /// The all-baseline strategy for the APIs of `traffic`, with canonical model ids.
+    fn strategy(&self, traffic: &Traffic, table: &PriceTable) -> Result<Strategy, SimulateError> {
+        let mut models: Vec<(Api, String)> = Vec::new();
+        for api in traffic.apis() {
+            let model = self.model(api);
+            let price = table.lookup(model).ok_or_else(|| SimulateError::UnknownModel(model.to_string()))?;
+            models.push((api, price.id.clone()));
+        }
+        Ok(match models.as_slice() {
+            [] => Strategy::AllOn(self.default.clone()),
+            [(_, first), rest @ ..] if rest.iter().all(|(_, m)| m == first) => Strategy::AllOn(first.clone()),
+            _ => Strategy::Baselines(models),
+        })
+    }
+}
+
 /// How traffic is served.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Strategy {
     /// Every request on this model (canonical id).
     AllOn(String),
+    /// Each API's requests on its own model (canonical ids), in [`Api::ALL`] order: the
+    /// all-baseline strategy when the sections' baselines differ.
+    Baselines(Vec<(Api, String)>),
     /// A fixed split.
     Split(Split),
     /// The configured router.
@@ -170,6 +219,10 @@ impl Strategy {
     pub fn label(&self) -> String {
         match self {
             Strategy::AllOn(m) => format!("all on {m}"),
+            Strategy::Baselines(models) => {
+                let parts: Vec<String> = models.iter().map(|(api, m)| format!("{} on {m}", api.label())).collect();
+                format!("each api on its baseline ({})", parts.join(", "))
+            }
             Strategy::Split(s) => format!("split {}", s.label()),
             Strategy::Router => "router (configured policy)".to_string(),
         }
@@ -399,6 +452,15 @@ fn strategy_amount(
             let (sum, n) = per_model_sum(traffic, table, model, only)?;
             Ok((Amount { num: mul(sum, monthly)?, den: n }, 0, BTreeMap::new()))
         }
+        Strategy::Baselines(models) => {
+            let (mut num, mut den) = (0u128, 1u128);
+            for (api, model) in models.iter().filter(|(api, _)| included(only, *api)) {
+                let (sum, n) = per_model_sum(traffic, table, model, Some(*api))?;
+                num = num.checked_add(mul(sum, monthly)?).ok_or(SimulateError::Overflow)?;
+                den = n;
+            }
+            Ok((Amount { num, den }, 0, BTreeMap::new()))
+        }
         Strategy::Split(split) => {
             let mut num: u128 = 0;
             let mut den = 1;
@@ -428,7 +490,7 @@ fn strategy_amount(
     }
 }
 
-/// Project `strategies` (the all-baseline strategy is added first if missing).
+/// Project `strategies` (the all-baseline strategy on `baselines` is added first if missing).
 ///
 /// # Errors
 ///
@@ -437,7 +499,7 @@ fn strategy_amount(
 pub fn project(
     traffic: &Traffic,
     table: &PriceTable,
-    baseline_model: &str,
+    baselines: &Baselines,
     strategies: &[Strategy],
 ) -> Result<Vec<Projection>, SimulateError> {
     if let Traffic::Sample { requests, .. } = traffic {
@@ -445,9 +507,7 @@ pub fn project(
             return Err(SimulateError::EmptySample);
         }
     }
-    let baseline_id =
-        table.lookup(baseline_model).ok_or_else(|| SimulateError::UnknownModel(baseline_model.to_string()))?.id.clone();
-    let baseline = Strategy::AllOn(baseline_id);
+    let baseline = baselines.strategy(traffic, table)?;
     let mut all = vec![baseline.clone()];
     all.extend(strategies.iter().filter(|s| **s != baseline).cloned());
     let apis = traffic.apis();

@@ -33,7 +33,8 @@ fn worked_example_from_the_issue() {
     let t = table();
     let haiku = Strategy::Split(Split::parse("claude-haiku-4.5=0.7,claude-sonnet-4.6=0.3", &t).unwrap());
     let deepseek = Strategy::Split(Split::parse("deepseek-v3.2=0.7,claude-sonnet-4.6=0.3", &t).unwrap());
-    let p = project(&synthetic(1_000_000, 500, 200), &t, "claude-sonnet-4.6", &[haiku, deepseek]).unwrap();
+    let p =
+        project(&synthetic(1_000_000, 500, 200), &t, &Baselines::one("claude-sonnet-4.6"), &[haiku, deepseek]).unwrap();
     assert_eq!(p[0].strategy, Strategy::AllOn("claude-sonnet-4.6".into()));
     assert!(p[0].baseline);
     assert_eq!(p[0].monthly_cost_micro_usd, 4_500_000_000);
@@ -51,16 +52,25 @@ fn per_request_rounding_happens_once_before_multiplying() {
     // 10 -> 0.5 -> 1 (half up). Per-request rounding makes 1M such requests cost 0 or 1M.
     let t = table();
     let nano = [Strategy::AllOn("gpt-5-nano".into())];
-    assert_eq!(cost(&project(&synthetic(1_000_000, 3, 0), &t, "gpt-5-nano", &nano).unwrap(), "all on gpt-5-nano"), 0);
     assert_eq!(
-        cost(&project(&synthetic(1_000_000, 10, 0), &t, "gpt-5-nano", &nano).unwrap(), "all on gpt-5-nano"),
+        cost(
+            &project(&synthetic(1_000_000, 3, 0), &t, &Baselines::one("gpt-5-nano"), &nano).unwrap(),
+            "all on gpt-5-nano"
+        ),
+        0
+    );
+    assert_eq!(
+        cost(
+            &project(&synthetic(1_000_000, 10, 0), &t, &Baselines::one("gpt-5-nano"), &nano).unwrap(),
+            "all on gpt-5-nano"
+        ),
         1_000_000
     );
     // A split is exact on top: 1 request 0.5/0.5 between costs 1 and 0 -> 0.5 -> rounds up to 1.
     let split = Strategy::Split(Split::parse("gpt-5-nano=0.5,deepseek-v3.2=0.5", &t).unwrap());
-    let p = project(&synthetic(1, 10, 0), &t, "gpt-5-nano", std::slice::from_ref(&split)).unwrap();
+    let p = project(&synthetic(1, 10, 0), &t, &Baselines::one("gpt-5-nano"), std::slice::from_ref(&split)).unwrap();
     assert_eq!(p[1].monthly_cost_micro_usd, 2); // (1 + 3 (10 * 0.28 = 2.8 -> 3)) / 2 = 2
-    let p = project(&synthetic(3, 10, 0), &t, "gpt-5-nano", &[split]).unwrap();
+    let p = project(&synthetic(3, 10, 0), &t, &Baselines::one("gpt-5-nano"), &[split]).unwrap();
     assert_eq!(p[1].monthly_cost_micro_usd, 6);
 }
 
@@ -112,7 +122,7 @@ fn router_strategy_prices_each_request_on_its_routed_model_and_scales() {
         SampleRequest { api: Api::ChatCompletions, usage: u(10, 10), routed_model: "in-house".into() }, // unpriced
     ];
     let traffic = Traffic::Sample { requests, monthly_requests: 7 };
-    let p = project(&traffic, &t, "claude-sonnet-4.6", &[Strategy::Router]).unwrap();
+    let p = project(&traffic, &t, &Baselines::one("claude-sonnet-4.6"), &[Strategy::Router]).unwrap();
     // baseline: (10500 + 10500 + 180) * 7 / 3 = 49420
     assert_eq!(p[0].monthly_cost_micro_usd, 49_420);
     // router: 3750 * 7 / 3 = 8750
@@ -126,18 +136,18 @@ fn router_strategy_prices_each_request_on_its_routed_model_and_scales() {
     assert!(text.contains("router (configured policy) sends the sample to: claude-haiku-4.5 1 (33.3%), gpt-5-nano 1 (33.3%), in-house 1 (33.3%)"), "{text}");
     assert_eq!(p[1].savings_tenths, savings_tenths(8_750, 49_420));
     assert_eq!(
-        project(&synthetic(1, 1, 1), &t, "claude-sonnet-4.6", &[Strategy::Router]),
+        project(&synthetic(1, 1, 1), &t, &Baselines::one("claude-sonnet-4.6"), &[Strategy::Router]),
         Err(SimulateError::RouterNeedsSample)
     );
     let empty = Traffic::Sample { requests: vec![], monthly_requests: 1 };
-    assert_eq!(project(&empty, &t, "claude-sonnet-4.6", &[]), Err(SimulateError::EmptySample));
+    assert_eq!(project(&empty, &t, &Baselines::one("claude-sonnet-4.6"), &[]), Err(SimulateError::EmptySample));
 }
 
 #[test]
 fn baseline_is_first_and_not_repeated() {
     let t = table();
     let all: Vec<Strategy> = t.models().map(|m| Strategy::AllOn(m.id.clone())).collect();
-    let p = project(&synthetic(10, 1, 1), &t, "claude-sonnet-4-6", &all).unwrap();
+    let p = project(&synthetic(10, 1, 1), &t, &Baselines::one("claude-sonnet-4-6"), &all).unwrap();
     assert_eq!(p.len(), all.len());
     assert!(p[0].baseline && p.iter().skip(1).all(|p| !p.baseline));
     assert_eq!(p[0].savings_tenths, Some(0));
@@ -151,7 +161,7 @@ fn overflow_is_an_error() {
         usage: Usage { prompt_tokens: 100_000_000, completion_tokens: 0, cached_tokens: 0, ..Usage::ZERO },
         api: Api::Messages,
     };
-    assert_eq!(project(&huge, &t, "claude-opus-4.6", &[]), Err(SimulateError::Overflow));
+    assert_eq!(project(&huge, &t, &Baselines::one("claude-opus-4.6"), &[]), Err(SimulateError::Overflow));
 }
 
 #[test]
@@ -159,7 +169,7 @@ fn renders() {
     let t = table();
     let split = Strategy::Split(Split::parse("claude-haiku-4.5=0.7,claude-sonnet-4.6=0.3", &t).unwrap());
     let traffic = synthetic(1_000_000, 500, 200);
-    let p = project(&traffic, &t, "claude-sonnet-4.6", &[split]).unwrap();
+    let p = project(&traffic, &t, &Baselines::one("claude-sonnet-4.6"), &[split]).unwrap();
     let table_text = render_table(&traffic, &t, &p);
     assert!(
         table_text.contains("$4,500.00") && table_text.contains("$2,400.00") && table_text.contains("46.7%"),
@@ -218,7 +228,7 @@ fn projections_are_split_by_api_with_exact_parts() {
     ];
     let traffic = Traffic::Sample { requests, monthly_requests: 7 };
     assert_eq!(traffic.apis(), [Api::ChatCompletions, Api::Messages]);
-    let p = project(&traffic, &t, "claude-sonnet-4.6", &[Strategy::Router]).unwrap();
+    let p = project(&traffic, &t, &Baselines::one("claude-sonnet-4.6"), &[Strategy::Router]).unwrap();
     let parts = |i: usize| -> Vec<(Api, u64, u64, u64)> {
         p[i].by_api.iter().map(|a| (a.api, a.monthly_requests, a.monthly_cost_micro_usd, a.unpriced_requests)).collect()
     };
@@ -239,6 +249,44 @@ fn projections_are_split_by_api_with_exact_parts() {
     let text = render_table(&traffic, &t, &p);
     assert!(text.contains("api chat_completions 1, messages 2") && text.contains("\nby api ("), "{text}");
     // A traffic of one API: labelled with it, no per-API rows.
-    let one = project(&synthetic(10, 100, 10), &t, "gpt-5-nano", &[]).unwrap();
+    let one = project(&synthetic(10, 100, 10), &t, &Baselines::one("gpt-5-nano"), &[]).unwrap();
     assert_eq!(render_csv(&one).lines().nth(1).unwrap(), "all on gpt-5-nano,true,10,90,0.0,0,chat_completions");
+}
+
+#[test]
+fn the_baseline_of_each_api_is_its_sections_baseline_model() {
+    let r = Router::from_json(DEFAULT_CONFIG_JSON.as_bytes()).unwrap();
+    let t = &r.config.prices;
+    let baselines = Baselines::of(&r);
+    let u = Usage { prompt_tokens: 1000, completion_tokens: 100, cached_tokens: 0, ..Usage::ZERO };
+    let req = |api| SampleRequest { api, usage: u, routed_model: "gpt-5-nano".into() };
+    let each = |m: &str| t.cost_micro_usd(m, &u).unwrap();
+    let mixed = Traffic::Sample { requests: vec![req(Api::ChatCompletions), req(Api::Responses)], monthly_requests: 2 };
+    let p = project(&mixed, t, &baselines, &[]).unwrap();
+    let expected = vec![
+        (Api::ChatCompletions, r.config.baseline_model.clone()),
+        (Api::Responses, r.section(Api::Responses).unwrap().config.baseline_model.clone()),
+    ];
+    assert_ne!(expected[0].1, expected[1].1, "the shipped sections have different baselines");
+    assert_eq!(p[0].strategy, Strategy::Baselines(expected.clone()));
+    assert!(p[0].baseline);
+    assert_eq!(p[0].monthly_cost_micro_usd, each(&expected[0].1) + each(&expected[1].1));
+    let parts: Vec<u64> = p[0].by_api.iter().map(|a| a.monthly_cost_micro_usd).collect();
+    assert_eq!(parts, [each(&expected[0].1), each(&expected[1].1)]);
+    assert_eq!(
+        p[0].strategy.label(),
+        format!("each api on its baseline (chat_completions on {}, responses on {})", expected[0].1, expected[1].1)
+    );
+    // Traffic of one API: everything on that API's baseline.
+    let responses = Traffic::Sample { requests: vec![req(Api::Responses)], monthly_requests: 1 };
+    let p = project(&responses, t, &baselines, &[]).unwrap();
+    assert_eq!(p[0].strategy, Strategy::AllOn(expected[1].1.clone()));
+    // One model given: every API on it.
+    let p = project(&mixed, t, &Baselines::one("gpt-5-nano"), &[]).unwrap();
+    assert_eq!(
+        (p[0].strategy.label(), p[0].monthly_cost_micro_usd),
+        ("all on gpt-5-nano".to_string(), 2 * each("gpt-5-nano"))
+    );
+    // A baseline missing from the price table is an error, as before.
+    assert_eq!(project(&mixed, t, &Baselines::one("mystery"), &[]), Err(SimulateError::UnknownModel("mystery".into())));
 }

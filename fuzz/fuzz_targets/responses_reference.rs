@@ -88,7 +88,12 @@ pub fn read(body: &[u8]) -> Result<Read, RequestError> {
         stream,
         include_usage: true,
         max_tokens: obj.get("max_output_tokens").and_then(Value::as_u64),
-        response_format: None,
+        response_format: obj
+            .get("text")
+            .and_then(|t| t.get("format"))
+            .and_then(|f| f.get("type"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
         tools: obj.get("tools").and_then(Value::as_array).map_or(0, |a| u32::try_from(a.len()).unwrap_or(u32::MAX)),
     };
     Ok((seen, present("previous_response_id") || present("conversation")))

@@ -49,7 +49,9 @@ def estimate_input_tokens(body: dict) -> int:
     return sum(math.ceil(len(p) / 4) + 4 for p in pieces)
 
 
-def _int(headers, name: str, default: int) -> int:
+def header_int(headers, name: str, default: int) -> int:
+    """An integer test-control header, `default` when absent or not an integer (shared with
+    fake_responses.py)."""
     value = headers.get(name)
     try:
         return int(value.strip()) if value is not None else default
@@ -62,16 +64,16 @@ def _error(handler, status: int, err_type: str, message: str) -> None:
 
 
 def usage_of(headers, body: dict) -> dict:
-    read = _int(headers, "x-test-cache-read-tokens", 0)
-    w5 = _int(headers, "x-test-cache-write-5m-tokens", 0)
-    w1 = _int(headers, "x-test-cache-write-1h-tokens", 0)
+    read = header_int(headers, "x-test-cache-read-tokens", 0)
+    w5 = header_int(headers, "x-test-cache-write-5m-tokens", 0)
+    w1 = header_int(headers, "x-test-cache-write-1h-tokens", 0)
     default_input = max(estimate_input_tokens(body) - read - w5 - w1, 0)
     return {
-        "input_tokens": _int(headers, "x-test-input-tokens", default_input),
+        "input_tokens": header_int(headers, "x-test-input-tokens", default_input),
         "cache_creation_input_tokens": w5 + w1,
         "cache_read_input_tokens": read,
         "cache_creation": {"ephemeral_5m_input_tokens": w5, "ephemeral_1h_input_tokens": w1},
-        "output_tokens": _int(headers, "x-test-completion-tokens", 20),
+        "output_tokens": header_int(headers, "x-test-completion-tokens", 20),
         "service_tier": headers.get("x-test-service-tier", "standard"),
     }
 

@@ -40,6 +40,8 @@ import time
 import uuid
 from typing import Any
 
+from fake_anthropic import header_int
+
 
 def _text(content: Any) -> str:
     if isinstance(content, str):
@@ -63,26 +65,18 @@ def estimate_input_tokens(body: dict) -> int:
     return sum(math.ceil(len(p) / 4) + 4 for p in pieces)
 
 
-def _int(headers, name: str, default: int) -> int:
-    value = headers.get(name)
-    try:
-        return int(value.strip()) if value is not None else default
-    except ValueError:
-        return default
-
-
 def usage_of(headers, body: dict) -> dict | None:
     if headers.get("x-test-no-usage"):
         return None
     if headers.get("x-test-usage-json") is not None:
         return json.loads(headers["x-test-usage-json"])
-    inp = _int(headers, "x-test-input-tokens", estimate_input_tokens(body))
-    out = _int(headers, "x-test-completion-tokens", 20)
+    inp = header_int(headers, "x-test-input-tokens", estimate_input_tokens(body))
+    out = header_int(headers, "x-test-completion-tokens", 20)
     return {
         "input_tokens": inp,
-        "input_tokens_details": {"cached_tokens": _int(headers, "x-test-cached-tokens", 0)},
+        "input_tokens_details": {"cached_tokens": header_int(headers, "x-test-cached-tokens", 0)},
         "output_tokens": out,
-        "output_tokens_details": {"reasoning_tokens": _int(headers, "x-test-reasoning-tokens", 0)},
+        "output_tokens_details": {"reasoning_tokens": header_int(headers, "x-test-reasoning-tokens", 0)},
         "total_tokens": inp + out,
     }
 

@@ -161,7 +161,7 @@ pub fn simulate(config: &str, batch: &str, monthly_requests: &str, output_tokens
     let table = &r.config.prices;
     let strategies = simulate::strategies(table, None, &[], true, &traffic).map_err(|e| e.to_string())?;
     let projections =
-        simulate::project(&traffic, table, &r.config.baseline_model, &strategies).map_err(|e| e.to_string())?;
+        simulate::project(&traffic, table, &simulate::Baselines::of(&r), &strategies).map_err(|e| e.to_string())?;
     // Cheapest tier first; models no tier serves (explicit ones passed through) last.
     let mut routed: Vec<(Option<usize>, &String, &u64)> = projections
         .iter()

@@ -143,8 +143,8 @@ pub(super) fn simulate_cmd(args: SimulateArgs) -> Result<usize, Failure> {
     };
     let strategies = simulate::strategies(&table, models.as_deref(), &splits, router_strategy, &traffic)
         .map_err(|e| e.to_string())?;
-    let projections =
-        simulate::project(&traffic, &table, &router.config.baseline_model, &strategies).map_err(|e| e.to_string())?;
+    let projections = simulate::project(&traffic, &table, &simulate::Baselines::of(&router), &strategies)
+        .map_err(|e| e.to_string())?;
     match format {
         Format::Table => print!("{}", simulate::render_table(&traffic, &table, &projections)),
         Format::Csv => print!("{}", simulate::render_csv(&projections)),
