@@ -23,9 +23,10 @@ from typing import Iterator
 
 import pytest
 import requests
+import yaml
 
 from fleetlib import FLEET_YAML, RateLimitService, fleet_config_text, hits, stream_comment
-from routerlib import PLUGIN_CONFIG, Env, load_plugin_config, start_stack
+from routerlib import PLUGIN_CONFIG, REPO, Env, load_plugin_config, start_stack
 
 CAPPED_LIMIT = 2_000  # micro-USD
 DEFAULT_LIMIT = 4_000_000_000  # micro-USD; requests_per_unit is a uint32 in the API
@@ -93,8 +94,17 @@ def spend_past_the_cap(rls: RateLimitService, a: Env, b: Env) -> tuple[int, int]
     return served, spent
 
 
-def test_the_example_runs_the_same_router_configuration_as_envoy_yaml() -> None:
-    # fleet.yaml repeats envoy.yaml's plugin configuration; this keeps the two from drifting.
+def test_the_example_is_envoy_yaml_plus_the_rate_limit_parts_only() -> None:
+    # fleet.yaml repeats envoy.yaml (listener, routes, access log, plugin configuration,
+    # clusters); this keeps the two from drifting apart.
+    fleet = yaml.safe_load(FLEET_YAML.read_text())
+    hcm = fleet["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    ratelimit = hcm["http_filters"].pop(0)
+    assert ratelimit["name"] == "envoy.filters.http.ratelimit"
+    assert hcm.pop("local_reply_config")["mappers"]
+    clusters = fleet["static_resources"]["clusters"]
+    assert clusters.pop()["name"] == "llm_ratelimit"
+    assert fleet == yaml.safe_load((REPO / "envoy-config" / "envoy.yaml").read_text())
     assert load_plugin_config(FLEET_YAML) == PLUGIN_CONFIG
 
 
@@ -154,6 +164,7 @@ def test_past_the_fleet_limit_either_envoy_answers_429_and_calls_no_upstream(fle
             assert r.status_code == 429, r.text
             assert r.json()["error"]["code"] == "fleet_budget_cap"
             assert r.headers["x-ratelimit-remaining"] == "0"
+            assert env.access_entry(r.request.headers["x-request-id"])["response_flags"] == "RL"
             assert 0 < int(r.headers["x-ratelimit-reset"])
         # The Anthropic Messages API gets its own error shape.
         r = requests.post(
