@@ -20,8 +20,9 @@ What it implements, as envoyproxy/ratelimit does with its Redis fixed-window cac
   - a fixed window per unit: the count of (domain, descriptor) belongs to the window
     `now - now % unit` with unit seconds second 1, minute 60, hour 3,600, day 86,400,
     month 30 days, year 365 days (envoyproxy/ratelimit's dividers);
-  - hits: a descriptor's own `hits_addend` when Envoy sends one (the route's `hits_addend`,
-    present even when 0), else the request's `hits_addend`, where 0 (unset) counts as 1;
+  - hits: a descriptor's own `hits_addend` when Envoy sends one (present even when 0: a check
+    that adds nothing), else the request's `hits_addend`, where 0 (unset) counts as 1, the rule
+    of envoyproxy/ratelimit's `GetHitsAddends`;
   - every call adds its hits, then the descriptor is OVER_LIMIT when its count is above the limit
     (so a call adding 0 only checks: over once the count passed the limit); the overall code
     is OVER_LIMIT when any descriptor is. A descriptor no limit matches is OK and not counted.
