@@ -213,6 +213,20 @@ def test_an_answer_without_a_cost_is_checked_but_charges_nothing(fleet, what, mo
     assert rls.count(customer) == 0
 
 
+def test_a_stream_the_client_abandons_before_its_usage_charges_nothing(fleet) -> None:
+    rls, a, _ = fleet
+    customer = f"gone-{uuid.uuid4().hex[:8]}"
+    rid = str(uuid.uuid4())
+    headers = {"x-customer-id": customer, "x-request-id": rid, "x-test-stream-delay-ms": "300"}
+    body = {"model": "gpt-5-nano", "messages": [{"role": "user", "content": "a long story " * 50}], "stream": True}
+    with requests.post(f"{a.base_url}/v1/chat/completions", json=body, headers=headers, stream=True, timeout=30) as r:
+        assert r.status_code == 200
+        next(r.iter_content(64))
+    # The router prices a stream from its usage chunk, which never came: nothing to charge.
+    assert a.access_entry(rid)["router_status"] == "usage_missing"
+    time.sleep(1)
+    assert [hits(c) for c in rls.calls(customer)] == [0]
+
 def test_an_answer_over_1000_dollars_is_not_charged_envoys_hits_addend_cap(fleet) -> None:
     rls, a, _ = fleet
     # Envoy takes a hits_addend of at most 1e9 (micro-USD: $1,000) and drops the call above it.
