@@ -49,6 +49,17 @@ pub mod sse;
 mod sse_chunk;
 pub mod usage;
 
+// Offline evaluation for the CLI (`llm-router judge`, `report --quality`): the sample record
+// reader, the judge's pure steps and the quality report. Compiled into the wasm filter, unused,
+// they still moved its code generation (+158 bytes measured), so wasm builds leave them out and
+// the filter stays byte-identical.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod judge;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod report_quality;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod sample;
+
 #[cfg(test)]
 mod fake_host;
 #[cfg(test)]

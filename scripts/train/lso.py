@@ -23,7 +23,13 @@ models/router.onnx, models/router.meta.json, tests/data/parity_sample.jsonl; run
 The Results section of docs/classifier.md and docs/img/cost_quality.png are rewritten from the
 run (with --docs).
 
+With --production-labels FILE (judged samples, the output of `llm-router judge`), the operator's
+own traffic joins as one more measured source, `production` (scripts/train/production.py): held
+out in the same folds as the public sources, evaluated on the same metrics, and trained on when
+not held out. docs/quality.md, "Retraining from production".
+
 Usage: .venv-train/bin/python scripts/train/lso.py [--quick] [--export] [--docs]
+                                                   [--production-labels FILE]
 """
 from __future__ import annotations
 
@@ -39,6 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common as C  # noqa: E402
+import production  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("build_dataset", C.DATA / "build_dataset.py")
 assert _spec is not None and _spec.loader is not None
@@ -321,6 +328,13 @@ def fold_plan() -> list[list[str]]:
     return plan
 
 
+def fold_sizes() -> str:
+    """How many sources a fold holds out: "3", or "3 or 4" when they do not divide evenly (the
+    production source makes 10)."""
+    lo, extra = divmod(len(MEASURED), FOLDS)
+    return f"{lo} or {lo + 1}" if extra else str(lo)
+
+
 def baseline_scores(d: Data, heur) -> dict[str, np.ndarray]:
     out = {"random": np.zeros(len(d.rows)), "length": d.chars, "reversed length": -d.chars}
     if heur is not None:
@@ -368,7 +382,7 @@ def fmt(v, nd=3):
 def render(folds, d: Data, routers, all_results, meta_line) -> str:
     lines = [meta_line, ""]
     lines.append(f"Leave-sources-out: {REPEATS} seeded partitions of the {len(MEASURED)} measured sources into "
-                 f"{FOLDS} folds of {len(MEASURED) // FOLDS} ({len(folds)} folds; every source held out "
+                 f"{FOLDS} folds of {fold_sizes()} ({len(folds)} folds; every source held out "
                  f"{REPEATS} times). Pooled = the held-out sources of a fold together, each weighing "
                  f"min(rows, {SOURCE_CAP}). Mean over folds, standard deviation in brackets.")
     lines.append("")
@@ -491,6 +505,21 @@ def pick_parity_rows(rows: list[dict], n: int) -> list[int]:
     return sorted(out)
 
 
+def add_production(rows: list[dict], x: np.ndarray, path: Path, features) -> tuple[list[dict], np.ndarray]:
+    """The judged samples of `path` appended as measured rows of source `production` (their
+    features from `features(rows, tag)`, the CLI path of every other row), and `production`
+    added to the sources the folds hold out."""
+    loaded = production.load(path)
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(loaded.skipped.items())) or "none"
+    print(f"production labels {path}: {len(loaded.rows)} rows "
+          f"({sum(r['label'] for r in loaded.rows)} losses); skipped: {skipped}", file=sys.stderr)
+    if not loaded.rows:
+        raise SystemExit(f"{path}: no judged record with a verdict")
+    if production.SOURCE not in MEASURED:
+        MEASURED.append(production.SOURCE)
+    return rows + loaded.rows, np.vstack([x, features(loaded.rows, production.SOURCE)])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one candidate (for a smoke run)")
@@ -499,6 +528,8 @@ def main() -> None:
     ap.add_argument("--docs", action="store_true", help="rewrite docs/classifier.md Results and the plot")
     ap.add_argument("--table", action="store_true", help="print the Results tables")
     ap.add_argument("--parity-out", type=Path, default=C.ROOT / "tests" / "data" / "parity_sample.jsonl")
+    ap.add_argument("--production-labels", type=Path, default=None,
+                    help="judged samples (llm-router judge output) as one more measured, held-out source")
     args = ap.parse_args()
     t0 = time.time()
 
@@ -506,6 +537,8 @@ def main() -> None:
     src = C.FeatureSource.from_args(None)
     names = src.names()
     x = C.features_for(rows, src, "all")
+    if args.production_labels is not None:
+        rows, x = add_production(rows, x, args.production_labels, lambda r, tag: C.features_for(r, src, tag))
     if names is None or len(names) != x.shape[1]:
         raise SystemExit("the CLI must give one name per feature (llm-router features --names)")
     d = Data(rows, x, names)

@@ -15,6 +15,12 @@
 //!                   [--prices FILE [--baseline-model M]] [--revenue FILE] [--config FILE]
 //!                                       Envoy JSON access log -> cost tables per api, model,
 //!                                       route, tier and customer
+//! llm-router report --quality FILE [--format table|json] [--since T] [--until T] [--api A]
+//!                                       judged sample records -> quality by route x tier x model
+//! llm-router judge [FILE|-] --output OUT [--heuristic | --model M [--base-url URL] [--api-key K]]
+//!                  [--concurrency N] [--max-attempts N] [--timeout S] [--backoff-ms MS] [--max-wait S]
+//!                                       shadow sample records -> the same records with a judgement
+//!                                       of the routed answer against the reference (resumable)
 //! llm-router simulate (--traffic FILE | --requests N --input-tokens N --output-tokens N)
 //!                   [--requests N] [--output-tokens N] [--cached-tokens N] [--models a,b]
 //!                   [--split a=0.7,b=0.3]... [--no-router] [--api A] [--prices FILE]
@@ -96,6 +102,9 @@ enum Cmd {
     Report(ReportArgs),
     /// Monthly cost per strategy vs the all-baseline strategy, split by api
     Simulate(SimulateArgs),
+    /// Shadow sample records -> the same records with a judgement of the routed answer against
+    /// the reference (a judge model, or --heuristic); resumable
+    Judge(JudgeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +146,10 @@ struct ReportArgs {
     /// Show budget use per customer, against the `budget` section of this plugin configuration
     #[arg(long, value_name = "CONFIG")]
     budget: Option<String>,
+    /// Quality by route x tier x model from judged sample records (`llm-router judge` output)
+    /// instead of the access log (table or json; --since, --until and --api apply)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["input", "mode", "prices", "baseline_model", "revenue", "budget"])]
+    quality: Option<String>,
     #[command(flatten)]
     config: ConfigArg,
 }
@@ -381,6 +394,11 @@ fn calibrate(router: &Router, strong: f64, cheap: Option<f64>) -> Result<usize, 
 mod measure;
 use measure::{report_cmd, simulate_cmd};
 
+// `judge` (HTTP client, threads, resumable output) lives in its own file.
+#[path = "llm-router/judge.rs"]
+mod judge;
+use judge::{judge_cmd, JudgeArgs};
+
 fn export_mlp(input: Option<String>, output: Option<String>) -> Result<usize, String> {
     let root = env!("CARGO_MANIFEST_DIR");
     // clap lets IN through only together with OUT (a single path is IN and is rejected).
@@ -423,6 +441,7 @@ fn run(cli: Cli) -> Result<usize, Failure> {
         }
         Cmd::Report(args) => report_cmd(args),
         Cmd::Simulate(args) => simulate_cmd(args),
+        Cmd::Judge(args) => judge_cmd(args),
     }
 }
 

@@ -89,7 +89,7 @@ fn a_batch_is_simulated_as_the_cli_simulates_its_lines() {
     }
     let traffic = sample.into_traffic(Some(1000));
     let strategies = simulate::strategies(&r.config.prices, None, &[], true, &traffic).unwrap();
-    let p = simulate::project(&traffic, &r.config.prices, "claude-sonnet-4.6", &strategies).unwrap();
+    let p = simulate::project(&traffic, &r.config.prices, &simulate::Baselines::of(&r), &strategies).unwrap();
     assert_eq!(out["table"], simulate::render_table(&traffic, &r.config.prices, &p));
     let routed: u64 = out["tiers"].as_array().unwrap().iter().map(|t| t["requests"].as_u64().unwrap()).sum();
     assert_eq!(routed, 2);

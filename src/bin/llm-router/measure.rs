@@ -9,7 +9,7 @@ fn read_text(path: &str) -> Result<String, String> {
 
 /// Lines of a file, or of stdin for `-`; invalid UTF-8 is replaced (such lines are then skipped
 /// as not JSON by the callers).
-fn for_each_input_line(path: &str, mut f: impl FnMut(usize, &str)) -> Result<(), String> {
+pub(super) fn for_each_input_line(path: &str, mut f: impl FnMut(usize, &str)) -> Result<(), String> {
     let reader: Box<dyn BufRead> = if path == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
@@ -34,8 +34,27 @@ fn price_table_file(path: &str) -> Result<llm_router::pricing::PriceTable, Strin
     llm_router::pricing::PriceTable::from_json(&read_text(path)?).map_err(|e| format!("{path}: {e}"))
 }
 
+/// `report --quality FILE`: judged sample records -> quality by route x tier x model.
+fn quality_cmd(path: &str, args: &ReportArgs) -> Result<usize, Failure> {
+    use llm_router::report_quality::{QualityOptions, QualityReport};
+    if args.format == Format::Csv {
+        return Err(usage_error("report", "--quality renders as table or json"));
+    }
+    let options = QualityOptions { since: args.since, until: args.until, api: args.api.clone() };
+    let mut report = QualityReport::new(options);
+    for_each_input_line(path, |_, line| report.add_line(line))?;
+    for (line, message) in &report.invalid_examples {
+        eprintln!("line {line}: skipped: {message}");
+    }
+    print!("{}", report.render(args.format));
+    Ok(0)
+}
+
 pub(super) fn report_cmd(args: ReportArgs) -> Result<usize, Failure> {
     use llm_router::report::{Report, ReportOptions, Reprice, Revenue};
+    if let Some(path) = &args.quality {
+        return quality_cmd(path, &args);
+    }
     let mut options = ReportOptions {
         since: args.since,
         until: args.until,
