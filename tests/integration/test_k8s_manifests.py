@@ -73,6 +73,7 @@ def test_every_shipped_envoy_config_turns_every_label_into_a_prometheus_label() 
     configs = {
         "envoy.yaml": yaml.safe_load((REPO / "envoy-config" / "envoy.yaml").read_text()),
         "providers.yaml": yaml.safe_load((REPO / "envoy-config" / "providers.yaml").read_text()),
+        "fleet.yaml": yaml.safe_load((REPO / "envoy-config" / "fleet.yaml").read_text()),
         "k8s/istio.yaml": bootstrap_patch["patch"]["value"],
         "k8s/envoy-gateway.yaml": yaml.safe_load(proxy["value"]),
     }
