@@ -30,7 +30,7 @@ import anthropic
 import pytest
 import requests
 
-from measurelib import expected_cost
+from measurelib import expected_cost, run_cli
 from routerlib import PLUGIN_CONFIG, REPO, Env, config_with_plugin, start_stack, stack_mod
 
 sys.path.insert(0, str(REPO / "tests" / "upstream"))
@@ -157,7 +157,7 @@ CHEAP = {"x-feature": "summarization"}  # the shipped `summarization` rule: chea
 MID = {"x-user-tier": "enterprise"}  # `min_tier: mid` on a low score: mid
 
 
-def test_10_percent_of_1000_requests_are_shadowed_and_nothing_the_client_sees_changes(shadow: Shadow) -> None:
+def test_10_percent_of_1000_requests_are_shadowed_and_nothing_the_client_sees_changes(shadow: Shadow, tmp_path: Path) -> None:
     env, session = shadow.env, requests.Session()
     before = {
         n: env.metric_sum(n)
@@ -235,6 +235,22 @@ def test_10_percent_of_1000_requests_are_shadowed_and_nothing_the_client_sees_ch
     lat_u = statistics.median(answers[i][0] for i in set(answers) - ids)
     assert lat_s <= lat_u * 1.5 + 0.005, (lat_s, lat_u)
     assert lat_u <= lat_s * 1.5 + 0.005, (lat_s, lat_u)
+
+    # The records as the operator gets them go through the offline steps (docs/quality.md):
+    # `judge --heuristic`, then `report --quality`, whose costs are the records' own.
+    samples, judged = tmp_path / "samples.jsonl", tmp_path / "judged.jsonl"
+    samples.write_text("".join(json.dumps(r) + "\n" for r in records))
+    run_cli("judge", str(samples), "--output", str(judged), "--heuristic")
+    out = [json.loads(line) for line in judged.read_text().splitlines()]
+    assert sorted(r["id"] for r in out) == sorted(ids)
+    # The stand-ins answer alike whatever the tier: the heuristic finds nothing wrong.
+    assert {r["judgement"]["verdict"] for r in out} == {"tie"}, {r["judgement"]["verdict"] for r in out}
+    report = json.loads(run_cli("report", "--quality", str(judged), "--format", "json").stdout)
+    (group,) = report["groups"]
+    assert (group["route"], group["tier"], group["model"]) == ("chat", "cheap", "gpt-5-nano")
+    assert (group["samples"], group["judged"], group["loss"], group["quality_gap"]) == (sampled, sampled, 0, 0.0)
+    assert group["routed_cost_micro_usd"] == sampled * routed_cost
+    assert group["reference_cost_micro_usd"] == sampled * reference_cost
 
 
 def test_sampled_answers_reach_the_client_byte_for_byte(shadow: Shadow) -> None:
