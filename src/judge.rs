@@ -46,9 +46,18 @@ fn answer_block(label: &str, text: &str, finish: Option<Finish>, capped: bool) -
     format!("[Answer {label}]{notes}\n{text}\n[End of answer {label}]")
 }
 
+/// Output tokens a judge answer may use: the verdict is one short JSON object.
+pub const MAX_VERDICT_TOKENS: u64 = 300;
+
+/// Output tokens a reasoning judge may use: its hidden reasoning counts against the limit, so
+/// the verdict needs room after it.
+pub const MAX_REASONING_JUDGE_TOKENS: u64 = 4000;
+
 /// The chat completions request body asking `model` to compare the two answers of `sample`,
-/// with the routed answer second when `swap`.
-pub fn request_body(model: &str, sample: &Sample, swap: bool) -> Value {
+/// with the routed answer second when `swap`. `reasoning`: the model is a reasoning model
+/// (OpenAI's o-series, gpt-5), which refuses `temperature` and `max_tokens`; the body then
+/// carries `max_completion_tokens` with room for the reasoning instead.
+pub fn request_body(model: &str, sample: &Sample, swap: bool, reasoning: bool) -> Value {
     let routed = (&sample.routed.text, sample.routed.finish, sample.routed.text_truncated);
     let reference = (&sample.reference.text, sample.reference.finish, sample.reference.text_truncated);
     let (a, b) = if swap { (reference, routed) } else { (routed, reference) };
@@ -65,12 +74,12 @@ pub fn request_body(model: &str, sample: &Sample, swap: bool) -> Value {
         answer_block("A", a.0, a.1, a.2),
         answer_block("B", b.0, b.1, b.2)
     );
-    json!({
-        "model": model,
-        "temperature": 0,
-        "max_tokens": 300,
-        "messages": [{"role": "system", "content": RUBRIC}, {"role": "user", "content": user}],
-    })
+    let messages = json!([{"role": "system", "content": RUBRIC}, {"role": "user", "content": user}]);
+    if reasoning {
+        json!({"model": model, "max_completion_tokens": MAX_REASONING_JUDGE_TOKENS, "messages": messages})
+    } else {
+        json!({"model": model, "temperature": 0, "max_tokens": MAX_VERDICT_TOKENS, "messages": messages})
+    }
 }
 
 /// Why a judge's reply gave no verdict.

@@ -28,7 +28,7 @@ fn the_request_puts_the_routed_answer_in_the_slot_the_swap_says() {
         v["reference"]["text_truncated"] = json!(true);
         v["json_requested"] = json!(true);
     });
-    let body = request_body("judge-m", &s, false);
+    let body = request_body("judge-m", &s, false, false);
     assert_eq!(body["model"], "judge-m");
     assert_eq!(body["messages"][0]["content"], RUBRIC);
     let user = body["messages"][1]["content"].as_str().unwrap();
@@ -37,9 +37,17 @@ fn the_request_puts_the_routed_answer_in_the_slot_the_swap_says() {
     assert!(
         user.contains("[Answer B] (the router capped this text for storage; the user saw more; finish reason: stop)")
     );
-    let swapped_body = request_body("judge-m", &s, true);
+    let swapped_body = request_body("judge-m", &s, true, false);
     let user = swapped_body["messages"][1]["content"].as_str().unwrap();
     assert!(user.find("REFERENCE").unwrap() < user.find("ROUTED").unwrap());
+    // Sampling parameters: a plain judge is asked for a deterministic, short answer; a
+    // reasoning judge gets neither parameter it refuses, and room for its reasoning.
+    assert_eq!((body["temperature"].clone(), body["max_tokens"].clone()), (json!(0), json!(MAX_VERDICT_TOKENS)));
+    assert!(body.get("max_completion_tokens").is_none());
+    let reasoning = request_body("judge-m", &s, false, true);
+    assert!(reasoning.get("temperature").is_none() && reasoning.get("max_tokens").is_none(), "{reasoning}");
+    assert_eq!(reasoning["max_completion_tokens"], json!(MAX_REASONING_JUDGE_TOKENS));
+    assert_eq!(reasoning["messages"], body["messages"]);
 }
 
 #[test]

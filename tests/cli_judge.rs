@@ -110,8 +110,16 @@ fn judge_server() -> (String, Calls) {
             };
             if !authorized {
                 respond(&mut stream, "401 Unauthorized", "", "{\"error\": {\"message\": \"bad key\"}}");
-            } else if !request_line.starts_with("POST /v1/chat/completions ") || body["model"] != "judge-test" {
+            } else if !request_line.starts_with("POST /v1/chat/completions ")
+                || !(body["model"] == "judge-test" || body["model"] == "judge-reasoning")
+            {
                 respond(&mut stream, "400 Bad Request", "", "{\"error\": {\"message\": \"no such model\"}}");
+            } else if body["model"] == "judge-reasoning"
+                && (body.get("temperature").is_some() || body.get("max_tokens").is_some())
+            {
+                // What OpenAI's reasoning models answer to those parameters.
+                let refusal = "{\"error\": {\"message\": \"Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.\", \"type\": \"invalid_request_error\", \"param\": \"max_tokens\", \"code\": \"unsupported_parameter\"}}";
+                respond(&mut stream, "400 Bad Request", "", refusal);
             } else if id.starts_with("rate") && n == 1 {
                 respond(&mut stream, "429 Too Many Requests", "retry-after: 1\r\n", "{\"error\": {}}");
             } else if id.starts_with("flaky") && n == 1 {
@@ -324,6 +332,27 @@ fn judge_stops_on_a_refused_key_and_records_other_failures() {
     assert!(ok, "{err}");
     let j = &output_by_id(&out)["good-1"]["judgement"];
     assert_eq!((j["verdict"].clone(), j["attempts"].clone()), (Value::Null, json!(2)));
+}
+
+#[test]
+fn a_reasoning_judge_gets_max_completion_tokens_with_reasoning() {
+    let (url, _) = judge_server();
+    let dir = temp_dir("reasoning");
+    let input = jsonl(&[record("good-1", "a", "b")]);
+    let run = |out: &PathBuf, extra: &[&str]| {
+        let mut args = vec!["--output", out.to_str().unwrap(), "--base-url", &url, "--api-key", "test-key"];
+        args.extend_from_slice(&["--model", "judge-reasoning"]);
+        args.extend_from_slice(extra);
+        let (_, err, ok) = judge(&args, &input);
+        assert!(ok, "{err}");
+        output_by_id(out)["good-1"]["judgement"].clone()
+    };
+    // Without the flag the model refuses the parameters: an error per record, never a verdict.
+    let plain = run(&dir.join("plain.jsonl"), &[]);
+    assert_eq!(plain["verdict"], Value::Null);
+    assert!(plain["error"].as_str().unwrap().contains("max_completion_tokens"), "{plain}");
+    let judged = run(&dir.join("reasoning.jsonl"), &["--reasoning"]);
+    assert!(judged["verdict"].is_string() && judged["error"].is_null(), "{judged}");
 }
 
 #[test]

@@ -34,7 +34,7 @@ pub(super) struct JudgeArgs {
     #[arg(long, short, value_name = "FILE")]
     output: String,
     /// No judge model: grade by the documented defect rules (a weak signal)
-    #[arg(long, conflicts_with_all = ["model", "base_url", "api_key"])]
+    #[arg(long, conflicts_with_all = ["model", "base_url", "api_key", "reasoning"])]
     heuristic: bool,
     /// OpenAI-compatible base URL (env LLM_ROUTER_JUDGE_BASE_URL, OPENAI_BASE_URL; default
     /// https://api.openai.com/v1); `/chat/completions` is appended
@@ -43,6 +43,10 @@ pub(super) struct JudgeArgs {
     /// Judge model (env LLM_ROUTER_JUDGE_MODEL)
     #[arg(long, value_name = "M")]
     model: Option<String>,
+    /// The judge is a reasoning model (OpenAI o-series, gpt-5): send `max_completion_tokens`
+    /// instead of `temperature` and `max_tokens`, which those models refuse
+    #[arg(long)]
+    reasoning: bool,
     /// API key, sent as a bearer token (env LLM_ROUTER_JUDGE_API_KEY, OPENAI_API_KEY; none: no
     /// authorization header)
     #[arg(long, value_name = "KEY")]
@@ -79,6 +83,7 @@ fn flag_or_env(flag: Option<String>, vars: &[&str]) -> Option<String> {
 struct Endpoint {
     url: String,
     model: String,
+    reasoning: bool,
     api_key: Option<String>,
     agent: ureq::Agent,
     max_attempts: u32,
@@ -136,7 +141,7 @@ impl Endpoint {
     /// The judgement of one record (whose answers both succeeded), or the reason to stop.
     fn judge(&self, sample: &Sample) -> Result<Judgement, String> {
         let swap = judge::swapped(&sample.id);
-        let body = judge::request_body(&self.model, sample, swap).to_string();
+        let body = judge::request_body(&self.model, sample, swap, self.reasoning).to_string();
         let done = |verdict: Option<Verdict>, reason: String, attempts: u32, error: Option<String>| Judgement {
             verdict,
             judge: self.model.clone(),
@@ -277,6 +282,7 @@ fn endpoint(args: &JudgeArgs) -> Result<Endpoint, Failure> {
     Ok(Endpoint {
         url,
         model,
+        reasoning: args.reasoning,
         api_key: flag_or_env(args.api_key.clone(), &ENV_API_KEY),
         agent,
         max_attempts: u32::try_from(args.max_attempts).unwrap_or(u32::MAX),
