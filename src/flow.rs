@@ -285,7 +285,7 @@ impl RequestFlow {
             }
         }
         let get = |name: &str| header(&all, name);
-        let routing = match std::mem::replace(&mut self.phase, Phase::Done) {
+        let mut routing = match std::mem::replace(&mut self.phase, Phase::Done) {
             Phase::Routed(r) => r,
             other => {
                 self.phase = other;
@@ -304,7 +304,7 @@ impl RequestFlow {
         }
         if end_of_stream {
             let acc = emit::account(router, host, &routing, None, None, Headers::All);
-            shadow::submit(&router.config, host, &routing, status, acc.as_ref());
+            shadow::submit(&router.config, host, &mut routing, status, acc.as_ref());
             return Action::Continue;
         }
         emit::set_headers(host, &accounting::decision_headers(&router.config, &routing));
@@ -370,7 +370,8 @@ impl RequestFlow {
                 if !end_of_stream {
                     return Action::Continue;
                 }
-                let Phase::Reading(routing, reader, status) = std::mem::replace(&mut self.phase, Phase::Done) else {
+                let Phase::Reading(mut routing, reader, status) = std::mem::replace(&mut self.phase, Phase::Done)
+                else {
                     return Action::Continue;
                 };
                 let (held, stream) = (reader.holds(), reader.changes_length());
@@ -382,7 +383,7 @@ impl RequestFlow {
                 }
                 let headers = if held { Headers::Cost } else { Headers::None };
                 let acc = emit::account(router, host, &routing, usage, None, headers);
-                shadow::submit(&router.config, host, &routing, status, acc.as_ref());
+                shadow::submit(&router.config, host, &mut routing, status, acc.as_ref());
                 if let (true, Some(acc)) = (stream, acc) {
                     host.append_response_body(acc.sse_comment().as_bytes());
                 }
@@ -420,11 +421,17 @@ impl RequestFlow {
     }
 
     /// No (further) re-send: let the held original answer go on, accounted as it is.
-    fn give_up<H: Host>(&mut self, router: &Router, host: &mut H, original: Box<Routing>, kind: RetryKind) -> Action {
+    fn give_up<H: Host>(
+        &mut self,
+        router: &Router,
+        host: &mut H,
+        mut original: Box<Routing>,
+        kind: RetryKind,
+    ) -> Action {
         let acc = emit::account(router, host, &original, kind.first_usage(), None, Headers::All);
         // An escalated answer was a 2xx (escalation reads only those); a fallback's, its status.
         let status = if let RetryKind::Fallback(s) = kind { s } else { 200 };
-        shadow::submit(&router.config, host, &original, status, acc.as_ref());
+        shadow::submit(&router.config, host, &mut original, status, acc.as_ref());
         self.phase = Phase::Done;
         Action::Continue
     }
@@ -474,7 +481,7 @@ impl RequestFlow {
         };
         let headers = if stream { Headers::Decision } else { Headers::All };
         let acc = emit::account(router, host, &routing, usage, earlier, headers);
-        shadow::submit(&router.config, host, &routing, status, acc.as_ref());
+        shadow::submit(&router.config, host, &mut routing, status, acc.as_ref());
         if let (true, Some(acc)) = (stream, acc) {
             body.extend_from_slice(acc.sse_comment().as_bytes());
         }
@@ -497,9 +504,9 @@ impl RequestFlow {
             Phase::Calling { original, .. } => original,
             // A stream the client stopped reading (an SDK closes it after the last event) is
             // sampled with what passed so far.
-            Phase::Reading(r, reader, status) => {
+            Phase::Reading(mut r, reader, status) => {
                 let acc = emit::account(router, host, &r, reader.abandon(), None, Headers::None);
-                shadow::submit(&router.config, host, &r, status, acc.as_ref());
+                shadow::submit(&router.config, host, &mut r, status, acc.as_ref());
                 return;
             }
             _ => return,

@@ -128,17 +128,18 @@ pub struct Job {
 }
 
 /// The job of a sampled request whose answer (`status`) ended and was accounted as `acc`;
-/// `None` when the request was not sampled.
+/// `None` when the request was not sampled. The capture (the request body and the answer copy)
+/// moves out of `r` into the job: the request is done with it.
 pub(crate) fn job(
     cfg: &Config,
-    r: &Routing,
+    r: &mut Routing,
     route: &str,
     status: u16,
     acc: Option<&Accounting>,
     now_ns: u64,
 ) -> Option<Job> {
-    let capture = r.shadow.as_deref()?.clone();
     let shadow = cfg.shadow.as_ref()?;
+    let capture = *r.shadow.take()?;
     let usage_read = acc.is_some_and(|a| matches!(a.status, Status::Priced | Status::Unpriced));
     Some(Job {
         api: r.api,
@@ -179,9 +180,10 @@ pub(crate) fn sample<H: Host>(cfg: &Config, host: &mut H, r: &mut Routing, body:
 }
 
 /// Hand the sample of `r` (if it was sampled), whose answer with `status` ended and was
-/// accounted as `acc`, to the root context. An answer that came from the reference tier or
-/// above (after a fallback or escalation) has nothing to compare with and is skipped.
-pub(crate) fn submit<H: Host>(cfg: &Config, host: &mut H, r: &Routing, status: u16, acc: Option<&Accounting>) {
+/// accounted as `acc`, to the root context; its capture moves out of `r`. An answer that came
+/// from the reference tier or above (after a fallback or escalation) has nothing to compare
+/// with and is skipped.
+pub(crate) fn submit<H: Host>(cfg: &Config, host: &mut H, r: &mut Routing, status: u16, acc: Option<&Accounting>) {
     if r.shadow.is_none() {
         return;
     }
@@ -217,6 +219,13 @@ pub(crate) fn count<H: Host>(host: &mut H, route: &str, api: Api, tier: &str, ou
         &[(label::ROUTE, route), (label::API, api.label()), (label::TIER, tier), (label::OUTCOME, outcome)],
         1,
     );
+}
+
+/// A section's shadow settings and its reference tier, `None` when the section has no `shadow`
+/// (a job is only made for a section that has one; this keeps a mismatch from panicking).
+fn reference_of(cfg: &Config) -> Option<(&crate::shadow_config::Shadow, &crate::config::Tier)> {
+    let shadow = cfg.shadow.as_ref()?;
+    Some((shadow, cfg.tiers.get(shadow.reference)?))
 }
 
 /// Shadow spend of one API section in one minute (per VM).
@@ -279,9 +288,7 @@ impl Shadows {
 
     fn start<H: Host>(&mut self, router: &Router, host: &mut H, job: Box<Job>) {
         let cfg = &router.for_api(job.api).config;
-        let (Some(shadow), Some(reference)) =
-            (cfg.shadow.as_ref(), cfg.shadow.as_ref().and_then(|s| cfg.tiers.get(s.reference)))
-        else {
+        let Some((shadow, reference)) = reference_of(cfg) else {
             return;
         };
         let minute = host.now_nanos() / 60_000_000_000;
@@ -350,9 +357,7 @@ impl Shadows {
         response: Option<CallResponse>,
     ) {
         let cfg = &router.for_api(job.api).config;
-        let (Some(shadow), Some(reference)) =
-            (cfg.shadow.as_ref(), cfg.shadow.as_ref().and_then(|s| cfg.tiers.get(s.reference)))
-        else {
+        let Some((shadow, reference)) = reference_of(cfg) else {
             return;
         };
         let answer = Answer::of_reference(job.api, &cfg.prices, &reference.model, response, cfg.max_response_bytes);
